@@ -1,0 +1,116 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The folders mirror the architecture: the gateway talks to WhatsApp only through
+// the engine interface; the protocol libraries know nothing about the gateway.
+let package = Package(
+    name: "BuzzBridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "buzzbridge", targets: ["BuzzBridgeCLI"]),
+        .library(name: "WhatsAppProtocol", targets: ["WhatsAppProtocol"]),
+        .library(name: "SignalProtocol", targets: ["SignalProtocol"]),
+        .library(name: "QRCode", targets: ["QRCode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        // Domain values shared by the gateway, the engines and the store.
+        .target(
+            name: "BuzzBridgeCore",
+            path: "Sources/Core"
+        ),
+        .target(
+            name: "BuzzBridgeStorage",
+            dependencies: [
+                "BuzzBridgeCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Storage"
+        ),
+        .target(
+            name: "BuzzBridgeEngines",
+            dependencies: [
+                "BuzzBridgeCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Engines"
+        ),
+        .target(
+            name: "BuzzBridgeGateway",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeStorage",
+                "BuzzBridgeEngines",
+                "QRCode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Gateway",
+            resources: [.copy("Resources")]
+        ),
+        .executableTarget(
+            name: "BuzzBridgeCLI",
+            dependencies: [
+                "BuzzBridgeGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/CLI"
+        ),
+        // QR Model 2 encoder and a minimal PNG writer; no QR library is on the mirror.
+        .target(
+            name: "QRCode",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/QRCode"
+        ),
+        // Signal protocol as WhatsApp uses it: XEdDSA, X3DH, Double Ratchet, sender keys.
+        .target(
+            name: "SignalProtocol",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Sources/Protocol/Signal"
+        ),
+        // WhatsApp multi-device transport: frames, Noise, binary nodes, pairing.
+        .target(
+            name: "WhatsAppProtocol",
+            dependencies: [
+                "SignalProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Sources/Protocol/WhatsApp"
+        ),
+        // Helpers the test targets share (the Python peers, temporary folders).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "BuzzBridgeGateway",
+                "QRCode",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/GatewayTests"
+        ),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
+        .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),
+        .testTarget(name: "WhatsAppProtocolTests", dependencies: ["WhatsAppProtocol", "TestSupport"], path: "Tests/WhatsAppProtocolTests"),
+    ]
+)
