@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 "BuzzBridgeCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Storage"

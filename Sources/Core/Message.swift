@@ -1,0 +1,75 @@
+public enum MessageDirection: String, Sendable, Codable, CaseIterable {
+    case incoming
+    case outgoing
+}
+
+/// The spec's message states, plus `pending`: an outgoing message stored but not yet accepted
+/// by WhatsApp (stored first so that nothing is lost if the process dies mid-send).
+public enum MessageStatus: String, Sendable, Codable, CaseIterable {
+    case pending
+    case unread
+    case read
+    case sent
+    case delivered
+    case failed
+
+    /// Outgoing receipts only move forward (a late `delivered` must not undo `read`).
+    public func canAdvance(to next: MessageStatus) -> Bool {
+        switch (self, next) {
+        case (.failed, _), (.read, _): false
+        case (.pending, _): next != .pending
+        case (.sent, .delivered), (.sent, .read), (.sent, .failed): true
+        case (.delivered, .read), (.delivered, .failed): true
+        case (.unread, .read): true
+        default: false
+        }
+    }
+}
+
+public enum MessageType: String, Sendable, Codable, CaseIterable {
+    case text, image, video, audio, document
+}
+
+public struct Message: Sendable, Equatable {
+    public var id: MessageID
+    public var sessionID: SessionID
+    /// WhatsApp's own id for the message, when the engine reported one.
+    public var externalID: String?
+    public var direction: MessageDirection
+    public var from: PhoneNumber
+    public var fromName: String?
+    public var to: PhoneNumber
+    public var body: String
+    public var status: MessageStatus
+    public var timestamp: Timestamp
+    public var type: MessageType
+    public var mediaURL: String?
+    public var replyTo: MessageID?
+    public var readAt: Timestamp?
+
+    /// The other party of the conversation this message belongs to.
+    public var contact: PhoneNumber { direction == .incoming ? from : to }
+    public var hasMedia: Bool { mediaURL != nil }
+
+    public init(
+        id: MessageID, sessionID: SessionID, externalID: String? = nil, direction: MessageDirection,
+        from: PhoneNumber, fromName: String? = nil, to: PhoneNumber, body: String, status: MessageStatus,
+        timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, replyTo: MessageID? = nil,
+        readAt: Timestamp? = nil
+    ) {
+        self.id = id
+        self.sessionID = sessionID
+        self.externalID = externalID
+        self.direction = direction
+        self.from = from
+        self.fromName = fromName
+        self.to = to
+        self.body = body
+        self.status = status
+        self.timestamp = timestamp
+        self.type = type
+        self.mediaURL = mediaURL
+        self.replyTo = replyTo
+        self.readAt = readAt
+    }
+}

@@ -1,0 +1,209 @@
+import BuzzBridgeCore
+
+/// What the sandbox's test numbers do, and how long they take. Defaults follow the integration
+/// spec's "Testing & Sandbox" section.
+public struct SandboxConfiguration: Sendable {
+    /// The number the sandbox session appears to be linked as.
+    public var businessNumber: PhoneNumber
+    /// Scan the QR by itself this long after it is shown; nil waits for `POST /api/sandbox/scan`.
+    public var autoScanAfter: Duration?
+    /// How long `+60100000002` takes to show `delivered`, and again to show `read`.
+    public var slowDeliveryDelay: Duration
+    /// How long any other number takes to show `delivered`.
+    public var deliveryDelay: Duration
+    /// How long `+60100000001` takes to answer "Test reply".
+    public var replyDelay: Duration
+    /// How long a pairing code stays valid (WhatsApp's first code lives 60 s).
+    public var pairingCodeLifetime: Duration
+
+    public init(
+        businessNumber: PhoneNumber = SandboxNumbers.business,
+        autoScanAfter: Duration? = nil,
+        slowDeliveryDelay: Duration = .seconds(3),
+        deliveryDelay: Duration = .milliseconds(200),
+        replyDelay: Duration = .milliseconds(500),
+        pairingCodeLifetime: Duration = .seconds(60)
+    ) {
+        self.businessNumber = businessNumber
+        self.autoScanAfter = autoScanAfter
+        self.slowDeliveryDelay = slowDeliveryDelay
+        self.deliveryDelay = deliveryDelay
+        self.replyDelay = replyDelay
+        self.pairingCodeLifetime = pairingCodeLifetime
+    }
+}
+
+/// The spec's test numbers.
+public enum SandboxNumbers {
+    /// Always answers "Test reply".
+    public static let echo = PhoneNumber("+60100000001")!
+    /// Delivered (and read) only after a delay.
+    public static let slow = PhoneNumber("+60100000002")!
+    /// Every message to it fails.
+    public static let failing = PhoneNumber("+60100000003")!
+    /// Has no WhatsApp account: sending to it is refused with INVALID_PHONE_NUMBER.
+    public static let unregistered = PhoneNumber("+60100000004")!
+    /// The sandbox session's own number once "scanned".
+    public static let business = PhoneNumber("+60100000000")!
+
+    public static let replyText = "Test reply"
+}
+
+/// Operations only a sandbox offers: the test stands in for the phone.
+public protocol SandboxControls: WhatsAppEngine {
+    func scan() async throws(EngineError)
+    func receive(from: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String
+    func drop() async throws(EngineError)
+}
+
+/// A WhatsApp stand-in that behaves like a phone and its contacts, with no network.
+public actor SandboxEngine: SandboxControls {
+    public nonisolated let events: AsyncStream<EngineEvent>
+    private let continuation: AsyncStream<EngineEvent>.Continuation
+    private let configuration: SandboxConfiguration
+    private let sessionID: SessionID
+    private var linkedNumber: PhoneNumber?
+    private var pairing: PairingCode?
+    private var timers: [Int: Task<Void, Never>] = [:]
+    private var nextTimer = 0
+
+    public init(sessionID: SessionID, configuration: SandboxConfiguration = .init()) {
+        (events, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+        self.sessionID = sessionID
+        self.configuration = configuration
+    }
+
+    public func pairingCode() throws(EngineError) -> PairingCode {
+        guard linkedNumber == nil else { throw .alreadyActive }
+        if let pairing, pairing.expiresAt > .now() { return pairing }
+        let code = PairingCode(
+            payload: "BUZZBRIDGE-SANDBOX:\(sessionID.rawValue):\(RandomToken.base62(length: 24))",
+            expiresAt: Timestamp.now().adding(configuration.pairingCodeLifetime)
+        )
+        pairing = code
+        continuation.yield(.session(.pairingStarted(code)))
+        if let delay = configuration.autoScanAfter {
+            schedule(after: delay) { engine in
+                if await engine.isShowing(code) { try? await engine.scan() }
+            }
+        }
+        return code
+    }
+
+    private func isShowing(_ code: PairingCode) -> Bool { pairing == code && linkedNumber == nil }
+
+    public func scan() throws(EngineError) {
+        guard linkedNumber == nil else { throw .alreadyActive }
+        guard let pairing, pairing.expiresAt > .now() else {
+            throw .failed("no QR code is waiting to be scanned: request GET /api/qr first")
+        }
+        self.pairing = nil
+        linkedNumber = configuration.businessNumber
+        continuation.yield(.session(.connected(phoneNumber: configuration.businessNumber, at: .now())))
+    }
+
+    public func send(_ message: OutgoingMessage) throws(EngineError) -> SendReceipt {
+        guard linkedNumber != nil else { throw .notConnected }
+        if message.to == SandboxNumbers.unregistered { throw .notOnWhatsApp(message.to) }
+        let receipt = SendReceipt(externalID: "SBX" + RandomToken.base62(length: 17), timestamp: .now())
+        switch message.to {
+        case SandboxNumbers.failing:
+            reportStatus(.failed, of: message.id, after: configuration.deliveryDelay)
+        case SandboxNumbers.slow:
+            reportStatus(.delivered, of: message.id, after: configuration.slowDeliveryDelay)
+            reportStatus(.read, of: message.id, after: configuration.slowDeliveryDelay * 2)
+        case SandboxNumbers.echo:
+            reportStatus(.delivered, of: message.id, after: configuration.deliveryDelay)
+            reportStatus(.read, of: message.id, after: configuration.deliveryDelay * 2)
+            schedule(after: configuration.replyDelay) { engine in
+                _ = try? await engine.receive(from: SandboxNumbers.echo, name: "Sandbox Echo", body: SandboxNumbers.replyText)
+            }
+        default:
+            reportStatus(.delivered, of: message.id, after: configuration.deliveryDelay)
+        }
+        return receipt
+    }
+
+    public func markRead(_ message: IncomingMessageReference) throws(EngineError) {
+        guard linkedNumber != nil else { throw .notConnected }
+    }
+
+    public func logout() {
+        pairing = nil
+        cancelTimers()
+        guard linkedNumber != nil else { return }
+        linkedNumber = nil
+        continuation.yield(.session(.disconnected(reason: .loggedOut, at: .now())))
+    }
+
+    public func resume(as phoneNumber: PhoneNumber) {
+        linkedNumber = phoneNumber
+    }
+
+    public func receive(from sender: PhoneNumber, name: String?, body: String) throws(EngineError) -> String {
+        guard linkedNumber != nil else { throw .notConnected }
+        let externalID = "SBX" + RandomToken.base62(length: 17)
+        continuation.yield(.incomingMessage(IncomingMessage(
+            externalID: externalID, from: sender, fromName: name, body: body, timestamp: .now()
+        )))
+        return externalID
+    }
+
+    public func drop() throws(EngineError) {
+        guard linkedNumber != nil else { throw .notConnected }
+        linkedNumber = nil
+        cancelTimers()
+        continuation.yield(.session(.disconnected(reason: .droppedByPhone, at: .now())))
+    }
+
+    public func shutdown() {
+        cancelTimers()
+        continuation.finish()
+    }
+
+    private func reportStatus(_ status: MessageStatus, of id: MessageID, after delay: Duration) {
+        schedule(after: delay) { engine in await engine.emitStatus(status, of: id) }
+    }
+
+    private func emitStatus(_ status: MessageStatus, of id: MessageID) {
+        continuation.yield(.messageStatus(MessageStatusChange(messageID: id, status: status, at: .now())))
+    }
+
+    /// Runs `action` after `delay` unless the engine logs out or shuts down first.
+    private func schedule(after delay: Duration, _ action: @escaping @Sendable (SandboxEngine) async -> Void) {
+        let key = nextTimer
+        nextTimer += 1
+        timers[key] = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled, let self else { return }
+            await action(self)
+            await self.forgetTimer(key)
+        }
+    }
+
+    private func forgetTimer(_ key: Int) { timers[key] = nil }
+
+    private func cancelTimers() {
+        for task in timers.values { task.cancel() }
+        timers.removeAll()
+    }
+}
+
+/// Builds sandbox engines for sandbox sessions. Live sessions need the live engine, which this
+/// factory does not have yet; asking for one is a clear `unavailable` error, never a fake.
+public struct DefaultEngineFactory: EngineFactory {
+    public var sandbox: SandboxConfiguration
+
+    public init(sandbox: SandboxConfiguration = .init()) {
+        self.sandbox = sandbox
+    }
+
+    public func makeEngine(for session: Session) throws(EngineError) -> any WhatsAppEngine {
+        switch session.kind {
+        case .sandbox:
+            return SandboxEngine(sessionID: session.id, configuration: sandbox)
+        case .live:
+            throw .unavailable("the live WhatsApp engine is not part of this build yet; use a sandbox session")
+        }
+    }
+}

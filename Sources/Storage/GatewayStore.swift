@@ -1,0 +1,157 @@
+import BuzzBridgeCore
+
+/// Everything the gateway keeps. SQLite implements it today; PostgreSQL will slot in behind it.
+///
+/// Every method that changes a message or a session takes the outbox events that announce the
+/// change and writes them in the same transaction, so an event exists exactly when its change does.
+public protocol GatewayStore: Sendable {
+    // Sessions
+    func createSession(_ session: Session) async throws
+    func session(_ id: SessionID) async throws -> Session?
+    func sessions() async throws -> [Session]
+    func updateSession(_ session: Session, events: [OutboxEvent]) async throws
+    func touchSession(_ id: SessionID, at: Timestamp) async throws
+
+    // API keys
+    func createAPIKey(_ key: APIKeyRecord) async throws
+    func apiKey(id: String) async throws -> APIKeyRecord?
+    func apiKeys(session: SessionID) async throws -> [APIKeyRecord]
+    /// Returns false when no such unrevoked key exists.
+    func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool
+    func recordAPIKeyUse(id: String, at: Timestamp) async throws
+
+    // Messages
+    /// Returns false, writing nothing, when the session already holds a message with the same
+    /// direction and external id (an engine redelivering after a reconnect).
+    func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool
+    /// Moves a message to `status` if that is a forward move (see ``MessageStatus/canAdvance(to:)``)
+    /// and returns the updated message, or nil when it was not moved. `announce` builds the events
+    /// to store with the change from the updated message.
+    func advanceMessage(
+        _ id: MessageID, in session: SessionID, to status: MessageStatus, at: Timestamp,
+        externalID: String?, announce: @Sendable (Message) -> [OutboxEvent]
+    ) async throws -> Message?
+    func message(_ id: MessageID, in session: SessionID) async throws -> Message?
+    func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message?
+    func messages(_ query: MessageQuery) async throws -> MessagePage
+    func conversation(_ query: ConversationQuery) async throws -> ConversationPage
+
+    // Instance settings (admin credential hash, …)
+    func setting(_ key: String) async throws -> String?
+    func setSetting(_ key: String, to value: String) async throws
+
+    func close() async throws
+}
+
+/// An event recorded for delivery to the session's webhooks.
+public struct OutboxEvent: Sendable, Equatable {
+    public var sessionID: SessionID
+    /// `message.received`, `message.status` or `session.status`.
+    public var type: String
+    /// The exact JSON body that will be sent and signed.
+    public var payload: [UInt8]
+    public var createdAt: Timestamp
+
+    public init(sessionID: SessionID, type: String, payload: [UInt8], createdAt: Timestamp) {
+        self.sessionID = sessionID
+        self.type = type
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+}
+
+public struct APIKeyRecord: Sendable, Equatable {
+    /// The public part of the key, also its lookup id.
+    public var id: String
+    public var sessionID: SessionID
+    /// SHA-256 of the whole key; the key itself is never stored.
+    public var secretHash: [UInt8]
+    public var label: String?
+    public var createdAt: Timestamp
+    public var lastUsedAt: Timestamp?
+    public var revokedAt: Timestamp?
+
+    public init(
+        id: String, sessionID: SessionID, secretHash: [UInt8], label: String?, createdAt: Timestamp,
+        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil
+    ) {
+        self.id = id
+        self.sessionID = sessionID
+        self.secretHash = secretHash
+        self.label = label
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+public enum ReadFilter: String, Sendable, CaseIterable {
+    case all, unread, read
+}
+
+public struct MessageQuery: Sendable, Equatable {
+    public var sessionID: SessionID
+    public var limit: Int
+    public var offset: Int
+    public var status: ReadFilter
+    public var contact: PhoneNumber?
+    public var from: Timestamp?
+    public var to: Timestamp?
+
+    public init(sessionID: SessionID, limit: Int, offset: Int, status: ReadFilter = .all, contact: PhoneNumber? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+        self.sessionID = sessionID
+        self.limit = limit
+        self.offset = offset
+        self.status = status
+        self.contact = contact
+        self.from = from
+        self.to = to
+    }
+}
+
+public struct MessagePage: Sendable, Equatable {
+    /// Newest first.
+    public var messages: [Message]
+    public var total: Int
+
+    public init(messages: [Message], total: Int) {
+        self.messages = messages
+        self.total = total
+    }
+}
+
+public struct ConversationQuery: Sendable, Equatable {
+    public var sessionID: SessionID
+    public var contact: PhoneNumber
+    public var limit: Int
+    /// Only messages older than this one.
+    public var before: MessageID?
+
+    public init(sessionID: SessionID, contact: PhoneNumber, limit: Int, before: MessageID? = nil) {
+        self.sessionID = sessionID
+        self.contact = contact
+        self.limit = limit
+        self.before = before
+    }
+}
+
+public struct ConversationPage: Sendable, Equatable {
+    /// Oldest first, as a chat reads.
+    public var messages: [Message]
+    public var contactName: String?
+    public var totalMessages: Int
+    public var hasMore: Bool
+
+    public init(messages: [Message], contactName: String?, totalMessages: Int, hasMore: Bool) {
+        self.messages = messages
+        self.contactName = contactName
+        self.totalMessages = totalMessages
+        self.hasMore = hasMore
+    }
+}
+
+public enum StoreError: Error, Sendable, Equatable {
+    /// `before` names no message of that conversation.
+    case unknownCursor(MessageID)
+    case corruptRow(String)
+}

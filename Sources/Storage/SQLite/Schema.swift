@@ -1,0 +1,116 @@
+/// The database schema, one migration per schema version (`PRAGMA user_version`).
+enum Schema {
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                phone_number TEXT,
+                connected_at INTEGER,
+                last_activity INTEGER,
+                disconnected_at INTEGER,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                secret_hash BLOB NOT NULL,
+                label TEXT,
+                created_at INTEGER NOT NULL,
+                last_used_at INTEGER,
+                revoked_at INTEGER
+            )
+            """,
+            "CREATE INDEX api_keys_by_session ON api_keys(session_id)",
+            """
+            CREATE TABLE messages (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                external_id TEXT,
+                direction TEXT NOT NULL,
+                from_number TEXT NOT NULL,
+                from_name TEXT,
+                to_number TEXT NOT NULL,
+                contact TEXT NOT NULL,
+                body TEXT NOT NULL,
+                status TEXT NOT NULL,
+                message_type TEXT NOT NULL,
+                media_url TEXT,
+                reply_to TEXT,
+                timestamp INTEGER NOT NULL,
+                read_at INTEGER,
+                updated_at INTEGER NOT NULL
+            )
+            """,
+            // One index per filter the API offers, each already in the API's newest-first order.
+            "CREATE INDEX messages_by_time ON messages(session_id, timestamp DESC, seq DESC)",
+            "CREATE INDEX messages_by_contact ON messages(session_id, contact, timestamp DESC, seq DESC)",
+            "CREATE INDEX messages_by_status ON messages(session_id, status, timestamp DESC, seq DESC)",
+            """
+            CREATE UNIQUE INDEX messages_by_external_id ON messages(session_id, direction, external_id)
+            WHERE external_id IS NOT NULL
+            """,
+            // Totals for pagination without counting a million rows per request: kept by triggers,
+            // per session (contact '') and per contact, per status.
+            """
+            CREATE TABLE message_counts (
+                session_id TEXT NOT NULL,
+                contact TEXT NOT NULL,
+                status TEXT NOT NULL,
+                n INTEGER NOT NULL,
+                PRIMARY KEY (session_id, contact, status)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TRIGGER messages_counted_on_insert AFTER INSERT ON messages BEGIN
+                INSERT INTO message_counts VALUES (NEW.session_id, '', NEW.status, 1)
+                    ON CONFLICT (session_id, contact, status) DO UPDATE SET n = n + 1;
+                INSERT INTO message_counts VALUES (NEW.session_id, NEW.contact, NEW.status, 1)
+                    ON CONFLICT (session_id, contact, status) DO UPDATE SET n = n + 1;
+            END
+            """,
+            """
+            CREATE TRIGGER messages_counted_on_status AFTER UPDATE OF status ON messages
+            WHEN OLD.status <> NEW.status BEGIN
+                UPDATE message_counts SET n = n - 1
+                    WHERE session_id = OLD.session_id AND contact IN ('', OLD.contact) AND status = OLD.status;
+                INSERT INTO message_counts VALUES (NEW.session_id, '', NEW.status, 1)
+                    ON CONFLICT (session_id, contact, status) DO UPDATE SET n = n + 1;
+                INSERT INTO message_counts VALUES (NEW.session_id, NEW.contact, NEW.status, 1)
+                    ON CONFLICT (session_id, contact, status) DO UPDATE SET n = n + 1;
+            END
+            """,
+            """
+            CREATE TRIGGER messages_counted_on_delete AFTER DELETE ON messages BEGIN
+                UPDATE message_counts SET n = n - 1
+                    WHERE session_id = OLD.session_id AND contact IN ('', OLD.contact) AND status = OLD.status;
+            END
+            """,
+            """
+            CREATE TABLE contacts (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                phone TEXT NOT NULL,
+                name TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (session_id, phone)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                type TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ],
+    ]
+}
