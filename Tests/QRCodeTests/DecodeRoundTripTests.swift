@@ -11,6 +11,10 @@ import Testing
         #expect(symbols[0].valid)
         #expect(symbols[0].format == "QR Code")
         #expect(symbols[0].ec_level == level.letter)
+        #expect(symbols[0].version == String(code.version))
+        #expect(symbols[0].mask == code.mask)
+        // Not a single codeword needed correcting: the EC codewords are exactly right.
+        #expect(symbols[0].unused_error_correction == 1.0)
         #expect(symbols[0].bytes == Array(text.utf8))
         #expect(symbols[0].text == text)
     }
@@ -22,5 +26,7 @@ import Testing
         let symbols = try await QRPeer.zxingDecode(png: code.png(moduleSize: 3, quietZone: 4))
         try #require(symbols.count == 1)
         #expect(symbols[0].text == Payload.pairing)
+        #expect(symbols[0].mask == mask)
+        #expect(symbols[0].unused_error_correction == 1.0)
     }
 }

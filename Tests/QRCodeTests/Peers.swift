@@ -16,6 +16,10 @@ enum QRPeer {
         let text: String
         let ec_level: String
         let valid: Bool
+        let version: String?
+        let mask: Int?
+        /// 1.0 when the reader found nothing to correct.
+        let unused_error_correction: Double?
     }
 
     struct Tables: Decodable {
