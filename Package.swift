@@ -95,6 +95,9 @@ let package = Package(
                 "SignalProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // zlib for compressed incoming frames.
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/Protocol/WhatsApp"
         ),
