@@ -28,62 +28,63 @@ struct MaskPenalty: Sendable, Hashable {
     }
 
     /// Scores `size`×`size` row-major modules, `true` dark.
+    ///
+    /// Runs once per mask candidate, so the loops are kept free of data-dependent branches
+    /// (on a masked, near-random symbol those mispredict about half the time).
     init(modules: [Bool], size: Int) {
         precondition(modules.count == size * size, "expected \(size * size) modules")
-        var line = [Bool](repeating: false, count: size)
+        var column = [Bool](repeating: false, count: size)
         var darkCount = 0
-        for y in 0..<size {
-            for x in 0..<size {
-                let dark = modules[y * size + x]
-                if dark { darkCount += 1 }
-                line[x] = dark
-                if x > 0, y > 0,
-                   dark == modules[y * size + x - 1],
-                   dark == modules[(y - 1) * size + x],
-                   dark == modules[(y - 1) * size + x - 1] {
-                    blocks += 3
+        modules.withUnsafeBufferPointer { grid in
+            for y in 0..<size {
+                let row = UnsafeBufferPointer(rebasing: grid[y * size..<(y + 1) * size])
+                score(line: row)
+                for x in 0..<size { darkCount &+= row[x].bit }
+                guard y > 0 else { continue }
+                let above = UnsafeBufferPointer(rebasing: grid[(y - 1) * size..<y * size])
+                for x in 1..<size {
+                    let a = row[x].bit, b = row[x - 1].bit, c = above[x].bit, d = above[x - 1].bit
+                    blocks &+= 3 &* (1 &- ((a ^ b) | (a ^ c) | (a ^ d)))
                 }
             }
-            score(line: line)
-        }
-        for x in 0..<size {
-            for y in 0..<size { line[y] = modules[y * size + x] }
-            score(line: line)
+            column.withUnsafeMutableBufferPointer { column in
+                for x in 0..<size {
+                    for y in 0..<size { column[y] = grid[y * size + x] }
+                    score(line: UnsafeBufferPointer(column))
+                }
+            }
         }
         // Integer form of 10·⌊|dark/total·100 − 50| / 5⌋.
         let total = size * size
         balance = 10 * (abs(darkCount * 20 - total * 10) / total)
     }
 
-    private mutating func score(line: [Bool]) {
-        var runLength = 0
-        for i in line.indices {
-            if i > 0 && line[i] == line[i - 1] {
-                runLength += 1
-            } else {
-                if runLength >= 5 { runs += runLength - 2 }
-                runLength = 1
-            }
+    private mutating func score(line: UnsafeBufferPointer<Bool>) {
+        // N1: a run's penalty is added when the next module differs (and at the end).
+        var runLength = 1
+        for i in 1..<line.count {
+            let same = (line[i] == line[i - 1]).bit
+            runs &+= (1 &- same) &* (runLength >= 5 ? runLength &- 2 : 0)
+            runLength = runLength &* same &+ 1
         }
-        if runLength >= 5 { runs += runLength - 2 }
+        runs &+= runLength >= 5 ? runLength &- 2 : 0
 
-        guard line.count >= 7 else { return }
-        for start in 0...(line.count - 7) where Self.matchesFinderCore(line, at: start) {
-            if Self.isLight(line, start - 4..<start) || Self.isLight(line, start + 7..<start + 11) {
-                finderLikePatterns += 40
-            }
+        // N3: the last 15 modules as bits, newest lowest, with light before the line and
+        // 4 light modules pushed after it. An occurrence with light on both sides matches
+        // both 11-bit windows, so it is subtracted once.
+        let lightBefore = 0b0000_1011101, lightAfter = 0b1011101_0000, lightAround = 0b0000_1011101_0000
+        var window = 0
+        var occurrences = 0
+        for i in 0..<(line.count + 4) {
+            window = (window << 1 | (i < line.count ? line[i].bit : 0)) & 0x7FFF
+            let last11 = window & 0x7FF
+            occurrences &+= (last11 == lightBefore).bit &+ (last11 == lightAfter).bit &- (window == lightAround).bit
         }
+        finderLikePatterns &+= 40 &* occurrences
     }
+}
 
-    private static let finderCore: [Bool] = [true, false, true, true, true, false, true]
-
-    private static func matchesFinderCore(_ line: [Bool], at start: Int) -> Bool {
-        for i in 0..<7 where line[start + i] != finderCore[i] { return false }
-        return true
-    }
-
-    private static func isLight(_ line: [Bool], _ range: Range<Int>) -> Bool {
-        for i in range where i >= 0 && i < line.count && line[i] { return false }
-        return true
-    }
+extension Bool {
+    /// 1 or 0, for arithmetic in place of branches.
+    fileprivate var bit: Int { self ? 1 : 0 }
 }

@@ -140,26 +140,32 @@ struct ModuleMatrix: Sendable {
 
     /// XORs `mask` over every non-function module; applying it twice restores the matrix.
     mutating func applyMask(_ mask: Int) {
-        let condition = Self.maskCondition(mask)
-        for y in 0..<size {
-            for x in 0..<size where !isFunction[y * size + x] && condition(x, y) {
-                modules[y * size + x].toggle()
+        precondition((0...7).contains(mask), "mask \(mask) out of 0...7")
+        let size = size
+        isFunction.withUnsafeBufferPointer { isFunction in
+            modules.withUnsafeMutableBufferPointer { modules in
+                for y in 0..<size {
+                    for x in 0..<size {
+                        let index = y * size + x
+                        modules[index] = modules[index] != (Self.isMasked(x: x, y: y, by: mask) && !isFunction[index])
+                    }
+                }
             }
         }
     }
 
     /// The eight data mask patterns of ISO/IEC 18004 Table 10; x is the column, y the row.
-    static func maskCondition(_ mask: Int) -> @Sendable (Int, Int) -> Bool {
+    @inline(__always)
+    static func isMasked(x: Int, y: Int, by mask: Int) -> Bool {
         switch mask {
-        case 0: { x, y in (x + y) % 2 == 0 }
-        case 1: { _, y in y % 2 == 0 }
-        case 2: { x, _ in x % 3 == 0 }
-        case 3: { x, y in (x + y) % 3 == 0 }
-        case 4: { x, y in (x / 3 + y / 2) % 2 == 0 }
-        case 5: { x, y in x * y % 2 + x * y % 3 == 0 }
-        case 6: { x, y in (x * y % 2 + x * y % 3) % 2 == 0 }
-        case 7: { x, y in ((x + y) % 2 + x * y % 3) % 2 == 0 }
-        default: preconditionFailure("mask \(mask) out of 0...7")
+        case 0: (x + y) % 2 == 0
+        case 1: y % 2 == 0
+        case 2: x % 3 == 0
+        case 3: (x + y) % 3 == 0
+        case 4: (x / 3 + y / 2) % 2 == 0
+        case 5: x * y % 2 + x * y % 3 == 0
+        case 6: (x * y % 2 + x * y % 3) % 2 == 0
+        default: ((x + y) % 2 + x * y % 3) % 2 == 0
         }
     }
 }

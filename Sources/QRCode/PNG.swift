@@ -15,23 +15,33 @@ extension QRCode {
         "data:image/png;base64," + Base64.encode(png(moduleSize: moduleSize, quietZone: quietZone))
     }
 
-    /// PNG image data before compression: per row, filter type 0 then the pixels packed
-    /// eight to a byte, 1 for a light pixel, 0 for a dark one.
+    /// PNG image data before compression: per row a filter type byte, then the pixels packed
+    /// eight to a byte, 1 for a light pixel, 0 for a dark one. The first pixel row of each
+    /// module row is stored as it is (filter 0); the `moduleSize − 1` copies below it use
+    /// filter 2 ("Up", difference from the row above), which makes them all zero bytes, so
+    /// deflate has almost nothing to search.
     private func scanlines(moduleSize: Int, quietZone: Int) -> [UInt8] {
-        let side = (size + 2 * quietZone) * moduleSize
+        let modulesPerSide = size + 2 * quietZone
+        let side = modulesPerSide * moduleSize
         let rowLength = 1 + (side + 7) / 8
         var result = [UInt8](repeating: 0, count: rowLength * side)
         var row = [UInt8](repeating: 0, count: rowLength)
-        for moduleY in 0..<(size + 2 * quietZone) {
-            row.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-            for pixelX in 0..<side {
-                let x = pixelX / moduleSize - quietZone, y = moduleY - quietZone
-                let dark = (0..<size).contains(x) && (0..<size).contains(y) && self[x, y]
-                if !dark { row[1 + pixelX / 8] |= 0x80 >> UInt8(pixelX % 8) }
+        for moduleY in 0..<modulesPerSide {
+            // Start all light, then clear the bits of the dark modules' pixels.
+            for i in 1..<rowLength { row[i] = 0xFF }
+            let y = moduleY - quietZone
+            if (0..<size).contains(y) {
+                for x in 0..<size where modules[y * size + x] {
+                    let firstPixel = (x + quietZone) * moduleSize
+                    for pixel in firstPixel..<firstPixel + moduleSize {
+                        row[1 + pixel / 8] &= ~(0x80 >> UInt8(pixel % 8))
+                    }
+                }
             }
-            for repeatIndex in 0..<moduleSize {
-                let offset = (moduleY * moduleSize + repeatIndex) * rowLength
-                result.replaceSubrange(offset..<offset + rowLength, with: row)
+            let offset = moduleY * moduleSize * rowLength
+            result.replaceSubrange(offset..<offset + rowLength, with: row)
+            for repeatIndex in 1..<moduleSize {
+                result[(moduleY * moduleSize + repeatIndex) * rowLength] = 2  // Up; the pixel bytes stay 0
             }
         }
         return result
@@ -66,7 +76,9 @@ enum PNGWriter {
     static func zlibCompress(_ data: [UInt8]) -> [UInt8] {
         var input = ByteBuffer(bytes: data)
         do {
-            var output = try input.compress(with: .zlib())
+            // Runs of one byte are all there is to find in these scanlines; the RLE strategy
+            // finds them without walking deflate's hash chains (which runs make long).
+            var output = try input.compress(with: .zlib(configuration: .init(strategy: .rle)))
             return output.readBytes(length: output.readableBytes) ?? []
         } catch {
             // zlib fails here only when it cannot allocate its state; uncompressed deflate

@@ -25,7 +25,7 @@ public struct QRCode: Sendable, Hashable {
     /// The data mask pattern (0–7) applied to the symbol.
     public let mask: Int
     /// Row-major, `true` is dark.
-    private let modules: [Bool]
+    let modules: [Bool]
 
     /// Modules per side, without quiet zone.
     public var size: Int { version * 4 + 17 }
@@ -122,13 +122,12 @@ public struct QRCode: Sendable, Hashable {
     /// The mask whose finished symbol scores the lowest penalty; ties go to the lower number.
     static func bestMask(for matrix: ModuleMatrix) -> Int {
         var best = (mask: 0, penalty: Int.max)
-        var candidate = matrix
         for mask in 0...7 {
+            var candidate = matrix
             candidate.applyMask(mask)
             candidate.drawFormatInformation(mask: mask)
             let penalty = MaskPenalty(candidate).total
             if penalty < best.penalty { best = (mask, penalty) }
-            candidate.applyMask(mask)
         }
         return best.mask
     }

@@ -52,14 +52,17 @@ struct ReedSolomonEncoder: Sendable {
 
     /// The remainder of data(x)·x^degree divided by the generator: the EC codewords.
     func remainder<Data: Collection<UInt8>>(of data: Data) -> [UInt8] {
+        let exp = GaloisField.exp, log = GaloisField.log
+        let generatorLogs = generator.map { log[Int($0)] }  // no generator coefficient is 0
         var result = [UInt8](repeating: 0, count: degree)
         for byte in data {
             let factor = byte ^ result[0]
             result.removeFirst()
             result.append(0)
             if factor == 0 { continue }
+            let factorLog = log[Int(factor)]
             for i in 0..<degree {
-                result[i] ^= GaloisField.multiply(generator[i], factor)
+                result[i] ^= exp[generatorLogs[i] + factorLog]
             }
         }
         return result

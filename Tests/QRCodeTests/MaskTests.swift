@@ -66,14 +66,14 @@ import Testing
 
     @Test func maskPatternsFollowTable10() {
         // Spot values of ISO/IEC 18004 Table 10 at column x, row y.
-        #expect(ModuleMatrix.maskCondition(0)(1, 1))
-        #expect(!ModuleMatrix.maskCondition(1)(0, 1))
-        #expect(ModuleMatrix.maskCondition(2)(3, 5))
-        #expect(ModuleMatrix.maskCondition(3)(1, 2))
-        #expect(ModuleMatrix.maskCondition(4)(3, 2) && !ModuleMatrix.maskCondition(4)(3, 0))
-        #expect(ModuleMatrix.maskCondition(5)(6, 5))
-        #expect(ModuleMatrix.maskCondition(6)(1, 1) && !ModuleMatrix.maskCondition(6)(1, 3))
-        #expect(ModuleMatrix.maskCondition(7)(0, 0) && !ModuleMatrix.maskCondition(7)(1, 0))
+        #expect(ModuleMatrix.isMasked(x: 1, y: 1, by: 0))
+        #expect(!ModuleMatrix.isMasked(x: 0, y: 1, by: 1))
+        #expect(ModuleMatrix.isMasked(x: 3, y: 5, by: 2))
+        #expect(ModuleMatrix.isMasked(x: 1, y: 2, by: 3))
+        #expect(ModuleMatrix.isMasked(x: 3, y: 2, by: 4) && !ModuleMatrix.isMasked(x: 3, y: 0, by: 4))
+        #expect(ModuleMatrix.isMasked(x: 6, y: 5, by: 5))
+        #expect(ModuleMatrix.isMasked(x: 1, y: 1, by: 6) && !ModuleMatrix.isMasked(x: 1, y: 3, by: 6))
+        #expect(ModuleMatrix.isMasked(x: 0, y: 0, by: 7) && !ModuleMatrix.isMasked(x: 1, y: 0, by: 7))
     }
 
     @Test func applyingAMaskTwiceRestoresTheMatrix() {

@@ -66,12 +66,19 @@ import Testing
         #expect(Array(header[8..<13]) == [1, 0, 0, 0, 0])  // 1-bit greyscale, no interlace
         #expect(chunks[2].data.isEmpty)
 
-        // Every pixel of the inflated image matches its module (quiet zone light).
+        // Every pixel of the inflated, unfiltered image matches its module (quiet zone light).
         let rowLength = 1 + (side + 7) / 8
-        let pixels = try Self.inflate(chunks[1].data)
+        var pixels = try Self.inflate(chunks[1].data)
         try #require(pixels.count == rowLength * side)
         for py in 0..<side {
-            #expect(pixels[py * rowLength] == 0, "filter type of row \(py)")
+            switch pixels[py * rowLength] {
+            case 0: break
+            case 2 where py > 0:  // Up: add the byte above
+                for i in 1..<rowLength { pixels[py * rowLength + i] &+= pixels[(py - 1) * rowLength + i] }
+            case let filter:
+                Issue.record("row \(py) uses filter type \(filter)")
+                return
+            }
             for px in 0..<side {
                 let light = pixels[py * rowLength + 1 + px / 8] & (0x80 >> UInt8(px % 8)) != 0
                 let x = px / moduleSize - quietZone, y = py / moduleSize - quietZone
