@@ -48,37 +48,39 @@ public enum PythonPeer {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
-                    let process = Process()
-                    process.executableURL = executable
-                    process.arguments = arguments
-                    var environment = ProcessInfo.processInfo.environment
-                    environment["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-                    process.environment = environment
-                    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-                    process.standardInput = stdin
-                    process.standardOutput = stdout
-                    process.standardError = stderr
-                    try process.run()
-                    // Drain both pipes concurrently so a chatty peer cannot fill one and deadlock.
-                    let group = DispatchGroup()
-                    var outData = Data(), errData = Data()
-                    group.enter()
-                    DispatchQueue.global().async { outData = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-                    group.enter()
-                    DispatchQueue.global().async { errData = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-                    stdin.fileHandleForWriting.write(input)
-                    try stdin.fileHandleForWriting.close()
-                    process.waitUntilExit()
-                    group.wait()
-                    continuation.resume(returning: Output(
-                        status: process.terminationStatus,
-                        stdout: outData,
-                        stderr: String(decoding: errData, as: UTF8.self)
-                    ))
+                    continuation.resume(returning: try runBlocking(executable, arguments: arguments, input: input))
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
         }
+    }
+
+    /// Output goes to temporary files rather than pipes, so a chatty peer can never fill a pipe
+    /// buffer and deadlock against us.
+    private static func runBlocking(_ executable: URL, arguments: [String], input: Data) throws -> Output {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"), errURL = folder.appendingPathComponent("stderr")
+        try input.write(to: inputURL)
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+        process.environment = environment
+        process.standardInput = try FileHandle(forReadingFrom: inputURL)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus,
+            stdout: try Data(contentsOf: outURL),
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
+        )
     }
 }
