@@ -284,6 +284,33 @@ public nonisolated struct WADeviceProps: Sendable {
     /// Clears the value of `thumbnailSyncDaysLimit`. Subsequent reads from it will return its default value.
     public mutating func clearThumbnailSyncDaysLimit() {_uniqueStorage()._thumbnailSyncDaysLimit = nil}
 
+    public var initialSyncMaxMessagesPerChat: UInt32 {
+      get {_storage._initialSyncMaxMessagesPerChat ?? 0}
+      set {_uniqueStorage()._initialSyncMaxMessagesPerChat = newValue}
+    }
+    /// Returns true if `initialSyncMaxMessagesPerChat` has been explicitly set.
+    public var hasInitialSyncMaxMessagesPerChat: Bool {_storage._initialSyncMaxMessagesPerChat != nil}
+    /// Clears the value of `initialSyncMaxMessagesPerChat`. Subsequent reads from it will return its default value.
+    public mutating func clearInitialSyncMaxMessagesPerChat() {_uniqueStorage()._initialSyncMaxMessagesPerChat = nil}
+
+    public var supportManusHistory: Bool {
+      get {_storage._supportManusHistory ?? false}
+      set {_uniqueStorage()._supportManusHistory = newValue}
+    }
+    /// Returns true if `supportManusHistory` has been explicitly set.
+    public var hasSupportManusHistory: Bool {_storage._supportManusHistory != nil}
+    /// Clears the value of `supportManusHistory`. Subsequent reads from it will return its default value.
+    public mutating func clearSupportManusHistory() {_uniqueStorage()._supportManusHistory = nil}
+
+    public var supportHatchHistory: Bool {
+      get {_storage._supportHatchHistory ?? false}
+      set {_uniqueStorage()._supportHatchHistory = newValue}
+    }
+    /// Returns true if `supportHatchHistory` has been explicitly set.
+    public var hasSupportHatchHistory: Bool {_storage._supportHatchHistory != nil}
+    /// Clears the value of `supportHatchHistory`. Subsequent reads from it will return its default value.
+    public mutating func clearSupportHatchHistory() {_uniqueStorage()._supportHatchHistory = nil}
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
@@ -425,7 +452,7 @@ nonisolated extension WADeviceProps.PlatformType: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = WADeviceProps.protoMessageName + ".HistorySyncConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fullSyncDaysLimit\0\u{1}fullSyncSizeMbLimit\0\u{1}storageQuotaMb\0\u{1}inlineInitialPayloadInE2EeMsg\0\u{1}recentSyncDaysLimit\0\u{1}supportCallLogHistory\0\u{1}supportBotUserAgentChatHistory\0\u{1}supportCagReactionsAndPolls\0\u{1}supportBizHostedMsg\0\u{1}supportRecentSyncChunkMessageCountTuning\0\u{1}supportHostedGroupMsg\0\u{1}supportFbidBotChatHistory\0\u{1}supportAddOnHistorySyncMigration\0\u{1}supportMessageAssociation\0\u{1}supportGroupHistory\0\u{1}onDemandReady\0\u{1}supportGuestChat\0\u{1}completeOnDemandReady\0\u{1}thumbnailSyncDaysLimit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fullSyncDaysLimit\0\u{1}fullSyncSizeMbLimit\0\u{1}storageQuotaMb\0\u{1}inlineInitialPayloadInE2EeMsg\0\u{1}recentSyncDaysLimit\0\u{1}supportCallLogHistory\0\u{1}supportBotUserAgentChatHistory\0\u{1}supportCagReactionsAndPolls\0\u{1}supportBizHostedMsg\0\u{1}supportRecentSyncChunkMessageCountTuning\0\u{1}supportHostedGroupMsg\0\u{1}supportFbidBotChatHistory\0\u{1}supportAddOnHistorySyncMigration\0\u{1}supportMessageAssociation\0\u{1}supportGroupHistory\0\u{1}onDemandReady\0\u{1}supportGuestChat\0\u{1}completeOnDemandReady\0\u{1}thumbnailSyncDaysLimit\0\u{1}initialSyncMaxMessagesPerChat\0\u{1}supportManusHistory\0\u{1}supportHatchHistory\0")
 
   fileprivate class _StorageClass {
     var _fullSyncDaysLimit: UInt32? = nil
@@ -447,6 +474,9 @@ nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, Sw
     var _supportGuestChat: Bool? = nil
     var _completeOnDemandReady: Bool? = nil
     var _thumbnailSyncDaysLimit: UInt32? = nil
+    var _initialSyncMaxMessagesPerChat: UInt32? = nil
+    var _supportManusHistory: Bool? = nil
+    var _supportHatchHistory: Bool? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -476,6 +506,9 @@ nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, Sw
       _supportGuestChat = source._supportGuestChat
       _completeOnDemandReady = source._completeOnDemandReady
       _thumbnailSyncDaysLimit = source._thumbnailSyncDaysLimit
+      _initialSyncMaxMessagesPerChat = source._initialSyncMaxMessagesPerChat
+      _supportManusHistory = source._supportManusHistory
+      _supportHatchHistory = source._supportHatchHistory
     }
   }
 
@@ -513,6 +546,9 @@ nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, Sw
         case 17: try { try decoder.decodeSingularBoolField(value: &_storage._supportGuestChat) }()
         case 18: try { try decoder.decodeSingularBoolField(value: &_storage._completeOnDemandReady) }()
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._thumbnailSyncDaysLimit) }()
+        case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._initialSyncMaxMessagesPerChat) }()
+        case 21: try { try decoder.decodeSingularBoolField(value: &_storage._supportManusHistory) }()
+        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._supportHatchHistory) }()
         default: break
         }
       }
@@ -582,6 +618,15 @@ nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, Sw
       try { if let v = _storage._thumbnailSyncDaysLimit {
         try visitor.visitSingularUInt32Field(value: v, fieldNumber: 19)
       } }()
+      try { if let v = _storage._initialSyncMaxMessagesPerChat {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 20)
+      } }()
+      try { if let v = _storage._supportManusHistory {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 21)
+      } }()
+      try { if let v = _storage._supportHatchHistory {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 22)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -610,6 +655,9 @@ nonisolated extension WADeviceProps.HistorySyncConfig: SwiftProtobuf.Message, Sw
         if _storage._supportGuestChat != rhs_storage._supportGuestChat {return false}
         if _storage._completeOnDemandReady != rhs_storage._completeOnDemandReady {return false}
         if _storage._thumbnailSyncDaysLimit != rhs_storage._thumbnailSyncDaysLimit {return false}
+        if _storage._initialSyncMaxMessagesPerChat != rhs_storage._initialSyncMaxMessagesPerChat {return false}
+        if _storage._supportManusHistory != rhs_storage._supportManusHistory {return false}
+        if _storage._supportHatchHistory != rhs_storage._supportHatchHistory {return false}
         return true
       }
       if !storagesAreEqual {return false}
