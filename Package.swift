@@ -94,6 +94,8 @@ let package = Package(
             name: "WhatsAppProtocol",
             dependencies: [
                 "SignalProtocol",
+                // Renders the pairing QR code with the gateway's encoder.
+                "QRCode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // zlib for compressed incoming frames.
