@@ -1,0 +1,42 @@
+import ArgumentParser
+import BuzzBridgeCore
+import BuzzBridgeGateway
+import BuzzBridgeStorage
+import Foundation
+import Logging
+
+@main
+struct BuzzBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "buzzbridge",
+        abstract: "BuzzBridge: a self-hosted WhatsApp HTTP gateway.",
+        discussion: "Run `buzzbridge serve` to start the service; the other commands manage sessions and API keys and work while it runs.",
+        subcommands: [ServeCommand.self, SessionsCommand.self, KeysCommand.self, AdminCommand.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Options every command shares. Each flag can also come from its environment variable.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "Folder holding the database (env BUZZBRIDGE_DATA).")
+    var data: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_DATA"] ?? "./data"
+
+    func openStore() async throws -> SQLiteStore {
+        var logger = Logger(label: "buzzbridge")
+        logger.logLevel = .warning
+        return try await DataFolder.openStore(at: data, logger: logger)
+    }
+}
+
+/// Runs `body` with the store open and closes it afterwards, even on error.
+func withStore<T>(_ options: DataOptions, _ body: (SQLiteStore) async throws -> T) async throws -> T {
+    let store = try await options.openStore()
+    do {
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
+    }
+}

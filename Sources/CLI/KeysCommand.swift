@@ -1,0 +1,97 @@
+import ArgumentParser
+import BuzzBridgeCore
+import BuzzBridgeGateway
+import BuzzBridgeStorage
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, list, revoke and regenerate API keys. Several keys may be active at once, for rotation without downtime.",
+        subcommands: [Create.self, List.self, Revoke.self, Regenerate.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue a new key for a session and print it (shown once).")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(help: "The session, as `session_…`.") var session: String
+        @Option(help: "A note to recognise the key by.") var label: String?
+
+        func run() async throws {
+            try await withStore(dataOptions) { store in
+                let key = try await Provisioning(store: store).issueKey(for: SessionID(rawValue: session), label: label)
+                print("key_id:  \(key.record.id)")
+                print("api_key: \(key.plaintext)   (shown once)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a session's keys: prefix, use and revocation only.")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(help: "The session, as `session_…`.") var session: String
+
+        func run() async throws {
+            try await withStore(dataOptions) { store in
+                let sessionID = SessionID(rawValue: session)
+                let keys = try await Provisioning(store: store).keys(for: sessionID)
+                let kind = try await store.session(sessionID)?.kind ?? .sandbox
+                print("KEY_ID        PREFIX                     CREATED               LAST_USED             REVOKED")
+                for key in keys {
+                    print([
+                        key.id.padding(13), (kind.keyPrefix + key.id + "…").padding(26), key.createdAt.iso8601.padding(21),
+                        (key.lastUsedAt?.iso8601 ?? "never").padding(21), key.revokedAt?.iso8601 ?? "-",
+                    ].joined(separator: " "))
+                }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key; it stops working at once.")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(help: "The key's id, as `keys list` shows it.") var key: String
+
+        func run() async throws {
+            try await withStore(dataOptions) { store in
+                guard try await Provisioning(store: store).revokeKey(key) else {
+                    throw ValidationError("no active key \(key)")
+                }
+                print("revoked \(key)")
+            }
+        }
+    }
+
+    struct Regenerate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue a new key for the same session and revoke the old one.")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(help: "The key's id, as `keys list` shows it.") var key: String
+
+        func run() async throws {
+            try await withStore(dataOptions) { store in
+                let issued = try await Provisioning(store: store).regenerateKey(key)
+                print("revoked: \(key)")
+                print("key_id:  \(issued.record.id)")
+                print("api_key: \(issued.plaintext)   (shown once)")
+            }
+        }
+    }
+}
+
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Manage the admin credential of the admin API.",
+        subcommands: [ResetToken.self]
+    )
+
+    struct ResetToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "reset-token", abstract: "Replace the admin token and print the new one (shown once).")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() async throws {
+            try await withStore(dataOptions) { store in
+                print("admin_token: \(try await Provisioning(store: store).resetAdminToken())   (shown once)")
+            }
+        }
+    }
+}

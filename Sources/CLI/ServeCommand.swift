@@ -1,0 +1,74 @@
+import ArgumentParser
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import BuzzBridgeGateway
+import BuzzBridgeStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Start the HTTP service.",
+        discussion: "On an empty data folder it creates a sandbox session and prints its API key and the admin token, once."
+    )
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "Address to listen on (env BUZZBRIDGE_HOST).")
+    var host: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_HOST"] ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one (env BUZZBRIDGE_PORT).")
+    var port: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_PORT"] ?? "") ?? 8080
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
+    var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+
+    @Option(help: "Sandbox: scan each QR code by itself after this many seconds (default: wait for POST /api/sandbox/scan).")
+    var sandboxAutoScan: Double?
+
+    @Option(help: "Sandbox: seconds +60100000002 takes to show delivered, and again to show read.")
+    var sandboxSlowDelay: Double = 3
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "buzzbridge")
+        let store = try await dataOptions.openStore()
+        let provisioning = Provisioning(store: store)
+        if let (session, key) = try await provisioning.firstStart() {
+            announce("BuzzBridge first start: created sandbox session \(session.id)")
+            announce("  API key (shown once, keep it): \(key.plaintext)")
+        }
+        if let adminToken = try await provisioning.ensureAdminToken() {
+            announce("  Admin token (shown once, keep it): \(adminToken)")
+        }
+        var sandbox = SandboxConfiguration()
+        sandbox.autoScanAfter = sandboxAutoScan.map { .milliseconds(Int64($0 * 1000)) }
+        sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
+        let configuration = GatewayConfiguration(host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox)
+        let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in
+            announce("BuzzBridge listening on http://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try await store.close()
+    }
+}
+
+/// Writes a line to standard output at once: keys and the address must reach a pipe even when
+/// the process runs for hours afterwards.
+func announce(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+
+/// `{"success":true,"data":…,"message":…}` as every successful response in the spec.
+struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
+    var data: Payload
+    var message: String?
+    var status: HTTPResponse.Status = .ok
+
+    init(_ data: Payload, message: String? = nil, status: HTTPResponse.Status = .ok) {
+        self.data = data
+        self.message = message
+        self.status = status
+    }
+
+    private struct Body: Encodable {
+        let success = true
+        let data: Payload
+        let message: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(success, forKey: .success)
+            try container.encode(data, forKey: .data)
+            try container.encodeIfPresent(message, forKey: .message)
+        }
+
+        enum CodingKeys: String, CodingKey { case success, data, message }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        try JSONResponse.make(Body(data: data, message: message), status: status)
+    }
+}
+
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func make(_ value: some Encodable, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
+        let body = try encoder.encode(value)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension APIError {
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let message: String
+            let details: [String: String]?
+        }
+        let success = false
+        let error: Detail
+    }
+
+    func response() -> Response {
+        let body = Body(error: .init(code: code.rawValue, message: message, details: details))
+        // Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
+        return (try? JSONResponse.make(body, status: code.status)) ?? Response(status: code.status)
+    }
+}

@@ -1,0 +1,46 @@
+import BuzzBridgeCore
+import BuzzBridgeStorage
+
+/// The spec's message object. Optional fields are written as `null`, never left out.
+struct MessageRepresentation: Encodable, Sendable {
+    let message: Message
+
+    enum CodingKeys: String, CodingKey {
+        case id, from, fromName = "from_name", to, message, direction, status, timestamp
+        case messageType = "message_type", hasMedia = "has_media", mediaURL = "media_url", replyTo = "reply_to", readAt = "read_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(message.id.rawValue, forKey: .id)
+        try container.encode(message.from.e164, forKey: .from)
+        try container.encode(message.fromName, forKey: .fromName)
+        try container.encode(message.to.e164, forKey: .to)
+        try container.encode(message.body, forKey: .message)
+        try container.encode(message.direction.rawValue, forKey: .direction)
+        try container.encode(message.status.rawValue, forKey: .status)
+        try container.encode(message.timestamp.iso8601, forKey: .timestamp)
+        try container.encode(message.type.rawValue, forKey: .messageType)
+        try container.encode(message.hasMedia, forKey: .hasMedia)
+        try container.encode(message.mediaURL, forKey: .mediaURL)
+        try container.encode(message.replyTo?.rawValue, forKey: .replyTo)
+        try container.encode(message.readAt?.iso8601, forKey: .readAt)
+    }
+}
+
+struct SessionStatusRepresentation: Encodable, Sendable {
+    let session: Session
+
+    enum CodingKeys: String, CodingKey {
+        case sessionID = "session_id", status, phoneNumber = "phone_number", connectedAt = "connected_at", lastActivity = "last_activity"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(session.id.rawValue, forKey: .sessionID)
+        try container.encode(session.status.rawValue, forKey: .status)
+        try container.encode(session.phoneNumber?.e164, forKey: .phoneNumber)
+        try container.encode(session.connectedAt?.iso8601, forKey: .connectedAt)
+        try container.encode(session.lastActivity?.iso8601, forKey: .lastActivity)
+    }
+}

@@ -1,0 +1,77 @@
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import BuzzBridgeStorage
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Holds the SQLite database (`buzzbridge.sqlite`).
+    public var dataDirectory: String
+    public var sandbox: SandboxConfiguration
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init()) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.sandbox = sandbox
+    }
+
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("buzzbridge.sqlite") }
+}
+
+/// Opens the data folder's database, creating the folder first when needed.
+public enum DataFolder {
+    public static func openStore(at directory: String, logger: Logger) async throws -> SQLiteStore {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try await SQLiteStore.open(path: (directory as NSString).appendingPathComponent("buzzbridge.sqlite"), logger: logger)
+    }
+}
+
+/// The BuzzBridge HTTP service: builds the router and runs it with the engines and the store.
+public struct GatewayServer: Service {
+    let application: Application<RouterResponder<GatewayRequestContext>>
+    let hub: SessionHub
+    let store: any GatewayStore
+
+    /// `onServerRunning` receives the bound port (useful with port 0).
+    public init(
+        configuration: GatewayConfiguration, store: any GatewayStore, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws {
+        let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
+        let services = GatewayServices(store: store, hub: hub)
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: ErrorEnvelopeMiddleware())
+        try DocsRoutes().register(on: router)
+
+        let api = router.group("api").add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder()))
+        SessionRoutes(services: services).register(on: api)
+        MessageRoutes(services: services).register(on: api)
+        SandboxRoutes(services: services).register(on: api)
+
+        let provisioning = Provisioning(store: store)
+        let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning))
+        AdminRoutes(provisioning: provisioning).register(on: admin)
+
+        self.hub = hub
+        self.store = store
+        self.application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    public func run() async throws {
+        try await hub.restore()
+        try await withGracefulShutdownHandler {
+            try await application.run()
+        } onGracefulShutdown: {}
+        await hub.shutdown()
+    }
+}

@@ -1,0 +1,17 @@
+import BuzzBridgeCore
+import BuzzBridgeStorage
+
+/// What every route needs: the store and the engines.
+struct GatewayServices: Sendable {
+    let store: any GatewayStore
+    let hub: SessionHub
+
+    /// The caller's session; a key whose session vanished is a key that no longer works.
+    func session(for context: GatewayRequestContext) async throws -> Session {
+        let caller = try context.requireCaller()
+        guard let session = try await store.session(caller.sessionID) else {
+            throw APIError(.unauthorized, "Invalid or missing API key")
+        }
+        return session
+    }
+}

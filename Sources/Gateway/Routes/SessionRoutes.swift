@@ -1,0 +1,76 @@
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import BuzzBridgeStorage
+import Hummingbird
+import QRCode
+
+/// `GET /api/qr`, `GET /api/session/status`, `POST /api/session/disconnect`.
+struct SessionRoutes {
+    let services: GatewayServices
+
+    func register(on api: RouterGroup<GatewayRequestContext>) {
+        api.get("qr", use: qr)
+        api.get("session/status", use: status)
+        api.post("session/disconnect", use: disconnect)
+    }
+
+    struct QRResponse: Encodable, Sendable {
+        let qrCode: String
+        let sessionID: String
+        let expiresAt: String
+        let status: String
+        enum CodingKeys: String, CodingKey {
+            case qrCode = "qr_code", sessionID = "session_id", expiresAt = "expires_at", status
+        }
+    }
+
+    @Sendable func qr(request: Request, context: GatewayRequestContext) async throws -> Success<QRResponse> {
+        let session = try await services.session(for: context)
+        guard session.status != .active else { throw APIError(EngineError.alreadyActive) }
+        let engine = try await services.hub.engine(for: session)
+        let code: PairingCode
+        do {
+            code = try await engine.pairingCode()
+        } catch {
+            throw APIError(error)
+        }
+        let image = try QRCode(text: code.payload, errorCorrection: .medium).pngDataURI(moduleSize: 8, quietZone: 4)
+        return Success(
+            QRResponse(qrCode: image, sessionID: session.id.rawValue, expiresAt: code.expiresAt.iso8601, status: SessionStatus.pending.rawValue),
+            message: "QR code generated successfully"
+        )
+    }
+
+    @Sendable func status(request: Request, context: GatewayRequestContext) async throws -> Success<SessionStatusRepresentation> {
+        Success(SessionStatusRepresentation(session: try await services.session(for: context)))
+    }
+
+    struct DisconnectResponse: Encodable, Sendable {
+        let sessionID: String
+        let status: String
+        let disconnectedAt: String
+        enum CodingKeys: String, CodingKey {
+            case sessionID = "session_id", status, disconnectedAt = "disconnected_at"
+        }
+    }
+
+    @Sendable func disconnect(request: Request, context: GatewayRequestContext) async throws -> Success<DisconnectResponse> {
+        let session = try await services.session(for: context)
+        if session.status != .disconnected {
+            let engine = try await services.hub.engine(for: session)
+            do {
+                try await engine.logout()
+            } catch {
+                throw APIError(error)
+            }
+        }
+        let after = try await services.session(for: context)
+        return Success(
+            DisconnectResponse(
+                sessionID: after.id.rawValue, status: after.status.rawValue,
+                disconnectedAt: (after.disconnectedAt ?? .now()).iso8601
+            ),
+            message: "Session disconnected successfully"
+        )
+    }
+}

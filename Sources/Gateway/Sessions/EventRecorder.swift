@@ -1,0 +1,74 @@
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import BuzzBridgeStorage
+import Logging
+
+/// Persists what an engine reports, with the webhook events that announce it, in one
+/// transaction each. When `record` returns the event is durable.
+struct EventRecorder: EngineEventSink {
+    let sessionID: SessionID
+    let store: any GatewayStore
+    let logger: Logger
+
+    func record(_ event: EngineEvent) async throws {
+        switch event {
+        case .incomingMessage(let incoming):
+            try await recordIncoming(incoming)
+        case .messageStatus(let change):
+            let announce: @Sendable (Message) -> [OutboxEvent] = { message in
+                // Receipts of outgoing messages are news for the client; an incoming message read
+                // through our own API is not.
+                message.direction == .outgoing ? [WebhookEvents.status(of: message, at: change.at)] : []
+            }
+            if try await store.advanceMessage(change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce) != nil {
+                try await store.touchSession(sessionID, at: change.at)
+            }
+        case .session(let change):
+            try await recordSessionChange(change)
+        }
+    }
+
+    private func recordIncoming(_ incoming: IncomingMessage) async throws {
+        guard let session = try await store.session(sessionID) else { return }
+        guard let ownNumber = session.phoneNumber else {
+            logger.error("incoming message for a session without a phone number", metadata: ["session": "\(sessionID)"])
+            throw EngineError.notConnected
+        }
+        let message = Message(
+            id: .generate(), sessionID: sessionID, externalID: incoming.externalID, direction: .incoming,
+            from: incoming.from, fromName: incoming.fromName, to: ownNumber, body: incoming.body,
+            status: .unread, timestamp: incoming.timestamp, type: incoming.type
+        )
+        if try await store.insertMessage(message, events: [WebhookEvents.received(message)]) {
+            try await store.touchSession(sessionID, at: incoming.timestamp)
+        } else {
+            logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
+        }
+    }
+
+    private func recordSessionChange(_ change: SessionChange) async throws {
+        guard var session = try await store.session(sessionID) else { return }
+        let event: OutboxEvent
+        switch change {
+        case .pairingStarted:
+            let now = Timestamp.now()
+            session.status = .pending
+            event = WebhookEvents.session(session, change: "qr_generated", reason: nil, at: now)
+        case .connected(let phone, let time):
+            session.status = .active
+            session.phoneNumber = phone
+            session.connectedAt = time
+            session.lastActivity = time
+            session.disconnectedAt = nil
+            event = WebhookEvents.session(session, change: "connected", reason: nil, at: time)
+        case .disconnected(let reason, let time):
+            session.status = .disconnected
+            session.phoneNumber = nil
+            session.connectedAt = nil
+            session.disconnectedAt = time
+            event = WebhookEvents.session(session, change: "disconnected", reason: reason.rawValue, at: time)
+        }
+        try await store.updateSession(session, events: [event])
+        logger.info("session is now \(session.status.rawValue)", metadata: ["session": "\(sessionID)"])
+    }
+}
