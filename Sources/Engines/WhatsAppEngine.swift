@@ -2,12 +2,11 @@ import BuzzBridgeCore
 
 /// The only way the gateway talks to WhatsApp. One engine instance serves one session.
 ///
-/// Engines report everything that happens as ``EngineEvent``s; the gateway persists each event
-/// before it announces it, so an engine never needs storage of its own for messages.
+/// Engines report everything that happens to their ``EngineEventSink`` and await it: when
+/// `record` returns, the gateway has persisted the event, so an engine acknowledges a message to
+/// WhatsApp only after it is safe, and a method such as ``logout()`` returns only once the
+/// resulting state change is stored.
 public protocol WhatsAppEngine: Sendable {
-    /// Events in the order they happened. The stream ends when the engine is shut down.
-    var events: AsyncStream<EngineEvent> { get }
-
     /// Starts pairing (or returns the pairing code still valid) for a session that is not active.
     func pairingCode() async throws(EngineError) -> PairingCode
 
@@ -24,8 +23,13 @@ public protocol WhatsAppEngine: Sendable {
     /// Restores a previously paired connection after a restart.
     func resume(as phoneNumber: PhoneNumber) async
 
-    /// Stops the engine and finishes its event stream.
+    /// Stops the engine: no event is recorded after this returns.
     func shutdown() async
+}
+
+/// Where an engine reports events; the gateway's implementation persists them.
+public protocol EngineEventSink: Sendable {
+    func record(_ event: EngineEvent) async throws
 }
 
 public struct PairingCode: Sendable, Equatable {
@@ -135,5 +139,5 @@ public enum EngineError: Error, Sendable, Equatable {
 
 /// Creates the engine for a session; the gateway never names a concrete engine type.
 public protocol EngineFactory: Sendable {
-    func makeEngine(for session: Session) throws(EngineError) -> any WhatsAppEngine
+    func makeEngine(for session: Session, events: any EngineEventSink) throws(EngineError) -> any WhatsAppEngine
 }

@@ -1,4 +1,5 @@
 import BuzzBridgeCore
+import Logging
 
 /// What the sandbox's test numbers do, and how long they take. Defaults follow the integration
 /// spec's "Testing & Sandbox" section.
@@ -49,31 +50,36 @@ public enum SandboxNumbers {
     public static let replyText = "Test reply"
 }
 
-/// Operations only a sandbox offers: the test stands in for the phone.
+/// Operations only a sandbox offers: the caller stands in for the phone and its contacts.
 public protocol SandboxControls: WhatsAppEngine {
+    /// The phone scans the QR code shown last.
     func scan() async throws(EngineError)
+    /// A contact sends a message; returns its WhatsApp id.
     func receive(from: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String
+    /// The phone drops the linked device (as when the user removes it or the phone is offline too long).
     func drop() async throws(EngineError)
 }
 
 /// A WhatsApp stand-in that behaves like a phone and its contacts, with no network.
 public actor SandboxEngine: SandboxControls {
-    public nonisolated let events: AsyncStream<EngineEvent>
-    private let continuation: AsyncStream<EngineEvent>.Continuation
+    private let sink: any EngineEventSink
     private let configuration: SandboxConfiguration
     private let sessionID: SessionID
+    private let logger: Logger
     private var linkedNumber: PhoneNumber?
     private var pairing: PairingCode?
     private var timers: [Int: Task<Void, Never>] = [:]
     private var nextTimer = 0
+    private var isShutDown = false
 
-    public init(sessionID: SessionID, configuration: SandboxConfiguration = .init()) {
-        (events, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+    public init(sessionID: SessionID, configuration: SandboxConfiguration = .init(), events sink: any EngineEventSink, logger: Logger = Logger(label: "buzzbridge.sandbox")) {
+        self.sink = sink
         self.sessionID = sessionID
         self.configuration = configuration
+        self.logger = logger
     }
 
-    public func pairingCode() throws(EngineError) -> PairingCode {
+    public func pairingCode() async throws(EngineError) -> PairingCode {
         guard linkedNumber == nil else { throw .alreadyActive }
         if let pairing, pairing.expiresAt > .now() { return pairing }
         let code = PairingCode(
@@ -81,7 +87,8 @@ public actor SandboxEngine: SandboxControls {
             expiresAt: Timestamp.now().adding(configuration.pairingCodeLifetime)
         )
         pairing = code
-        continuation.yield(.session(.pairingStarted(code)))
+        try await emit(.session(.pairingStarted(code)))
+        schedule(after: configuration.pairingCodeLifetime) { engine in await engine.expire(code) }
         if let delay = configuration.autoScanAfter {
             schedule(after: delay) { engine in
                 if await engine.isShowing(code) { try? await engine.scan() }
@@ -92,14 +99,21 @@ public actor SandboxEngine: SandboxControls {
 
     private func isShowing(_ code: PairingCode) -> Bool { pairing == code && linkedNumber == nil }
 
-    public func scan() throws(EngineError) {
+    /// A code nobody scanned ends the pairing attempt, unless a newer code replaced it.
+    private func expire(_ code: PairingCode) async {
+        guard isShowing(code) else { return }
+        pairing = nil
+        try? await emit(.session(.disconnected(reason: .pairingExpired, at: .now())))
+    }
+
+    public func scan() async throws(EngineError) {
         guard linkedNumber == nil else { throw .alreadyActive }
         guard let pairing, pairing.expiresAt > .now() else {
             throw .failed("no QR code is waiting to be scanned: request GET /api/qr first")
         }
         self.pairing = nil
         linkedNumber = configuration.businessNumber
-        continuation.yield(.session(.connected(phoneNumber: configuration.businessNumber, at: .now())))
+        try await emit(.session(.connected(phoneNumber: configuration.businessNumber, at: .now())))
     }
 
     public func send(_ message: OutgoingMessage) throws(EngineError) -> SendReceipt {
@@ -128,45 +142,54 @@ public actor SandboxEngine: SandboxControls {
         guard linkedNumber != nil else { throw .notConnected }
     }
 
-    public func logout() {
+    public func logout() async throws(EngineError) {
+        let wasPairing = pairing != nil
         pairing = nil
         cancelTimers()
-        guard linkedNumber != nil else { return }
+        guard linkedNumber != nil || wasPairing else { return }
         linkedNumber = nil
-        continuation.yield(.session(.disconnected(reason: .loggedOut, at: .now())))
+        try await emit(.session(.disconnected(reason: .loggedOut, at: .now())))
     }
 
     public func resume(as phoneNumber: PhoneNumber) {
         linkedNumber = phoneNumber
     }
 
-    public func receive(from sender: PhoneNumber, name: String?, body: String) throws(EngineError) -> String {
+    public func receive(from sender: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String {
         guard linkedNumber != nil else { throw .notConnected }
         let externalID = "SBX" + RandomToken.base62(length: 17)
-        continuation.yield(.incomingMessage(IncomingMessage(
+        try await emit(.incomingMessage(IncomingMessage(
             externalID: externalID, from: sender, fromName: name, body: body, timestamp: .now()
         )))
         return externalID
     }
 
-    public func drop() throws(EngineError) {
+    public func drop() async throws(EngineError) {
         guard linkedNumber != nil else { throw .notConnected }
         linkedNumber = nil
         cancelTimers()
-        continuation.yield(.session(.disconnected(reason: .droppedByPhone, at: .now())))
+        try await emit(.session(.disconnected(reason: .droppedByPhone, at: .now())))
     }
 
     public func shutdown() {
+        isShutDown = true
         cancelTimers()
-        continuation.finish()
+    }
+
+    private func emit(_ event: EngineEvent) async throws(EngineError) {
+        guard !isShutDown else { return }
+        do {
+            try await sink.record(event)
+        } catch {
+            logger.error("could not record sandbox event", metadata: ["session": "\(sessionID)", "error": "\(error)"])
+            throw .failed("could not store the event")
+        }
     }
 
     private func reportStatus(_ status: MessageStatus, of id: MessageID, after delay: Duration) {
-        schedule(after: delay) { engine in await engine.emitStatus(status, of: id) }
-    }
-
-    private func emitStatus(_ status: MessageStatus, of id: MessageID) {
-        continuation.yield(.messageStatus(MessageStatusChange(messageID: id, status: status, at: .now())))
+        schedule(after: delay) { engine in
+            try? await engine.emit(.messageStatus(MessageStatusChange(messageID: id, status: status, at: .now())))
+        }
     }
 
     /// Runs `action` after `delay` unless the engine logs out or shuts down first.
@@ -193,15 +216,17 @@ public actor SandboxEngine: SandboxControls {
 /// factory does not have yet; asking for one is a clear `unavailable` error, never a fake.
 public struct DefaultEngineFactory: EngineFactory {
     public var sandbox: SandboxConfiguration
+    public var logger: Logger
 
-    public init(sandbox: SandboxConfiguration = .init()) {
+    public init(sandbox: SandboxConfiguration = .init(), logger: Logger = Logger(label: "buzzbridge.engine")) {
         self.sandbox = sandbox
+        self.logger = logger
     }
 
-    public func makeEngine(for session: Session) throws(EngineError) -> any WhatsAppEngine {
+    public func makeEngine(for session: Session, events: any EngineEventSink) throws(EngineError) -> any WhatsAppEngine {
         switch session.kind {
         case .sandbox:
-            return SandboxEngine(sessionID: session.id, configuration: sandbox)
+            return SandboxEngine(sessionID: session.id, configuration: sandbox, events: events, logger: logger)
         case .live:
             throw .unavailable("the live WhatsApp engine is not part of this build yet; use a sandbox session")
         }
