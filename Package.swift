@@ -118,7 +118,11 @@ let package = Package(
                 "BuzzBridgeGateway",
                 "QRCode",
                 "TestSupport",
+                "BuzzBridgeStorage",
+                "BuzzBridgeEngines",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/GatewayTests"
         ),
