@@ -3,6 +3,8 @@
 The Swift client talks to it in two runs, because each run is one process fed through stdin:
   root   — prints the test root public key the client must trust.
   hello  — reads the client's HandshakeMessage(clientHello), answers serverHello.
+  stream — config JSON as argument; speaks header + frames on stdin/stdout as the server end of
+           the WebSocket: handshake, configured frames, then echoes client frames.
   finish — replays the same deterministic server (keys derived from `seed`), then reads
            clientFinish, prints the client's static key and decrypted ClientPayload, decrypts
            the client's transport frames and encrypts the server's.
@@ -101,8 +103,52 @@ def server_hello(noise: NoiseConnection, seed: str, mode: str, now: int) -> byte
     ).SerializeToString()
 
 
+def read_exact(stream, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = stream.read(count - len(data))
+        if not chunk:
+            raise SystemExit(f"stream ended after {len(data)} of {count} bytes")
+        data += chunk
+    return data
+
+
+def read_frame(stream) -> bytes:
+    length = int.from_bytes(read_exact(stream, 3), "big")
+    return read_exact(stream, length)
+
+
+def write_frame(stream, payload: bytes) -> None:
+    stream.write(len(payload).to_bytes(3, "big") + payload)
+    stream.flush()
+
+
+def stream_mode(config: dict) -> None:
+    """Speaks the frame protocol on stdin/stdout, like the server end of the WebSocket:
+    the handshake, then the configured server frames, then an echo of each client frame."""
+    seed, cert_mode, now = config["seed"], config.get("cert", "valid"), int(config["now"])
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    header = read_exact(source, 4)
+    if header != PROLOGUE:
+        raise SystemExit(f"unexpected connection header {header.hex()}")
+    noise = server(seed)
+    read_client_hello(noise, read_frame(source))
+    write_frame(sink, server_hello(noise, seed, cert_mode, now))
+    finish = wa6.HandshakeMessage.FromString(read_frame(source)).clientFinish
+    payload = bytes(noise.read_message(finish.static + finish.payload))
+    wa6.ClientPayload.FromString(payload)
+    for plaintext in config.get("serverFrames", []):
+        write_frame(sink, noise.encrypt(bytes.fromhex(plaintext)))
+    for _ in range(config.get("echo", 0)):
+        write_frame(sink, noise.encrypt(noise.decrypt(read_frame(source))))
+    print(json.dumps({"clientPayload": payload.hex()}), file=sys.stderr)
+
+
 def main() -> None:
     mode = sys.argv[1]
+    if mode == "stream":
+        stream_mode(json.loads(sys.argv[2]))
+        return
     request = json.load(sys.stdin)
     if mode == "root":
         json.dump({"rootKey": public_key(private_key(request["seed"], "root")).hex()}, sys.stdout)
