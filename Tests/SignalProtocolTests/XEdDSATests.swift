@@ -89,6 +89,18 @@ struct XEdDSATests {
         }
     }
 
+    @Test("table-based base-point multiples agree with the double-and-add ladder")
+    func baseTable() {
+        var scalars: [[UInt8]] = [[UInt8](repeating: 0, count: 32), [1] + [UInt8](repeating: 0, count: 31), [UInt8](repeating: 0xFF, count: 32)]
+        for _ in 0..<4 { scalars.append((0..<32).map { _ in UInt8.random(in: 0...255) }) }
+        for scalar in scalars {
+            let ladder = EdwardsPoint.basePoint.multiplied(bySecret: scalar).encoded
+            #expect(EdwardsPoint.baseMultiple(secret: scalar).encoded == ladder)
+            #expect(EdwardsPoint.baseMultiple(public: scalar).encoded == ladder)
+            #expect(EdwardsPoint.basePoint.multiplied(byPublic: scalar).encoded == ladder)
+        }
+    }
+
     @Test("doubling agrees with adding a point to itself")
     func doubling() {
         var point = EdwardsPoint.basePoint

@@ -29,7 +29,7 @@ public enum XEdDSA {
         precondition(random.count == randomLength, "XEdDSA needs 64 random bytes")
         let messageBytes = [UInt8](message)
         let k = clamped(privateKey.rawRepresentation)
-        let publicPoint = EdwardsPoint.basePoint.multiplied(bySecret: k).encoded
+        let publicPoint = EdwardsPoint.baseMultiple(secret: k).encoded
         let signBit = publicPoint[31] & 0x80
 
         // Nonce hash with a distinct 0xFE 0xFF… prefix so it can never collide with the
@@ -48,7 +48,7 @@ public enum XEdDSA {
 
     /// The Ed25519 signing equation with an explicit secret scalar and nonce: R ‖ (r + h·k mod L).
     static func edwardsSignature(message: [UInt8], secretScalar k: [UInt8], publicPoint: [UInt8], nonce r: Scalar) -> [UInt8] {
-        let commitment = EdwardsPoint.basePoint.multiplied(bySecret: r.bytes).encoded
+        let commitment = EdwardsPoint.baseMultiple(secret: r.bytes).encoded
         let h = challenge(commitment: commitment, publicPoint: publicPoint, message: message)
         let s = Scalar.multiplyAdd(h, Scalar(reducing: k), r)
         return commitment + s.bytes
@@ -81,8 +81,9 @@ public enum XEdDSA {
         // A reduced s is below L < 2^253; anything wider is malleated or forged.
         guard s[31] & 0xE0 == 0 else { return false }
 
-        let h = challenge(commitment: commitment, publicPoint: publicPoint.encoded, message: message)
-        let expected = EdwardsPoint.basePoint.multiplied(byPublic: s) + (-publicPoint).multiplied(byPublic: h.bytes)
+        // RFC 8032 hashes A as encoded; for XEdDSA keys that encoding is canonical by construction.
+        let h = challenge(commitment: commitment, publicPoint: publicKey, message: message)
+        let expected = EdwardsPoint.baseMultiple(public: s) + (-publicPoint).multiplied(byPublic: h.bytes)
         return expected.encoded == commitment
     }
 

@@ -88,27 +88,39 @@ struct FieldElement: Sendable {
 
     var squared: FieldElement { self * self }
 
-    /// Raises to a public exponent given as 64-bit words, least significant first.
-    /// The exponent is public, so branching on its bits leaks nothing.
-    private func power(_ exponent: [UInt64]) -> FieldElement {
-        var result = FieldElement.one
-        for word in exponent.reversed() {
-            for bit in (0..<64).reversed() {
-                result = result.squared
-                if (word >> UInt64(bit)) & 1 == 1 { result = result * self }
-            }
-        }
+    /// self^(2^count), by repeated squaring.
+    private func squared(times count: Int) -> FieldElement {
+        var result = self
+        for _ in 0..<count { result = result.squared }
         return result
     }
 
-    /// The multiplicative inverse, computed as self^(p-2); zero maps to zero.
-    var inverse: FieldElement {
-        power([0xFFFF_FFFF_FFFF_FFEB, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF])
+    /// self^(2^250 - 1) and self^11, the shared prefix of the two exponentiation chains
+    /// below (the addition chain from the Ed25519 reference code: 254 squarings, 11 products).
+    private var chainPrefix: (power250: FieldElement, power11: FieldElement) {
+        let z2 = squared
+        let z9 = self * z2.squared(times: 2)
+        let z11 = z2 * z9
+        let z5_0 = z9 * z11.squared                       // 2^5 - 1
+        let z10_0 = z5_0.squared(times: 5) * z5_0         // 2^10 - 1
+        let z20_0 = z10_0.squared(times: 10) * z10_0      // 2^20 - 1
+        let z40_0 = z20_0.squared(times: 20) * z20_0      // 2^40 - 1
+        let z50_0 = z40_0.squared(times: 10) * z10_0      // 2^50 - 1
+        let z100_0 = z50_0.squared(times: 50) * z50_0     // 2^100 - 1
+        let z200_0 = z100_0.squared(times: 100) * z100_0  // 2^200 - 1
+        let z250_0 = z200_0.squared(times: 50) * z50_0    // 2^250 - 1
+        return (z250_0, z11)
     }
 
-    /// self^((p-5)/8), the core of the square-root computation in point decompression.
+    /// The multiplicative inverse, self^(p-2) = self^(2^255 - 21); zero maps to zero.
+    var inverse: FieldElement {
+        let (power250, power11) = chainPrefix
+        return power250.squared(times: 5) * power11
+    }
+
+    /// self^((p-5)/8) = self^(2^252 - 3), the core of the square root in point decompression.
     var powP58: FieldElement {
-        power([0xFFFF_FFFF_FFFF_FFFD, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x0FFF_FFFF_FFFF_FFFF])
+        chainPrefix.power250.squared(times: 2) * self
     }
 
     /// The canonical 32-byte little-endian encoding (fully reduced below p).
