@@ -25,6 +25,9 @@ public struct SessionCipher<Store: SignalProtocolStore>: Sendable {
         guard var record = try await store.loadSession(for: address), var state = record.current else {
             throw SignalError.noSession(address)
         }
+        guard try await store.isTrustedIdentity(state.remoteIdentity, for: address, direction: .sending) else {
+            throw SignalError.untrustedIdentity(address)
+        }
         let chainKey = state.senderChain.chainKey
         let keys = chainKey.messageKeys
         let message = SignalMessage(
@@ -48,9 +51,6 @@ public struct SessionCipher<Store: SignalProtocolStore>: Sendable {
             ))
         } else {
             result = .whisper(message)
-        }
-        guard try await store.isTrustedIdentity(state.remoteIdentity, for: address, direction: .sending) else {
-            throw SignalError.untrustedIdentity(address)
         }
         state.senderChain.chainKey = chainKey.next
         record.current = state
