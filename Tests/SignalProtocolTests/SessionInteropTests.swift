@@ -135,8 +135,9 @@ struct SessionInteropTests {
         #expect(decrypted.bytes("plaintext") == Data("reply from swift".utf8))
     }
 
-    /// Six rounds of five messages each way, every batch delivered shuffled, one message held
-    /// back across two ratchet steps, and the Swift session record reloaded from bytes each round.
+    /// Six rounds of five messages each way, every batch delivered shuffled, one message in each
+    /// direction held back across two ratchet steps, and the Swift session record reloaded from
+    /// bytes each round.
     @Test("A 60-message conversation in both directions with out-of-order delivery")
     func conversation() async throws {
         let peer = SignalPeer()
@@ -146,6 +147,7 @@ struct SessionInteropTests {
         let cipher = SessionCipher(store: store, address: Self.peerAddress)
 
         var heldBack: (message: CiphertextMessage, text: Data)?
+        var peerHeldBack: (Data, [String: any Sendable])?
         var delivered = 0
         for round in 0..<6 {
             var outgoing: [(message: CiphertextMessage, text: Data)] = []
@@ -172,7 +174,10 @@ struct SessionInteropTests {
             let record = try #require(await store.loadSession(for: Self.peerAddress))
             await store.storeSession(try SessionRecord(serialized: record.serialized), for: Self.peerAddress)
 
-            let incoming = Array(zip(peerTexts, results.suffix(5))).shuffled()
+            var incoming = Array(zip(peerTexts, results.suffix(5)))
+            if round == 1 { peerHeldBack = incoming.removeLast() }
+            if round == 3, let held = peerHeldBack { incoming.append(held) }
+            incoming.shuffle()
             for (text, result) in incoming {
                 let ciphertext = try #require(result.bytes("ciphertext"))
                 let plaintext = try await cipher.decrypt(serialized: ciphertext, isPreKeyMessage: result["type"] as? String == "pkmsg")

@@ -358,3 +358,19 @@ struct PaddingTests {
         }
     }
 }
+
+@Suite("Identity store")
+struct IdentityStoreTests {
+    @Test("saveIdentity reports a changed key, and the changed key is untrusted until saved")
+    func identityChange() async {
+        let store = InMemorySignalProtocolStore()
+        let address = ProtocolAddress(name: "someone", deviceId: 2)
+        let first = ECKeyPair.generate().publicKey, second = ECKeyPair.generate().publicKey
+        #expect(await store.isTrustedIdentity(first, for: address, direction: .receiving))
+        #expect(await store.saveIdentity(first, for: address) == false)
+        #expect(await store.saveIdentity(first, for: address) == false)
+        #expect(await store.isTrustedIdentity(second, for: address, direction: .sending) == false)
+        #expect(await store.saveIdentity(second, for: address) == true)
+        #expect(await store.isTrustedIdentity(second, for: address, direction: .sending))
+    }
+}
