@@ -123,11 +123,11 @@ def write_frame(stream, payload: bytes) -> None:
     stream.flush()
 
 
-def stream_mode(config: dict) -> None:
-    """Speaks the frame protocol on stdin/stdout, like the server end of the WebSocket:
-    the handshake, then the configured server frames, then an echo of each client frame."""
+def stream_mode(config: dict, source=None, sink=None) -> None:
+    """Speaks the frame protocol (stdin/stdout unless given), like the server end of the
+    WebSocket: the handshake, then the configured server frames, then an echo of each client frame."""
     seed, cert_mode, now = config["seed"], config.get("cert", "valid"), int(config["now"])
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    source, sink = source or sys.stdin.buffer, sink or sys.stdout.buffer
     header = read_exact(source, 4)
     if header != PROLOGUE:
         raise SystemExit(f"unexpected connection header {header.hex()}")
