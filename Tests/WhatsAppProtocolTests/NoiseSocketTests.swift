@@ -109,4 +109,18 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
         // The client hung up instead of finishing, so the server saw the stream end.
         #expect(await transport.finish().status != 0)
     }
+
+    /// A server that accepts the connection and never answers.
+    final class SilentTransport: MessageTransport {
+        private let messages = MessageQueue()
+        func send(_ message: Data) async throws {}
+        func receive() async throws -> Data? { try await messages.next() }
+        func close() async { messages.finish() }
+    }
+
+    @Test func handshakeTimesOut() async throws {
+        await #expect(throws: NoiseSocket.Failure.handshakeTimedOut) {
+            try await NoiseSocket.connect(over: SilentTransport(), noiseKey: .init(), clientPayload: Data(), timeout: .milliseconds(50))
+        }
+    }
 }

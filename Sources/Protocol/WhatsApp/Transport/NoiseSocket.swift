@@ -15,6 +15,7 @@ public protocol MessageTransport: Sendable {
 public actor NoiseSocket {
     public enum Failure: Error, Equatable, Sendable {
         case closedDuringHandshake
+        case handshakeTimedOut
         case handshake(NoiseClientHandshake.Failure)
         case frame(FrameError)
         case transport(NoiseError)
@@ -29,14 +30,42 @@ public actor NoiseSocket {
     /// The server's Noise static key, verified against its certificate chain.
     public nonisolated let serverStaticKey: Data
 
+    /// How long whatsmeow waits for the server hello (handshake.go: NoiseHandshakeResponseTimeout).
+    public static let defaultHandshakeTimeout: Duration = .seconds(20)
+
     /// Opens the stream: sends the connection header and client hello, verifies the server
     /// hello, and sends `clientPayload` (a serialized `WAClientPayload`) in the client finish.
+    /// The transport is closed if the handshake fails or takes longer than `timeout`.
     public static func connect(
         over transport: any MessageTransport,
         noiseKey: Curve25519.KeyAgreement.PrivateKey,
         clientPayload: Data,
         certificateVerifier: ServerCertificateVerifier = .whatsApp,
-        now: Date = Date()
+        now: Date = Date(),
+        timeout: Duration = defaultHandshakeTimeout
+    ) async throws -> NoiseSocket {
+        try await withThrowingTaskGroup(of: NoiseSocket?.self) { group in
+            group.addTask {
+                try await handshake(over: transport, noiseKey: noiseKey, clientPayload: clientPayload, certificateVerifier: certificateVerifier, now: now)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let socket = try await group.next() ?? nil { return socket }
+            // Closing the transport ends the handshake's pending receive.
+            await transport.close()
+            throw Failure.handshakeTimedOut
+        }
+    }
+
+    private static func handshake(
+        over transport: any MessageTransport,
+        noiseKey: Curve25519.KeyAgreement.PrivateKey,
+        clientPayload: Data,
+        certificateVerifier: ServerCertificateVerifier,
+        now: Date
     ) async throws -> NoiseSocket {
         var frames = FrameEncoder()
         var incoming = FrameDecoder()

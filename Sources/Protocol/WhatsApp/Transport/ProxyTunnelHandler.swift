@@ -91,7 +91,12 @@ final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if received == nil { received = bytes } else { received!.writeBuffer(&bytes) }
+        if var pending = received {
+            pending.writeBuffer(&bytes)
+            received = pending
+        } else {
+            received = bytes
+        }
         do {
             try advance(context: context)
         } catch let error as ProxyError {
@@ -201,14 +206,12 @@ final class ProxyTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func fail(context: ChannelHandlerContext, _ error: ProxyError) {
-        guard case .failed = state else {
-            state = .failed
-            let writes = pendingWrites
-            pendingWrites = []
-            for (_, promise) in writes { promise?.fail(error) }
-            context.fireErrorCaught(error)
-            context.close(promise: nil)
-            return
-        }
+        if case .failed = state { return }
+        state = .failed
+        let writes = pendingWrites
+        pendingWrites = []
+        for (_, promise) in writes { promise?.fail(error) }
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
     }
 }

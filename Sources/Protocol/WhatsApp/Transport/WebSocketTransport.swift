@@ -77,51 +77,65 @@ public final class WebSocketTransport: MessageTransport {
         }
 
         let messages = MessageQueue()
-        let maximumMessageSize = configuration.maximumMessageSize
-        let requestHeaders = configuration.headers
-        let proxy = configuration.proxy
-        let connectHost = proxy?.host ?? host
-        let connectPort = proxy?.port ?? port
-
+        let target = Target(host: host, port: port, path: path, explicitPort: configuration.url.port != nil)
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(.seconds(20))
-            .connect(host: connectHost, port: connectPort)
+            .connect(host: configuration.proxy?.host ?? host, port: configuration.proxy?.port ?? port)
             .get()
-        let upgrade: EventLoopFuture<Upgrade> = try await channel.eventLoop.submit {
-            let pipeline = channel.pipeline.syncOperations
-            if let proxy {
-                try pipeline.addHandler(ProxyTunnelHandler(proxy: proxy, targetHost: host, targetPort: port))
-            }
-            if let sslContext {
-                try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
-            }
-            let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maximumMessageSize) { channel, _ in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        WebSocketMessageHandler(messages: messages, maximumMessageSize: maximumMessageSize)
-                    )
-                    return .upgraded
-                }
-            }
-            var headers = HTTPHeaders()
-            headers.add(name: "Host", value: configuration.url.port.map { "\(host):\($0)" } ?? host)
-            for (name, value) in requestHeaders { headers.add(name: name, value: value) }
-            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
-            let upgradeConfiguration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
-                upgradeRequestHead: head,
-                upgraders: [upgrader],
-                notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(.refused) }
-            )
-            return try pipeline.configureUpgradableHTTPClientPipeline(configuration: .init(upgradeConfiguration: upgradeConfiguration))
-        }.get()
-
         do {
+            let upgrade = try await channel.eventLoop.submit {
+                try configurePipeline(channel, configuration, target, sslContext, messages)
+            }.get()
             guard case .upgraded = try await upgrade.get() else { throw WebSocketError.upgradeRefused }
         } catch {
             try? await channel.close()
             throw error
         }
         return WebSocketTransport(channel: channel, messages: messages)
+    }
+
+    private struct Target: Sendable {
+        let host: String
+        let port: Int
+        let path: String
+        let explicitPort: Bool
+    }
+
+    /// proxy tunnel → TLS → HTTP upgrade to WebSocket → `WebSocketMessageHandler`.
+    private static func configurePipeline(
+        _ channel: any Channel,
+        _ configuration: WebSocketConfiguration,
+        _ target: Target,
+        _ sslContext: NIOSSLContext?,
+        _ messages: MessageQueue
+    ) throws -> EventLoopFuture<Upgrade> {
+        let maximumMessageSize = configuration.maximumMessageSize
+        let host = target.host
+        let pipeline = channel.pipeline.syncOperations
+        if let proxy = configuration.proxy {
+            try pipeline.addHandler(ProxyTunnelHandler(proxy: proxy, targetHost: host, targetPort: target.port))
+        }
+        if let sslContext {
+            try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
+        }
+        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maximumMessageSize) { channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    WebSocketMessageHandler(messages: messages, maximumMessageSize: maximumMessageSize)
+                )
+                return .upgraded
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: target.explicitPort ? "\(host):\(target.port)" : host)
+        for (name, value) in configuration.headers { headers.add(name: name, value: value) }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path, headers: headers)
+        let upgradeConfiguration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+            upgradeRequestHead: head,
+            upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(.refused) }
+        )
+        return try pipeline.configureUpgradableHTTPClientPipeline(configuration: .init(upgradeConfiguration: upgradeConfiguration))
     }
 
     private init(channel: any Channel, messages: MessageQueue) {
