@@ -15,6 +15,14 @@ import Testing
         #expect(credentials != DeviceCredentials.generate())
     }
 
+    @Test func signalTypesCarryTheSameKeys() {
+        let credentials = DeviceCredentials.generate()
+        let record = credentials.signedPreKeyRecord()
+        #expect(record.id == 1)
+        #expect(record.keyPair.publicKey.rawRepresentation == credentials.signedPreKey.publicKey)
+        #expect(credentials.identityKeyPair.publicKey.isValid(signature: record.signature, for: record.keyPair.publicKey.serialized))
+    }
+
     @Test func storeCreatesOnceAndReloads() async throws {
         let store = InMemoryDeviceStore()
         #expect(try await store.loadCredentials() == nil)

@@ -121,3 +121,18 @@ extension DeviceCredentials: Codable {
         try container.encode(advSecret, forKey: .advSecret)
     }
 }
+
+/// The same keys in the Signal library's types, for its stores and session builder.
+extension DeviceCredentials {
+    public var identityKeyPair: IdentityKeyPair { ECKeyPair(privateKey: identityKey) }
+
+    /// The signed prekey as a Signal record; `timestamp` is in milliseconds since 1970.
+    public func signedPreKeyRecord(timestamp: UInt64 = 0) -> SignedPreKeyRecord {
+        SignedPreKeyRecord(
+            id: signedPreKey.id,
+            keyPair: ECKeyPair(privateKey: signedPreKey.privateKey),
+            signature: signedPreKey.signature,
+            timestamp: timestamp
+        )
+    }
+}
