@@ -82,6 +82,7 @@ def main():
         return 1
     if not str(document.get("openapi", "")).startswith("3.1."):
         problems.append(f"openapi is {document.get('openapi')!r}, expected 3.1.x")
+    problems.extend(example_problems(document))
 
     openapi = OpenAPI.from_dict(document)
     envelope = schema_validator(document, "#/components/schemas/ErrorEnvelope")
@@ -161,6 +162,37 @@ def main():
     print(json.dumps({"exchanges": len(recorded.get("exchanges", [])), "webhooks": len(webhooks),
                       "operations": len(exercised)}))
     return 0
+
+
+def example_problems(document):
+    """Every example in the document must be valid for the schema it illustrates."""
+    problems = []
+
+    def check(value, schema, where):
+        validator = Draft202012Validator(dict(schema, components=document["components"]))
+        for error in validator.iter_errors(value):
+            problems.append(f"example at {where} does not match its schema: {error.message}")
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            schema = node.get("schema")
+            if isinstance(schema, dict):  # a media type or a parameter
+                if "example" in node:
+                    check(node["example"], schema, where + "/example")
+                for name, example in (node.get("examples") or {}).items():
+                    if isinstance(example, dict) and "value" in example:
+                        check(example["value"], schema, f"{where}/examples/{name}")
+            elif isinstance(node.get("examples"), list):  # a schema with JSON Schema examples
+                for index, value in enumerate(node["examples"]):
+                    check(value, node, f"{where}/examples/{index}")
+            for key, child in node.items():
+                walk(child, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{where}/{index}")
+
+    walk({key: document[key] for key in ("paths", "webhooks", "components") if key in document}, "#")
+    return problems
 
 
 def stored_events(path):
