@@ -31,10 +31,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sandbox: seconds +60100000002 takes to show delivered, and again to show read.")
     var sandboxSlowDelay: Double = 3
 
+    @Option(help: "Webhooks: seconds without an answer before an attempt counts as failed (env BUZZBRIDGE_WEBHOOK_TIMEOUT).")
+    var webhookTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_TIMEOUT"] ?? "") ?? 30
+
+    @Option(help: "Webhooks: comma-separated seconds to wait before each retry.")
+    var webhookRetryDelays: String = "1,5,15"
+
+    @Flag(help: "Webhooks: allow loopback and private addresses, for development (env BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE=1).")
+    var webhookAllowPrivateAddresses = ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
+
+    private var retryDelays: [Double]? {
+        let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
+        return parts.compactMap { $0 }
+    }
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
+        guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
+        guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
     }
 
     func run() async throws {
@@ -57,7 +74,11 @@ struct ServeCommand: AsyncParsableCommand {
         var sandbox = SandboxConfiguration()
         sandbox.autoScanAfter = sandboxAutoScan.map { .milliseconds(Int64($0 * 1000)) }
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
-        let configuration = GatewayConfiguration(host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox)
+        let webhooks = WebhookConfiguration(
+            retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
+            allowPrivateAddresses: webhookAllowPrivateAddresses
+        )
+        let configuration = GatewayConfiguration(host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks)
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in
             announce("BuzzBridge listening on http://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
         }

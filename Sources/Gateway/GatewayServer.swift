@@ -12,12 +12,17 @@ public struct GatewayConfiguration: Sendable {
     /// Holds the SQLite database (`buzzbridge.sqlite`).
     public var dataDirectory: String
     public var sandbox: SandboxConfiguration
+    public var webhooks: WebhookConfiguration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init()) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
+        webhooks: WebhookConfiguration = .init()
+    ) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.sandbox = sandbox
+        self.webhooks = webhooks
     }
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("buzzbridge.sqlite") }
@@ -36,10 +41,11 @@ public struct GatewayServer: Service {
     let application: Application<RouterResponder<GatewayRequestContext>>
     let hub: SessionHub
     let store: any GatewayStore
+    let webhooks: WebhookDispatcher
 
     /// `onServerRunning` receives the bound port (useful with port 0).
     public init(
-        configuration: GatewayConfiguration, store: any GatewayStore, logger: Logger,
+        configuration: GatewayConfiguration, store: any GatewayStore & WebhookStore, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
@@ -56,9 +62,12 @@ public struct GatewayServer: Service {
         let provisioning = Provisioning(store: store)
         let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning))
         AdminRoutes(provisioning: provisioning).register(on: admin)
+        WebhookAdminRoutes(store: store, urlPolicy: WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses))
+            .register(on: admin)
 
         self.hub = hub
         self.store = store
+        self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
         self.application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
@@ -69,9 +78,13 @@ public struct GatewayServer: Service {
 
     public func run() async throws {
         try await hub.restore()
-        try await withGracefulShutdownHandler {
-            try await application.run()
-        } onGracefulShutdown: {}
-        await hub.shutdown()
+        try await withThrowingDiscardingTaskGroup { group in
+            // Stops by itself on graceful shutdown, like the application.
+            group.addTask { try await webhooks.run() }
+            try await withGracefulShutdownHandler {
+                try await application.run()
+            } onGracefulShutdown: {}
+            await hub.shutdown()
+        }
     }
 }

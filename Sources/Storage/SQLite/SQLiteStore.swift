@@ -5,7 +5,8 @@ import SQLiteNIO
 
 /// ``GatewayStore`` on an embedded SQLite file.
 public final class SQLiteStore: GatewayStore {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
+    public let deliveryBell = DeliveryBell()
 
     /// Opens (creating and migrating if needed) the database at `path`.
     public static func open(path: String, readerCount: Int = 2, logger: Logger = Logger(label: "buzzbridge.sqlite")) async throws -> SQLiteStore {
@@ -68,6 +69,7 @@ public final class SQLiteStore: GatewayStore {
             )
             try await Self.record(events, in: tx)
         }
+        if !events.isEmpty { deliveryBell.ring() }
     }
 
     public func touchSession(_ id: SessionID, at time: Timestamp) async throws {
@@ -109,7 +111,7 @@ public final class SQLiteStore: GatewayStore {
     // MARK: Messages
 
     public func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool {
-        try await database.transaction { tx in
+        let inserted = try await database.transaction { tx in
             let inserted = try await tx.execute(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
@@ -137,6 +139,8 @@ public final class SQLiteStore: GatewayStore {
             try await Self.record(events, in: tx)
             return true
         }
+        if inserted, !events.isEmpty { deliveryBell.ring() }
+        return inserted
     }
 
     public func advanceMessage(
@@ -146,7 +150,7 @@ public final class SQLiteStore: GatewayStore {
         let allowedFrom = MessageStatus.allCases.filter { $0.canAdvance(to: status) }
         guard !allowedFrom.isEmpty else { return nil }
         let placeholders = Array(repeating: "?", count: allowedFrom.count).joined(separator: ", ")
-        return try await database.transaction { tx in
+        let advanced: Message? = try await database.transaction { tx in
             let rows = try await tx.execute(
                 """
                 UPDATE messages SET status = ?, updated_at = ?,
@@ -163,6 +167,8 @@ public final class SQLiteStore: GatewayStore {
             try await Self.record(announce(message), in: tx)
             return message
         }
+        if advanced != nil { deliveryBell.ring() }
+        return advanced
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
@@ -279,10 +285,12 @@ public final class SQLiteStore: GatewayStore {
 
     private static func record(_ events: [OutboxEvent], in tx: WriteTransaction) async throws {
         for event in events {
-            try await tx.execute(
-                "INSERT INTO events (session_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
+            let rows = try await tx.execute(
+                "INSERT INTO events (session_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
                 [.text(event.sessionID.rawValue), .text(event.type), .blob(ByteBuffer(bytes: event.payload)), .timestamp(event.createdAt)]
             )
+            guard let seq = rows.first?.column("seq")?.integer else { throw StoreError.corruptRow("event without seq") }
+            try await queueDeliveries(of: event, seq: seq, in: tx)
         }
     }
 }

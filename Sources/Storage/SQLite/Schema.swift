@@ -112,5 +112,53 @@ enum Schema {
             """,
             "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],
+        // Webhooks: endpoints per session, one delivery per (event, endpoint), every attempt logged.
+        [
+            """
+            CREATE TABLE webhook_endpoints (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                url TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                events TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                disabled_at INTEGER
+            )
+            """,
+            "CREATE UNIQUE INDEX webhook_endpoints_by_url ON webhook_endpoints(session_id, url) WHERE disabled_at IS NULL",
+            """
+            CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+                endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+                session_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                round_attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER,
+                last_status INTEGER,
+                last_error TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )
+            """,
+            // The worker's queue in event order, the earliest due time per endpoint, and the log.
+            "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, state, event_seq)",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, state, next_attempt_at)",
+            "CREATE INDEX webhook_deliveries_by_session ON webhook_deliveries(session_id, event_seq DESC)",
+            "CREATE INDEX webhook_deliveries_by_state ON webhook_deliveries(state)",
+            """
+            CREATE TABLE webhook_attempts (
+                delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+                attempt INTEGER NOT NULL,
+                at INTEGER NOT NULL,
+                status_code INTEGER,
+                error TEXT,
+                latency_ms INTEGER NOT NULL,
+                PRIMARY KEY (delivery_id, attempt)
+            ) WITHOUT ROWID
+            """,
+        ],
     ]
 }

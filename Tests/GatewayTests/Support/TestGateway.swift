@@ -25,7 +25,8 @@ final class TestGateway: Sendable {
     /// Starts a server. With `dataDirectory` it reuses an existing folder (restart tests);
     /// otherwise it makes a new one and provisions a sandbox session as the first start does.
     static func start(
-        dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests, credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil
+        dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests, credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil,
+        webhooks: WebhookConfiguration = .fastForTests
     ) async throws -> TestGateway {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bzb-test-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
@@ -43,7 +44,7 @@ final class TestGateway: Sendable {
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let server = try GatewayServer(
-            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox),
+            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox, webhooks: webhooks),
             store: store, logger: logger
         ) { port in portContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
@@ -154,5 +155,12 @@ extension SandboxConfiguration {
     /// Short delays so the timed test numbers finish quickly.
     static var fastForTests: SandboxConfiguration {
         SandboxConfiguration(slowDeliveryDelay: .milliseconds(600), deliveryDelay: .milliseconds(50), replyDelay: .milliseconds(100))
+    }
+}
+
+extension WebhookConfiguration {
+    /// Loopback receivers allowed, short retries; tests of the spec's exact schedule pass their own.
+    static var fastForTests: WebhookConfiguration {
+        WebhookConfiguration(retryDelays: [.milliseconds(200), .milliseconds(200), .milliseconds(200)], timeout: .seconds(5), allowPrivateAddresses: true)
     }
 }

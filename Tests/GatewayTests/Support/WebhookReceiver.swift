@@ -1,0 +1,161 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A webhook endpoint for tests: a plain HTTP/1.1 server on loopback that keeps every request
+/// exactly as it arrived (raw body bytes, headers, arrival time) and answers as told.
+final class WebhookReceiver: Sendable {
+    struct Request: Sendable {
+        let arrivedAt: ContinuousClock.Instant
+        let path: String
+        /// Lower-cased names.
+        let headers: [String: String]
+        let body: [UInt8]
+
+        func header(_ name: String) -> String? { headers[name.lowercased()] }
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        }
+    }
+
+    enum Answer: Sendable {
+        case status(Int)
+        /// Read the request, never answer.
+        case silence
+    }
+
+    /// Decides the answer from the request's position (0 for the first) and the request.
+    typealias Responder = @Sendable (Int, Request) -> Answer
+
+    private let recorder: Recorder
+    private let channel: any Channel
+    let port: Int
+
+    var url: String { "http://127.0.0.1:\(port)/webhooks/whatsapp" }
+    var requests: [Request] { recorder.requests }
+
+    /// Starts on `port` (0: any free port).
+    static func start(port: Int = 0, responder: @escaping Responder = { _, _ in .status(200) }) async throws -> WebhookReceiver {
+        let recorder = Recorder(responder: responder)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                recorder.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(ReceiverHandler(recorder: recorder))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        return WebhookReceiver(recorder: recorder, channel: channel, port: channel.localAddress?.port ?? port)
+    }
+
+    /// A loopback port that nothing listens on (until a receiver is started on it).
+    static func unusedPort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
+    private init(recorder: Recorder, channel: any Channel, port: Int) {
+        self.recorder = recorder
+        self.channel = channel
+        self.port = port
+    }
+
+    func respond(with responder: @escaping Responder) {
+        recorder.setResponder(responder)
+    }
+
+    /// Closes the listener and every connection, answered or not.
+    func stop() async {
+        try? await channel.close()
+        for connection in recorder.connections { try? await connection.close() }
+    }
+
+    /// Polls until `count` requests arrived or `timeout` passed; returns the requests.
+    func waitForRequests(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Request] {
+        let deadline = ContinuousClock.now + timeout
+        while recorder.requests.count < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return recorder.requests
+    }
+
+    final class Recorder: Sendable {
+        private struct State {
+            var requests: [Request] = []
+            var responder: Responder
+            var connections: [any Channel] = []
+        }
+
+        private let state: Mutex<State>
+
+        init(responder: @escaping Responder) {
+            state = Mutex(State(responder: responder))
+        }
+
+        var requests: [Request] { state.withLock { $0.requests } }
+        var connections: [any Channel] { state.withLock { $0.connections } }
+
+        func setResponder(_ responder: @escaping Responder) {
+            state.withLock { $0.responder = responder }
+        }
+
+        func track(_ channel: any Channel) {
+            state.withLock { $0.connections.append(channel) }
+        }
+
+        func record(_ request: Request) -> Answer {
+            let (index, responder) = state.withLock { state in
+                state.requests.append(request)
+                return (state.requests.count - 1, state.responder)
+            }
+            return responder(index, request)
+        }
+    }
+}
+
+private final class ReceiverHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let recorder: WebhookReceiver.Recorder
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var arrivedAt = ContinuousClock.now
+
+    init(recorder: WebhookReceiver.Recorder) {
+        self.recorder = recorder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            arrivedAt = .now
+        case .body(var buffer):
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let head else { return }
+            var headers: [String: String] = [:]
+            for (name, value) in head.headers { headers[name.lowercased()] = value }
+            let answer = recorder.record(.init(arrivedAt: arrivedAt, path: head.uri, headers: headers, body: body))
+            guard case .status(let code) = answer else { return }
+            let reply = ByteBuffer(string: #"{"success":true,"message":"Webhook received"}"#)
+            var replyHeaders = HTTPHeaders()
+            replyHeaders.add(name: "Content-Type", value: "application/json")
+            replyHeaders.add(name: "Content-Length", value: String(reply.readableBytes))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: replyHeaders))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(reply))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import BuzzBridgeGateway
+import Crypto
+import Foundation
+import Testing
+
+@Suite("Webhook delivery")
+struct WebhookDeliveryTests {
+    static func hmacHex(_ message: [UInt8], key: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(key.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test func everyEventArrivesSignedWithTheSpecBodyAndHeaders() async throws {
+        let receiver = try await WebhookReceiver.start()
+        let gateway = try await TestGateway.start()
+        try await gateway.addWebhook(url: receiver.url, secret: "test_secret_key_123")
+        try await gateway.connect() // session.status: qr_generated, connected
+        try await gateway.receive("Hi, I want to book a hiking trip")
+        let sent = try await gateway.post("/api/messages/send", TestGateway.json(["phone": "+60123456789", "message": "Hello"]))
+        #expect(sent.status == 200)
+
+        let requests = try await receiver.waitForRequests(4)
+        try #require(requests.count >= 4)
+        var deliveryIDs = Set<String>()
+        for request in requests {
+            let signature = try #require(request.header("X-Webhook-Signature"))
+            #expect(signature == "sha256=" + Self.hmacHex(request.body, key: "test_secret_key_123"))
+            let timestamp = try #require(request.header("X-BuzzBridge-Timestamp"))
+            let deliveryID = try #require(request.header("X-BuzzBridge-Delivery"))
+            #expect(request.header("X-BuzzBridge-Signature")
+                == "sha256=" + Self.hmacHex(Array("\(timestamp).\(deliveryID).".utf8) + request.body, key: "test_secret_key_123"))
+            #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 60)
+            #expect(request.header("Content-Type") == "application/json")
+            #expect(request.header("X-BuzzBridge-Event") == request.json["event"] as? String)
+            #expect(request.path == "/webhooks/whatsapp")
+            #expect(deliveryIDs.insert(deliveryID).inserted, "delivery \(deliveryID) arrived twice")
+            #expect(Set(request.json.keys) == ["event", "timestamp", "data"])
+        }
+        let events = requests.map { $0.json["event"] as? String }
+        #expect(Array(events.prefix(3)) == ["session.status", "session.status", "message.received"], "in the order they happened")
+
+        let received = try #require(requests.first { $0.header("X-BuzzBridge-Event") == "message.received" })
+        let data = try #require(received.json["data"] as? [String: Any])
+        #expect(Set(data.keys) == ["message_id", "from", "from_name", "to", "message", "message_type", "has_media", "media_url", "timestamp"])
+        #expect(data["from"] as? String == "+60123456789")
+        #expect(data["from_name"] as? String == "John Doe")
+        #expect(data["message"] as? String == "Hi, I want to book a hiking trip")
+        #expect(data["has_media"] as? Bool == false)
+        #expect(data["media_url"] is NSNull)
+
+        let connected = try #require(requests.dropFirst().first?.json["data"] as? [String: Any])
+        #expect(connected["session_id"] as? String == gateway.sessionID)
+        #expect(connected["status"] as? String == "active")
+
+        // The log shows each delivery succeeded on its first attempt.
+        let log = try await gateway.deliveries()
+        #expect(log.count == requests.count)
+        let first = try #require(log.last)
+        #expect(first["state"] as? String == "succeeded")
+        #expect(first["attempts"] as? Int == 1)
+        let detail = try await gateway.delivery(try #require(first["delivery_id"] as? String))
+        let attempts = try #require(detail["attempt_log"] as? [[String: Any]])
+        #expect(attempts.count == 1)
+        #expect(attempts.first?["status_code"] as? Int == 200)
+        #expect(detail["body"] as? String == String(decoding: requests[0].body, as: UTF8.self))
+
+        try await gateway.discard()
+        await receiver.stop()
+    }
+
+    @Test func serverErrorsAreRetriedAfterOneAndFiveSeconds() async throws {
+        let receiver = try await WebhookReceiver.start { index, _ in index < 2 ? .status(500) : .status(200) }
+        // The spec's own schedule, not the shortened one.
+        let gateway = try await TestGateway.start(webhooks: .init(retryDelays: [.seconds(1), .seconds(5), .seconds(15)], allowPrivateAddresses: true))
+        try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
+        try await gateway.connect()
+        try await gateway.receive("retry me")
+
+        let requests = try await receiver.waitForRequests(3, timeout: .seconds(15))
+        try #require(requests.count == 3)
+        #expect(Set(requests.map { $0.header("X-BuzzBridge-Delivery") }).count == 1, "a retry is the same delivery")
+        #expect(Set(requests.map(\.body)).count == 1, "a retry sends the same bytes")
+        let firstGap = requests[1].arrivedAt - requests[0].arrivedAt
+        let secondGap = requests[2].arrivedAt - requests[1].arrivedAt
+        #expect(firstGap >= .milliseconds(990) && firstGap < .milliseconds(2500), "first retry after \(firstGap)")
+        #expect(secondGap >= .milliseconds(4990) && secondGap < .milliseconds(6500), "second retry after \(secondGap)")
+
+        let id = try #require(requests[0].header("X-BuzzBridge-Delivery"))
+        #expect(try await gateway.eventually { try await gateway.delivery(id)["delivery"].flatMap { ($0 as? [String: Any])?["state"] as? String } == "succeeded" })
+        let attempts = try #require(try await gateway.delivery(id)["attempt_log"] as? [[String: Any]])
+        #expect(attempts.map { $0["status_code"] as? Int } == [500, 500, 200])
+        #expect(attempts.map { $0["attempt"] as? Int } == [1, 2, 3])
+        #expect(receiver.requests.count == 3, "no request after the success")
+        try await gateway.discard()
+        await receiver.stop()
+    }
+
+    @Test func clientErrorIsNotRetried() async throws {
+        let receiver = try await WebhookReceiver.start { _, _ in .status(400) }
+        let gateway = try await TestGateway.start()
+        try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
+        try await gateway.connect()
+        try await gateway.receive("refused")
+
+        #expect(try await gateway.eventually { try await gateway.deliveries(state: "failed").count == 1 })
+        // Retries are 200 ms apart in this configuration: a retry would have come by now.
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(receiver.requests.count == 1)
+        let delivery = try #require(try await gateway.deliveries().first)
+        #expect(delivery["attempts"] as? Int == 1)
+        #expect(delivery["last_status"] as? Int == 400)
+        try await gateway.discard()
+        await receiver.stop()
+    }
+
+    @Test func silentEndpointIsRetriedAfterTheTimeout() async throws {
+        let receiver = try await WebhookReceiver.start { index, _ in index == 0 ? .silence : .status(200) }
+        let gateway = try await TestGateway.start(webhooks: .init(
+            retryDelays: [.milliseconds(100), .milliseconds(100), .milliseconds(100)], timeout: .milliseconds(700), allowPrivateAddresses: true
+        ))
+        try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
+        try await gateway.connect()
+        try await gateway.receive("anyone there?")
+
+        let requests = try await receiver.waitForRequests(2)
+        try #require(requests.count == 2)
+        #expect(requests[0].header("X-BuzzBridge-Delivery") == requests[1].header("X-BuzzBridge-Delivery"))
+        #expect(requests[1].arrivedAt - requests[0].arrivedAt >= .milliseconds(700), "not before the timeout")
+        let id = try #require(requests[0].header("X-BuzzBridge-Delivery"))
+        #expect(try await gateway.eventually { try await gateway.deliveries(state: "succeeded").count == 1 })
+        let attempts = try #require(try await gateway.delivery(id)["attempt_log"] as? [[String: Any]])
+        try #require(attempts.count == 2)
+        #expect(attempts[0]["status_code"] is NSNull)
+        #expect((attempts[0]["error"] as? String)?.contains("no answer") == true)
+        #expect((attempts[0]["latency_ms"] as? Int ?? 0) >= 700)
+        #expect(attempts[1]["status_code"] as? Int == 200)
+        try await gateway.discard()
+        await receiver.stop()
+    }
+
+    @Test func refusedConnectionIsRetried() async throws {
+        let port = try await WebhookReceiver.unusedPort()
+        let gateway = try await TestGateway.start(webhooks: .init(
+            retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
+        ))
+        try await gateway.addWebhook(url: "http://127.0.0.1:\(port)/webhooks/whatsapp", events: ["message.received"])
+        try await gateway.connect()
+        try await gateway.receive("knock knock")
+
+        // Wait for the refused first attempt, then open the endpoint before the retry.
+        #expect(try await gateway.eventually { (try await gateway.deliveries().first?["attempts"] as? Int ?? 0) >= 1 })
+        let receiver = try await WebhookReceiver.start(port: port)
+        let requests = try await receiver.waitForRequests(1)
+        #expect(requests.count == 1)
+        #expect(try await gateway.eventually { try await gateway.deliveries(state: "succeeded").count == 1 })
+        let id = try #require(requests.first?.header("X-BuzzBridge-Delivery"))
+        let attempts = try #require(try await gateway.delivery(id)["attempt_log"] as? [[String: Any]])
+        #expect(attempts.count == 2, "refused once, then answered")
+        #expect(attempts.first?["status_code"] is NSNull)
+        #expect((attempts.first?["error"] as? String)?.lowercased().contains("refused") == true, "\(attempts)")
+        #expect(attempts.last?["status_code"] as? Int == 200)
+        try await gateway.discard()
+        await receiver.stop()
+    }
+
+    @Test func deadEndpointDoesNotHoldUpOtherSessions() async throws {
+        let dead = try await WebhookReceiver.start { _, _ in .silence }
+        let alive = try await WebhookReceiver.start()
+        let gateway = try await TestGateway.start(webhooks: .init(timeout: .seconds(30), allowPrivateAddresses: true))
+        let deadSession = try await gateway.connectedSession(named: "Dead")
+        let otherSessions = [("B", try await gateway.connectedSession(named: "B")), ("C", try await gateway.connectedSession(named: "C"))]
+        try await gateway.addWebhook(url: dead.url, events: ["message.received"], session: deadSession.sessionID)
+        for (_, other) in otherSessions {
+            try await gateway.addWebhook(url: alive.url, events: ["message.received"], session: other.sessionID)
+        }
+        let perSession = 15
+        for index in 0..<perSession {
+            // The dead session's events are recorded first, and its API calls still return.
+            try await gateway.receive("Dead \(index)", apiKey: deadSession.apiKey)
+            for (name, other) in otherSessions { try await gateway.receive("\(name) \(index)", apiKey: other.apiKey) }
+        }
+        let requests = try await alive.waitForRequests(2 * perSession)
+        #expect(requests.count == 2 * perSession)
+        // All of that while the dead endpoint still holds its first request unanswered.
+        #expect(dead.requests.count == 1)
+        #expect(try await gateway.deliveries(session: deadSession.sessionID, state: "pending").count == perSession - 1)
+        // Each session's events arrive in the order they happened.
+        let texts = requests.compactMap { ($0.json["data"] as? [String: Any])?["message"] as? String }
+        for (name, _) in otherSessions {
+            #expect(texts.filter { $0.hasPrefix(name + " ") } == (0..<perSession).map { "\(name) \($0)" })
+        }
+        try await gateway.discard()
+        await dead.stop()
+        await alive.stop()
+    }
+}
