@@ -32,6 +32,23 @@ import Testing
         #expect(try await store.loadCredentials() == first)
     }
 
+    @Test func storeKeepsThePairingAndForgetsAll() async throws {
+        let store = InMemoryDeviceStore()
+        _ = try await store.loadOrCreateCredentials()
+        let device = PairedDevice(
+            jid: .user("5511987654321", device: 14), lid: .lid("203123456789012", device: 14),
+            businessName: "", platform: "android", account: Data([1, 2, 3]), primaryIdentityKey: Data(repeating: 9, count: 32)
+        )
+        try await store.savePairedDevice(device)
+        #expect(try await store.loadPairedDevice() == device)
+        let json = try JSONEncoder().encode(device)
+        #expect(try JSONDecoder().decode(PairedDevice.self, from: json) == device)
+        #expect(String(decoding: json, as: UTF8.self).contains("5511987654321:14@s.whatsapp.net"))
+        try await store.removeAll()
+        #expect(try await store.loadPairedDevice() == nil)
+        #expect(try await store.loadCredentials() == nil)
+    }
+
     @Test func codableRoundTrip() throws {
         let credentials = DeviceCredentials.generate()
         let json = try JSONEncoder().encode(credentials)

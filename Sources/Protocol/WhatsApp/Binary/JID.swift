@@ -110,3 +110,21 @@ public struct JID: Sendable, Hashable, CustomStringConvertible {
         self.init(user: String(local), agent: agent, device: device, server: String(last))
     }
 }
+
+/// A JID is stored as its string form.
+extension JID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JID: \(text)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

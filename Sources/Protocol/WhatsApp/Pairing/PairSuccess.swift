@@ -3,8 +3,8 @@ import Foundation
 import SignalProtocol
 import SwiftProtobuf
 
-/// A companion the phone has just linked.
-public struct PairedDevice: Sendable, Equatable {
+/// A companion the phone has linked; `Codable` so a store can keep it (JIDs as strings).
+public struct PairedDevice: Sendable, Equatable, Codable {
     /// Our phone-number device JID (`user:device@s.whatsapp.net`).
     public var jid: JID
     /// Our LID device JID, when the server sent one.
@@ -17,6 +17,15 @@ public struct PairedDevice: Sendable, Equatable {
     public var account: Data
     /// The main device's identity key: the account signature key.
     public var primaryIdentityKey: Data
+
+    public init(jid: JID, lid: JID?, businessName: String, platform: String, account: Data, primaryIdentityKey: Data) {
+        self.jid = jid
+        self.lid = lid
+        self.businessName = businessName
+        self.platform = platform
+        self.account = account
+        self.primaryIdentityKey = primaryIdentityKey
+    }
 }
 
 /// Why a pair-success was refused, with the error code and text the server expects back
