@@ -11,8 +11,16 @@ public struct WebSocketConfiguration: Sendable {
     /// WhatsApp Web's chat socket (whatsmeow socket/constants.go: URL).
     public static let whatsAppURL = URL(string: "wss://web.whatsapp.com/ws/chat")!
 
+    /// The headers whatsmeow sends with the upgrade request (socket/framesocket.go:
+    /// NewFrameSocket); WhatsApp expects WhatsApp Web's origin.
+    public static let whatsAppWebHeaders: [(name: String, value: String)] = [
+        ("Origin", "https://web.whatsapp.com"),
+        ("Cache-Control", "no-cache"),
+        ("Pragma", "no-cache"),
+    ]
+
     public var url: URL
-    /// Sent with the upgrade request; WhatsApp expects WhatsApp Web's origin.
+    /// Sent with the upgrade request.
     public var headers: [(name: String, value: String)]
     public var proxy: ProxyConfiguration?
     /// A PEM file of certificate authorities to trust besides the system's, e.g. a
@@ -23,7 +31,7 @@ public struct WebSocketConfiguration: Sendable {
 
     public init(
         url: URL = WebSocketConfiguration.whatsAppURL,
-        headers: [(name: String, value: String)] = [("Origin", "https://web.whatsapp.com")],
+        headers: [(name: String, value: String)] = WebSocketConfiguration.whatsAppWebHeaders,
         proxy: ProxyConfiguration? = nil,
         additionalTrustedCAFile: String? = nil,
         maximumMessageSize: Int = (1 << 24) + 16
