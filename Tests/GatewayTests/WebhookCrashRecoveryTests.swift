@@ -1,0 +1,166 @@
+import AsyncHTTPClient
+import BuzzBridgeCore
+import BuzzBridgeGateway
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The real executable, killed with SIGKILL while deliveries are pending and one is in flight.
+@Suite("Webhook crash recovery")
+struct WebhookCrashRecoveryTests {
+    @Test func pendingDeliveriesSurviveKillNineAndRestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await DataFolder.openStore(at: directory, logger: logger)
+        let provisioning = Provisioning(store: store)
+        let (session, key) = try #require(try await provisioning.firstStart())
+        try await store.close()
+
+        // Before the crash: the first delivery is answered 500 (a retry is scheduled), the second
+        // is never answered (it is in flight when the process dies), the rest wait their turn.
+        let receiver = try await WebhookReceiver.start { index, _ in index == 1 ? .silence : .status(500) }
+        let set = try await CLIProcess.run([
+            "webhooks", "set", "--data", directory, "--session", session.id.rawValue, "--url", receiver.url,
+            "--secret", "crash_secret", "--events", "message.received",
+        ])
+        #expect(set.status == 0, "\(set.output)")
+        let serveArguments = [
+            "serve", "--data", directory, "--port", "0", "--webhook-allow-private-addresses",
+            "--webhook-retry-delays", "2,2,2", "--webhook-timeout", "20", "--log-level", "error",
+        ]
+        let first = try CLIProcess.start(serveArguments)
+        let api = try await first.baseURL()
+        let client = APIClient(baseURL: api, apiKey: key.plaintext)
+        try await client.call(.GET, "/api/qr")
+        try await client.call(.POST, "/api/sandbox/scan")
+        let count = 8
+        for index in 0..<count {
+            try await client.call(.POST, "/api/sandbox/incoming", ["phone": "+60123456789", "message": "crash \(index)"])
+        }
+        let beforeCrash = try await receiver.waitForRequests(2)
+        try #require(beforeCrash.count == 2)
+        first.kill()
+
+        receiver.respond { _, _ in .status(200) }
+        let second = try CLIProcess.start(serveArguments)
+        _ = try await second.baseURL()
+        let all = try await receiver.waitForRequests(2 + count, timeout: .seconds(20))
+        second.terminate()
+        await receiver.stop()
+
+        let afterRestart = Array(all.dropFirst(2))
+        let texts = afterRestart.compactMap { ($0.json["data"] as? [String: Any])?["message"] as? String }
+        let expected = (0..<count).map { "crash \($0)" }
+        #expect(texts.sorted() == expected.sorted(), "every event")
+        // "crash 0" waits for its retry time, which may not have come yet: the others keep their order.
+        #expect(texts.filter { $0 != "crash 0" } == Array(expected.dropFirst()))
+        let ids = afterRestart.compactMap { $0.header("X-BuzzBridge-Delivery") }
+        #expect(Set(ids).count == count, "no delivery twice")
+        // The retried one and the one cut off by the crash keep their delivery ids.
+        let idsBeforeCrash = beforeCrash.compactMap { $0.header("X-BuzzBridge-Delivery") }
+        #expect(idsBeforeCrash.count == 2 && Set(idsBeforeCrash).isSubset(of: Set(ids)))
+        for request in afterRestart {
+            #expect(request.header("X-Webhook-Signature") == "sha256=" + WebhookDeliveryTests.hmacHex(request.body, key: "crash_secret"))
+        }
+    }
+}
+
+/// The built `buzzbridge` executable as a child process.
+final class CLIProcess: @unchecked Sendable {
+    private let process = Process()
+    private let outputPath: String
+
+    /// `BUZZBRIDGE_EXECUTABLE`, else the one built next to the test bundle, else `.build/debug`.
+    static var executable: String {
+        get throws {
+            var candidates: [String] = []
+            if let override = ProcessInfo.processInfo.environment["BUZZBRIDGE_EXECUTABLE"] { candidates.append(override) }
+            let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            candidates.append(runner.appendingPathComponent("buzzbridge").path)
+            candidates.append(runner.deletingLastPathComponent().appendingPathComponent("buzzbridge").path)
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            candidates.append(root.appendingPathComponent(".build/debug/buzzbridge").path)
+            guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+                throw TestFailure("no buzzbridge executable among \(candidates); build with --build-tests or set BUZZBRIDGE_EXECUTABLE")
+            }
+            return found
+        }
+    }
+
+    static func start(_ arguments: [String]) throws -> CLIProcess {
+        try CLIProcess(arguments: arguments)
+    }
+
+    /// Runs to completion; returns the exit status and everything printed.
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let child = try CLIProcess(arguments: arguments)
+        while child.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return (child.process.terminationStatus, child.output)
+    }
+
+    private init(arguments: [String]) throws {
+        outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-cli-\(UUID().uuidString).log").path
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = URL(fileURLWithPath: try Self.executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// The address `serve` announces once it listens.
+    func baseURL(timeout: Duration = .seconds(20)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = output.split(separator: "\n").first(where: { $0.contains("listening on ") }),
+               let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) {
+                return String(address)
+            }
+            guard process.isRunning else { throw TestFailure("serve exited: \(output)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("serve did not start: \(output)")
+    }
+
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func terminate() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+/// Plain API calls to a server that is not a ``TestGateway``.
+struct APIClient {
+    let baseURL: String
+    let apiKey: String
+
+    func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: TestGateway.json(body)))
+        }
+        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
+        let reply = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code < 300 else {
+            throw TestFailure("\(method) \(path): \(response.status.code) \(String(buffer: reply))")
+        }
+    }
+}
