@@ -25,9 +25,9 @@ public protocol WebhookStore: Sendable {
     func requeueInterruptedDeliveries(at: Timestamp) async throws -> Int
     /// Active endpoints with queued deliveries, each with the earliest time one is due.
     func pendingWebhookWork() async throws -> [PendingWebhookWork]
-    /// Marks the endpoint's first due delivery (in event order) as being sent and returns it
-    /// with what the request needs, or nil when none is due at `now`.
-    func claimNextDelivery(endpoint: WebhookEndpointID, now: Timestamp) async throws -> ClaimedDelivery?
+    /// Marks up to `limit` of the endpoint's due deliveries as being sent and returns them in
+    /// event order with what their requests need; empty when none is due at `now`.
+    func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery]
     /// Logs an attempt of a claimed delivery and moves it to the outcome's state.
     func completeDelivery(_ id: DeliveryID, attempt: WebhookAttempt, outcome: DeliveryOutcome) async throws
     /// Returns a claimed delivery to the queue without counting an attempt (shutdown mid-send).

@@ -82,27 +82,54 @@ final class WebhookDispatcher: Sendable {
     /// Sends the endpoint's due deliveries in event order until none is due.
     private func drain(_ endpoint: WebhookEndpointID, sender: WebhookSender) async {
         while !Task.isCancelled {
+            let batch: [ClaimedDelivery]
             do {
-                guard let claimed = try await store.claimNextDelivery(endpoint: endpoint, now: .now()) else { return }
-                let (result, attempt) = await sender.send(claimed)
-                if Task.isCancelled, case .networkFailure = result {
-                    // Shutting down mid-send: not the endpoint's fault, so not an attempt.
-                    try await store.releaseDelivery(claimed.delivery.id, at: .now())
-                    return
-                }
-                // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
-                let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
-                try await store.completeDelivery(claimed.delivery.id, attempt: attempt, outcome: outcome)
-                if case .failed = outcome {
-                    logger.warning("webhook delivery failed", metadata: [
-                        "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
-                    ])
-                }
+                // Claiming a few at a time saves a transaction per delivery; each is still
+                // completed on its own, so a crash re-sends at most the one in flight.
+                batch = try await store.claimDueDeliveries(endpoint: endpoint, now: .now(), limit: Self.batchSize)
             } catch {
                 logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
                 return
             }
+            guard !batch.isEmpty else { return }
+            for (index, claimed) in batch.enumerated() {
+                guard !Task.isCancelled else {
+                    await release(batch[index...])
+                    return
+                }
+                do {
+                    try await deliver(claimed, sender: sender)
+                } catch {
+                    logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                    await release(batch[(index + 1)...])
+                    return
+                }
+            }
         }
+    }
+
+    static let batchSize = 32
+
+    private func deliver(_ claimed: ClaimedDelivery, sender: WebhookSender) async throws {
+        let (result, attempt) = await sender.send(claimed)
+        if Task.isCancelled, case .networkFailure = result {
+            // Shutting down mid-send: not the endpoint's fault, so not an attempt.
+            try await store.releaseDelivery(claimed.delivery.id, at: .now())
+            return
+        }
+        // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
+        let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
+        try await store.completeDelivery(claimed.delivery.id, attempt: attempt, outcome: outcome)
+        if case .failed = outcome {
+            logger.warning("webhook delivery failed", metadata: [
+                "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
+            ])
+        }
+    }
+
+    /// Claimed but not sent: back to the queue (a restart would do the same).
+    private func release(_ claimed: ArraySlice<ClaimedDelivery>) async {
+        for item in claimed { try? await store.releaseDelivery(item.delivery.id, at: .now()) }
     }
 
     private static func clientConfiguration(_ configuration: WebhookConfiguration) -> HTTPClient.Configuration {

@@ -103,31 +103,33 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func claimNextDelivery(endpoint: WebhookEndpointID, now: Timestamp) async throws -> ClaimedDelivery? {
+    public func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery] {
         try await database.transaction { tx in
             let claimed = try await tx.execute(
                 """
                 UPDATE webhook_deliveries SET state = 'delivering', updated_at = ?1
-                WHERE id = (
+                WHERE id IN (
                     SELECT id FROM webhook_deliveries
                     WHERE endpoint_id = ?2 AND state = 'pending' AND next_attempt_at <= ?1
-                    ORDER BY event_seq LIMIT 1
+                    ORDER BY event_seq LIMIT ?3
                 ) RETURNING id
                 """,
-                [.timestamp(now), .text(endpoint.rawValue)]
+                [.timestamp(now), .text(endpoint.rawValue), .integer(limit)]
             )
-            guard let id = claimed.first?.column("id")?.string else { return nil }
-            let rows = try await tx.execute(
-                "\(Self.deliverySelect) WHERE d.id = ?", [.text(id)]
-            )
-            guard let row = rows.first, case .blob(var payload) = row.column("payload") else {
-                throw StoreError.corruptRow("claimed delivery \(id) has no event")
+            let ids: [SQLiteData] = claimed.compactMap { $0.column("id") }
+            guard !ids.isEmpty else { return [] }
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            let rows = try await tx.execute("\(Self.deliverySelect) WHERE d.id IN (\(placeholders)) ORDER BY d.event_seq", ids)
+            return try rows.map { row in
+                guard case .blob(var payload) = row.column("payload") else {
+                    throw StoreError.corruptRow("claimed delivery without an event")
+                }
+                return ClaimedDelivery(
+                    delivery: try WebhookDelivery(row: row),
+                    secret: try row.required("secret"),
+                    payload: payload.readBytes(length: payload.readableBytes) ?? []
+                )
             }
-            return ClaimedDelivery(
-                delivery: try WebhookDelivery(row: row),
-                secret: try row.required("secret"),
-                payload: payload.readBytes(length: payload.readableBytes) ?? []
-            )
         }
     }
 
