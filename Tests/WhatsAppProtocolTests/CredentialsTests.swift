@@ -94,6 +94,18 @@ import Testing
         #expect(payload.hex == (try await Self.reference(request)))
     }
 
+    @Test func nextPayloadFollowsPairing() throws {
+        let credentials = DeviceCredentials.generate()
+        let before = try ClientPayloads.next(credentials: credentials, pairedDevice: nil, companion: companion)
+        #expect(before.hasDevicePairingData && !before.passive && !before.hasUsername)
+        let paired = PairedDevice(
+            jid: .user("5511987654321", device: 3), lid: nil, businessName: "", platform: "",
+            account: Data(), primaryIdentityKey: Data()
+        )
+        let after = try ClientPayloads.next(credentials: credentials, pairedDevice: paired, companion: companion)
+        #expect(!after.hasDevicePairingData && after.passive && after.username == 5_511_987_654_321 && after.device == 3)
+    }
+
     static func reference(_ request: [String: Any]) async throws -> String {
         let output = try await PythonPeer.check("wa_client_payload.py", input: try JSONSerialization.data(withJSONObject: request))
         let json = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])

@@ -81,6 +81,20 @@ public struct CompanionDescription: Sendable, Hashable {
 /// The `ClientPayload` sent, encrypted, in the handshake's last message
 /// (whatsmeow store/clientpayload.go).
 public enum ClientPayloads {
+    /// The payload for the next connection: login once paired, registration before
+    /// (whatsmeow store/clientpayload.go: GetClientPayload).
+    public static func next(
+        credentials: DeviceCredentials,
+        pairedDevice: PairedDevice?,
+        version: WhatsAppWebVersion = .whatsmeowReference,
+        companion: CompanionDescription
+    ) throws -> WAClientPayload {
+        if let pairedDevice {
+            return login(device: pairedDevice.jid, version: version, companion: companion)
+        }
+        return try registration(credentials: credentials, version: version, companion: companion)
+    }
+
     /// For a device not yet paired: carries the keys the phone will bind to the account.
     public static func registration(
         credentials: DeviceCredentials,
