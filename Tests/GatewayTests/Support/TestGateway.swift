@@ -158,6 +158,14 @@ extension SandboxConfiguration {
     }
 }
 
+enum HTTPClientRequestFactory {
+    static func get(_ url: String, bearer: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        return request
+    }
+}
+
 extension WebhookConfiguration {
     /// Loopback receivers allowed, short retries; tests of the spec's exact schedule pass their own.
     static var fastForTests: WebhookConfiguration {
