@@ -28,8 +28,8 @@ public protocol WebhookStore: Sendable {
     /// Marks up to `limit` of the endpoint's due deliveries as being sent and returns them in
     /// event order with what their requests need; empty when none is due at `now`.
     func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery]
-    /// Logs an attempt of a claimed delivery and moves it to the outcome's state.
-    func completeDelivery(_ id: DeliveryID, attempt: WebhookAttempt, outcome: DeliveryOutcome) async throws
+    /// Logs attempts of claimed deliveries and moves each to its outcome's state, in one transaction.
+    func completeDeliveries(_ completions: [DeliveryCompletion]) async throws
     /// Returns a claimed delivery to the queue without counting an attempt (shutdown mid-send).
     func releaseDelivery(_ id: DeliveryID, at: Timestamp) async throws
 
@@ -172,6 +172,18 @@ public struct ClaimedDelivery: Sendable, Equatable {
         self.delivery = delivery
         self.secret = secret
         self.payload = payload
+    }
+}
+
+public struct DeliveryCompletion: Sendable, Equatable {
+    public var id: DeliveryID
+    public var attempt: WebhookAttempt
+    public var outcome: DeliveryOutcome
+
+    public init(id: DeliveryID, attempt: WebhookAttempt, outcome: DeliveryOutcome) {
+        self.id = id
+        self.attempt = attempt
+        self.outcome = outcome
     }
 }
 

@@ -80,52 +80,49 @@ final class WebhookDispatcher: Sendable {
     }
 
     /// Sends the endpoint's due deliveries in event order until none is due.
+    ///
+    /// Deliveries are claimed a batch at a time, and their outcomes written together: a
+    /// transaction per batch rather than two per delivery, which is what lets the single SQLite
+    /// writer keep up. Outcomes are written at the latest after ``flushInterval``, and at once
+    /// after a failure (so its retry is scheduled on time). The price: a crash re-sends the
+    /// deliveries whose outcome was not written yet (at most a batch, with the same ids).
     private func drain(_ endpoint: WebhookEndpointID, sender: WebhookSender) async {
-        while !Task.isCancelled {
-            let batch: [ClaimedDelivery]
-            do {
-                // Claiming a few at a time saves a transaction per delivery; each is still
-                // completed on its own, so a crash re-sends at most the one in flight.
+        var outcomes = OutcomeBuffer(store: store)
+        var batch: [ClaimedDelivery] = []
+        do {
+            while !Task.isCancelled {
                 batch = try await store.claimDueDeliveries(endpoint: endpoint, now: .now(), limit: Self.batchSize)
-            } catch {
-                logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
-                return
-            }
-            guard !batch.isEmpty else { return }
-            for (index, claimed) in batch.enumerated() {
-                guard !Task.isCancelled else {
-                    await release(batch[index...])
-                    return
+                guard !batch.isEmpty else { return }
+                for (index, claimed) in batch.enumerated() {
+                    let (result, attempt) = await sender.send(claimed)
+                    if Task.isCancelled, case .networkFailure = result {
+                        // Shutting down mid-send: not the endpoint's fault, so not an attempt.
+                        try await outcomes.flush()
+                        await release(batch[index...])
+                        return
+                    }
+                    // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
+                    let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
+                    outcomes.append(DeliveryCompletion(id: claimed.delivery.id, attempt: attempt, outcome: outcome))
+                    if case .failed = outcome {
+                        logger.warning("webhook delivery failed", metadata: [
+                            "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
+                        ])
+                    }
+                    if outcome != .succeeded || outcomes.age > Self.flushInterval { try await outcomes.flush() }
                 }
-                do {
-                    try await deliver(claimed, sender: sender)
-                } catch {
-                    logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
-                    await release(batch[(index + 1)...])
-                    return
-                }
+                try await outcomes.flush()
             }
+            try await outcomes.flush()
+        } catch {
+            logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            // Whatever of the batch has no written outcome goes back to the queue, to be sent again.
+            await release(batch[...])
         }
     }
 
     static let batchSize = 32
-
-    private func deliver(_ claimed: ClaimedDelivery, sender: WebhookSender) async throws {
-        let (result, attempt) = await sender.send(claimed)
-        if Task.isCancelled, case .networkFailure = result {
-            // Shutting down mid-send: not the endpoint's fault, so not an attempt.
-            try await store.releaseDelivery(claimed.delivery.id, at: .now())
-            return
-        }
-        // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
-        let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
-        try await store.completeDelivery(claimed.delivery.id, attempt: attempt, outcome: outcome)
-        if case .failed = outcome {
-            logger.warning("webhook delivery failed", metadata: [
-                "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
-            ])
-        }
-    }
+    static let flushInterval = Duration.milliseconds(100)
 
     /// Claimed but not sent: back to the queue (a restart would do the same).
     private func release(_ claimed: ArraySlice<ClaimedDelivery>) async {
@@ -143,6 +140,31 @@ final class WebhookDispatcher: Sendable {
         // not something the client quietly retries until the timeout.
         client.connectionPool.retryConnectionEstablishment = false
         return client
+    }
+}
+
+/// Outcomes waiting to be written together.
+private struct OutcomeBuffer {
+    let store: any WebhookStore
+    private var completions: [DeliveryCompletion] = []
+    private var since = ContinuousClock.now
+
+    init(store: any WebhookStore) {
+        self.store = store
+    }
+
+    var isEmpty: Bool { completions.isEmpty }
+    var age: Duration { completions.isEmpty ? .zero : ContinuousClock.now - since }
+
+    mutating func append(_ completion: DeliveryCompletion) {
+        if completions.isEmpty { since = .now }
+        completions.append(completion)
+    }
+
+    mutating func flush() async throws {
+        guard !completions.isEmpty else { return }
+        try await store.completeDeliveries(completions)
+        completions.removeAll()
     }
 }
 

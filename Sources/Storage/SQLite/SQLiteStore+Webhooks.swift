@@ -133,27 +133,32 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func completeDelivery(_ id: DeliveryID, attempt: WebhookAttempt, outcome: DeliveryOutcome) async throws {
-        let (state, nextAttempt): (DeliveryState, SQLiteData) = switch outcome {
-        case .succeeded: (.succeeded, .null)
-        case .failed: (.failed, .null)
-        case .retry(let time): (.pending, .timestamp(time))
-        }
+    public func completeDeliveries(_ completions: [DeliveryCompletion]) async throws {
+        guard !completions.isEmpty else { return }
         try await database.transaction { tx in
-            try await tx.execute(
-                """
-                UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
-                    next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
-                WHERE id = ?
-                """,
-                [.text(state.rawValue), .integer(attempt.number), nextAttempt, attempt.statusCode.map(SQLiteData.integer) ?? .null,
-                 .optional(attempt.error), .timestamp(attempt.at), .text(id.rawValue)]
-            )
-            try await tx.execute(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(id.rawValue), .integer(attempt.number), .timestamp(attempt.at), attempt.statusCode.map(SQLiteData.integer) ?? .null,
-                 .optional(attempt.error), .integer(attempt.latencyMilliseconds)]
-            )
+            for completion in completions {
+                let (state, nextAttempt): (DeliveryState, SQLiteData) = switch completion.outcome {
+                case .succeeded: (.succeeded, .null)
+                case .failed: (.failed, .null)
+                case .retry(let time): (.pending, .timestamp(time))
+                }
+                let attempt = completion.attempt
+                let status = attempt.statusCode.map(SQLiteData.integer) ?? .null
+                try await tx.execute(
+                    """
+                    UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
+                        next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                    [.text(state.rawValue), .integer(attempt.number), nextAttempt, status, .optional(attempt.error),
+                     .timestamp(attempt.at), .text(completion.id.rawValue)]
+                )
+                try await tx.execute(
+                    "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                    [.text(completion.id.rawValue), .integer(attempt.number), .timestamp(attempt.at), status, .optional(attempt.error),
+                     .integer(attempt.latencyMilliseconds)]
+                )
+            }
         }
     }
 
