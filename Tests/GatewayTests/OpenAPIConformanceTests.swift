@@ -10,26 +10,34 @@ import TestSupport
 @Suite("OpenAPI conformance")
 struct OpenAPIConformanceTests {
     @Test func everyEndpointAnswersAsTheDocumentSays() async throws {
+        let receiver = try await WebhookReceiver.start()
         let gateway = try await TestGateway.start()
         let api = ExchangeRecorder(gateway: gateway)
         let document = try await api.call(.GET, "/api/openapi.json", auth: .none, expect: 200)
         try await exerciseDocsAndAuthentication(api)
+        let webhookID = try await exerciseWebhookRegistration(api, gateway, receiver: receiver)
         try await exerciseSession(api, gateway)
         try await exerciseMessages(api, gateway)
         try await exerciseSandboxAndLiveKeys(api)
         try await exerciseAdmin(api, gateway)
         try await api.call(.POST, "/api/session/disconnect", expect: 200)
         try await api.call(.POST, "/api/session/disconnect", expect: 200)
+        try await exerciseDeliveryLog(api, gateway, receiver: receiver, webhookID: webhookID)
 
+        let deliveries = receiver.requests.map {
+            DeliveredWebhook(event: $0.header("X-BuzzBridge-Event") ?? "", headers: $0.headers, body: String(decoding: $0.body, as: UTF8.self), secret: Self.webhookSecret)
+        }
+        await receiver.stop()
         try await gateway.stop()
         defer { try? FileManager.default.removeItem(atPath: gateway.dataDirectory) }
         let summary = try await OpenAPICheck.run(
-            document: document.body, exchanges: await api.exchanges,
+            document: document.body, exchanges: await api.exchanges, webhooks: deliveries,
             eventsDatabase: (gateway.dataDirectory as NSString).appendingPathComponent("buzzbridge.sqlite")
         )
         // --require-coverage already fails on an operation never called; these show the check ran.
         #expect(summary.exchanges == (await api.exchanges.count))
-        #expect(summary.webhooks >= 10)
+        #expect(summary.webhooks >= 2 * deliveries.count - 1, "delivered bodies and stored events")
+        #expect(deliveries.count >= 10)
     }
 
     @Test func documentIsServedAsOpenAPI31() async throws {
@@ -73,6 +81,62 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/api/nope", undocumented: true, expect: 404, code: "NOT_FOUND")
         try await api.call(.GET, "/nope", undocumented: true, auth: .none, expect: 404, code: "NOT_FOUND")
         try await api.call(.DELETE, "/api/messages", undocumented: true, expect: 404, code: "NOT_FOUND")
+    }
+
+    static let webhookSecret = "test_secret_key_123"
+
+    /// Returns the id of the endpoint that receives the rest of the scenario's events.
+    private func exerciseWebhookRegistration(_ api: ExchangeRecorder, _ gateway: TestGateway, receiver: WebhookReceiver) async throws -> String {
+        let webhooks = "/admin/api/sessions/{session_id}/webhooks"
+        let own = "/admin/api/sessions/\(gateway.sessionID)/webhooks"
+        let body = #"{"url":"\#(receiver.url)","secret":"\#(Self.webhookSecret)"}"#
+        let created = try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 201)
+        try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 200)
+        try await api.call(.POST, own, template: webhooks, body: #"{"url":"\#(receiver.url)","secret":"s","events":["message.received","session.status","message.status"]}"#, auth: .admin, expect: 200)
+        try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 200)
+        for bad in [#"{"url":"ftp://example.com/hook","secret":"s"}"#, #"{"url":"\#(receiver.url)","secret":""}"#,
+                    #"{"url":"\#(receiver.url)","secret":"s","events":["message.deleted"]}"#, #"{"url":"\#(receiver.url)"}"#, "[]"] {
+            try await api.call(.POST, own, template: webhooks, body: bad, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
+        }
+        try await api.call(.POST, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, body: body, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(.GET, own, template: webhooks, auth: .admin, expect: 200)
+        try await api.call(.GET, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, auth: .admin, expect: 404, code: "NOT_FOUND")
+        return try #require(try created.data["webhook_id"] as? String)
+    }
+
+    /// After every event was delivered: the log, redelivery, and removing the endpoint.
+    private func exerciseDeliveryLog(_ api: ExchangeRecorder, _ gateway: TestGateway, receiver: WebhookReceiver, webhookID: String) async throws {
+        let delivered = try await gateway.eventually {
+            let log = try await gateway.deliveries(state: nil)
+            return !log.isEmpty && log.allSatisfy { $0["state"] as? String == "succeeded" } && receiver.requests.count == log.count
+        }
+        #expect(delivered, "every webhook delivery succeeded")
+        let deliveries = "/admin/api/sessions/{session_id}/deliveries"
+        let own = "/admin/api/sessions/\(gateway.sessionID)/deliveries"
+        let log = try await api.call(.GET, own, template: deliveries, auth: .admin, expect: 200)
+        try await api.call(.GET, own + "?state=succeeded&limit=5", template: deliveries, auth: .admin, expect: 200)
+        for query in ["state=lost", "limit=0", "limit=501"] {
+            try await api.call(.GET, own + "?" + query, template: deliveries, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
+        }
+        try await api.call(.GET, "/admin/api/sessions/session_0000000000000000/deliveries", template: deliveries, auth: .admin, expect: 404, code: "NOT_FOUND")
+        let first = try #require((try log.json["data"] as? [[String: Any]])?.last?["delivery_id"] as? String)
+
+        let detail = "/admin/api/deliveries/{delivery_id}"
+        try await api.call(.GET, "/admin/api/deliveries/\(first)", template: detail, auth: .admin, expect: 200)
+        try await api.call(.GET, "/admin/api/deliveries/dlv_000000000000000000000000", template: detail, auth: .admin, expect: 404, code: "NOT_FOUND")
+        let redeliver = "/admin/api/deliveries/{delivery_id}/redeliver"
+        let before = receiver.requests.count
+        try await api.call(.POST, "/admin/api/deliveries/\(first)/redeliver", template: redeliver, auth: .admin, expect: 202)
+        try await api.call(.POST, "/admin/api/deliveries/dlv_000000000000000000000000/redeliver", template: redeliver, auth: .admin, expect: 404, code: "NOT_FOUND")
+        _ = try await receiver.waitForRequests(before + 1)
+        let failed = "/admin/api/sessions/{session_id}/deliveries/redeliver-failed"
+        try await api.call(.POST, own + "/redeliver-failed", template: failed, auth: .admin, expect: 202)
+        try await api.call(.POST, "/admin/api/sessions/session_0000000000000000/deliveries/redeliver-failed", template: failed, auth: .admin, expect: 404, code: "NOT_FOUND")
+
+        let endpoint = "/admin/api/webhooks/{webhook_id}"
+        try await api.call(.DELETE, "/admin/api/webhooks/\(webhookID)", template: endpoint, auth: .admin, expect: 200)
+        try await api.call(.DELETE, "/admin/api/webhooks/\(webhookID)", template: endpoint, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(.POST, "/admin/api/deliveries/\(first)/redeliver", template: redeliver, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
     }
 
     private func exerciseSession(_ api: ExchangeRecorder, _ gateway: TestGateway) async throws {
@@ -209,12 +273,13 @@ actor ExchangeRecorder {
         let url: String
         let status: Int
         let contentType: String
+        let headers: [String: String]
         let body: String
         let requestHeaders: [String: String]
         let requestBody: String?
 
         enum CodingKeys: String, CodingKey {
-            case method, path, url, status, contentType = "content_type", body, requestHeaders = "request_headers", requestBody = "request_body"
+            case method, path, url, status, contentType = "content_type", headers, body, requestHeaders = "request_headers", requestBody = "request_body"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -224,6 +289,7 @@ actor ExchangeRecorder {
             try container.encode(url, forKey: .url)
             try container.encode(status, forKey: .status)
             try container.encode(contentType, forKey: .contentType)
+            try container.encode(headers, forKey: .headers)
             try container.encode(body, forKey: .body)
             try container.encode(requestHeaders, forKey: .requestHeaders)
             try container.encode(requestBody, forKey: .requestBody)
@@ -261,10 +327,19 @@ actor ExchangeRecorder {
             path: undocumented ? nil : template ?? String(url.prefix { $0 != "?" }),
             url: url, status: reply.status,
             contentType: reply.headers.first { $0.0.lowercased() == "content-type" }?.1 ?? "",
+            headers: Dictionary(reply.headers, uniquingKeysWith: { first, _ in first }),
             body: reply.text, requestHeaders: headers, requestBody: body
         ))
         return reply
     }
+}
+
+/// A webhook request as the receiver got it; the checker verifies its signatures with `secret`.
+struct DeliveredWebhook: Encodable, Sendable {
+    let event: String
+    let headers: [String: String]
+    let body: String
+    let secret: String
 }
 
 /// Runs `Tests/peers/openapi_check.py` on the served document and the recorded exchanges.
@@ -277,13 +352,14 @@ enum OpenAPICheck {
 
     private struct Input: Encodable {
         let exchanges: [ExchangeRecorder.Exchange]
+        let webhooks: [DeliveredWebhook]
     }
 
-    static func run(document: Data, exchanges: [ExchangeRecorder.Exchange], eventsDatabase: String) async throws -> Summary {
+    static func run(document: Data, exchanges: [ExchangeRecorder.Exchange], webhooks: [DeliveredWebhook], eventsDatabase: String) async throws -> Summary {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString).json")
         try document.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let input = try JSONEncoder().encode(Input(exchanges: exchanges))
+        let input = try JSONEncoder().encode(Input(exchanges: exchanges, webhooks: webhooks))
         let output = try await PythonPeer.check(
             "openapi_check.py", arguments: [file.path, "--require-coverage", "--events-db", eventsDatabase], input: input
         )

@@ -10,11 +10,14 @@ every successful exchange (a request the server accepted must be one the documen
 --events-db: also check the webhook bodies the server stored for delivery (table `events`).
 
 stdin: {"exchanges": [{"method", "path" (template, or null for an undocumented route), "url" (path
-and query as sent), "status", "content_type", "body" (text), "request_headers" {name: value},
-"request_body" (text or null)}], "webhooks": [{"event", "headers" {name: value}, "body" (text)}]}
+and query as sent), "status", "content_type", "headers" {name: value}, "body" (text), "request_headers" {name: value},
+"request_body" (text or null)}], "webhooks": [{"event", "headers" {name: value}, "body" (text),
+"secret" (to verify both signatures)}]}
 
 Prints a summary on stdout; exits 1 listing every mismatch on stderr.
 """
+import hashlib
+import hmac
 import json
 import re
 import sqlite3
@@ -130,7 +133,8 @@ def main():
             headers=exchange.get("request_headers") or {},
             data=(exchange.get("request_body") or "").encode("utf-8") or None,
         )
-        response = MockResponse(body, status_code=status, content_type=content_type.split(";")[0].strip())
+        response = MockResponse(body, status_code=status, headers=exchange.get("headers") or {},
+                                content_type=content_type.split(";")[0].strip())
         try:
             openapi.validate_response(request, response)
         except Exception as error:
@@ -223,7 +227,7 @@ def check_webhook(document, number, delivery):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         problems.append(f"{label}: body at {where}: {error.message}")
     headers = {name.lower(): value for name, value in (delivery.get("headers") or {}).items()}
-    if headers or delivery.get("require_headers"):
+    if headers:
         for parameter in operation.get("parameters", []):
             if parameter["in"] != "header":
                 continue
@@ -234,6 +238,19 @@ def check_webhook(document, number, delivery):
                 continue
             for error in Draft202012Validator(parameter["schema"]).iter_errors(value):
                 problems.append(f"{label}: header {parameter['name']}: {error.message}")
+        if headers.get("x-buzzbridge-event") != body.get("event"):
+            problems.append(f"{label}: X-BuzzBridge-Event {headers.get('x-buzzbridge-event')!r} is not the body's event {body.get('event')!r}")
+    secret = delivery.get("secret")
+    if secret is not None:
+        raw = delivery["body"].encode("utf-8")
+        key = secret.encode("utf-8")
+        expected = "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers.get("x-webhook-signature", ""), expected):
+            problems.append(f"{label}: X-Webhook-Signature is not sha256=HMAC-SHA256(secret, raw body)")
+        signed = f"{headers.get('x-buzzbridge-timestamp', '')}.{headers.get('x-buzzbridge-delivery', '')}.".encode("utf-8") + raw
+        expected = "sha256=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers.get("x-buzzbridge-signature", ""), expected):
+            problems.append(f"{label}: X-BuzzBridge-Signature is not sha256=HMAC-SHA256(secret, timestamp.delivery.body)")
     return problems
 
 
