@@ -70,10 +70,17 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var createdAt: Timestamp
     public var lastUsedAt: Timestamp?
     public var revokedAt: Timestamp?
+    /// What the key may do.
+    public var scopes: Set<APIKeyScope>
+    /// The key's own requests-per-minute limit; nil means the instance default.
+    public var requestsPerMinute: Int?
+    /// After this the key no longer works.
+    public var expiresAt: Timestamp?
 
     public init(
         id: String, sessionID: SessionID, secretHash: [UInt8], label: String?, createdAt: Timestamp,
-        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil
+        lastUsedAt: Timestamp? = nil, revokedAt: Timestamp? = nil, scopes: Set<APIKeyScope> = Set(APIKeyScope.allCases),
+        requestsPerMinute: Int? = nil, expiresAt: Timestamp? = nil
     ) {
         self.id = id
         self.sessionID = sessionID
@@ -82,6 +89,13 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
         self.revokedAt = revokedAt
+        self.scopes = scopes
+        self.requestsPerMinute = requestsPerMinute
+        self.expiresAt = expiresAt
+    }
+
+    public func isExpired(at time: Timestamp) -> Bool {
+        expiresAt.map { $0 <= time } ?? false
     }
 }
 

@@ -83,8 +83,12 @@ public final class SQLiteStore: GatewayStore {
 
     public func createAPIKey(_ key: APIKeyRecord) async throws {
         _ = try await database.write(
-            "INSERT INTO api_keys (id, session_id, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(key.id), .text(key.sessionID.rawValue), .blob(ByteBuffer(bytes: key.secretHash)), .optional(key.label), .timestamp(key.createdAt)]
+            """
+            INSERT INTO api_keys (id, session_id, secret_hash, label, created_at, scopes, requests_per_minute, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [.text(key.id), .text(key.sessionID.rawValue), .blob(ByteBuffer(bytes: key.secretHash)), .optional(key.label), .timestamp(key.createdAt),
+             .text(APIKeyScope.format(key.scopes)), key.requestsPerMinute.map { .integer($0) } ?? .null, .optional(key.expiresAt)]
         )
     }
 
@@ -344,6 +348,7 @@ extension Session {
 extension APIKeyRecord {
     init(row: SQLiteRow) throws {
         guard case .blob(var buffer) = row.column("secret_hash") else { throw StoreError.corruptRow("missing secret_hash") }
+        guard let scopes = row.column("scopes")?.string.flatMap(APIKeyScope.parseList) else { throw StoreError.corruptRow("api key scopes") }
         self.init(
             id: try row.required("id"),
             sessionID: SessionID(rawValue: try row.required("session_id")),
@@ -351,7 +356,10 @@ extension APIKeyRecord {
             label: row.column("label")?.string,
             createdAt: row.timestamp("created_at") ?? Timestamp(millisecondsSinceEpoch: 0),
             lastUsedAt: row.timestamp("last_used_at"),
-            revokedAt: row.timestamp("revoked_at")
+            revokedAt: row.timestamp("revoked_at"),
+            scopes: scopes,
+            requestsPerMinute: row.column("requests_per_minute")?.integer,
+            expiresAt: row.timestamp("expires_at")
         )
     }
 }

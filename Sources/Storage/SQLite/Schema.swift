@@ -160,5 +160,11 @@ enum Schema {
             ) WITHOUT ROWID
             """,
         ],
+        // API key scopes, own rate limits and expiry. Keys made before hold every scope.
+        [
+            "ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT 'messages:read messages:send session:manage'",
+            "ALTER TABLE api_keys ADD COLUMN requests_per_minute INTEGER",
+            "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER",
+        ],
     ]
 }
