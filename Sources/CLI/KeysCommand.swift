@@ -2,6 +2,7 @@ import ArgumentParser
 import BuzzBridgeCore
 import BuzzBridgeGateway
 import BuzzBridgeStorage
+import Foundation
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,10 +16,23 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var dataOptions: DataOptions
         @Option(help: "The session, as `session_…`.") var session: String
         @Option(help: "A note to recognise the key by.") var label: String?
+        @Option(help: "Space- or comma-separated scopes: messages:read, messages:send, session:manage (default: all).") var scopes: String?
+        @Option(help: "The key's own requests per minute (default: the server's --rate-limit).") var rateLimit: Int?
+        @Option(help: "Days until the key stops working (default: never).") var expiresInDays: Int?
+
+        func validate() throws {
+            if let scopes, APIKeyScope.parseList(scopes)?.isEmpty != false { throw ValidationError("--scopes must name at least one of: messages:read, messages:send, session:manage") }
+            if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be positive") }
+            if let expiresInDays, expiresInDays < 1 { throw ValidationError("--expires-in-days must be positive") }
+        }
 
         func run() async throws {
             try await withStore(dataOptions) { store in
-                let key = try await Provisioning(store: store).issueKey(for: SessionID(rawValue: session), label: label)
+                let expiry = expiresInDays.map { Timestamp(millisecondsSinceEpoch: Timestamp.now().millisecondsSinceEpoch + Int64($0) * 86_400_000) }
+                let key = try await Provisioning(store: store).issueKey(
+                    for: SessionID(rawValue: session), label: label, scopes: scopes.flatMap(APIKeyScope.parseList) ?? Set(APIKeyScope.allCases),
+                    requestsPerMinute: rateLimit, expiresAt: expiry
+                )
                 print("key_id:  \(key.record.id)")
                 print("api_key: \(key.plaintext)   (shown once)")
             }
@@ -35,11 +49,12 @@ struct KeysCommand: AsyncParsableCommand {
                 let sessionID = SessionID(rawValue: session)
                 let keys = try await Provisioning(store: store).keys(for: sessionID)
                 let kind = try await store.session(sessionID)?.kind ?? .sandbox
-                print("KEY_ID        PREFIX                     CREATED               LAST_USED             REVOKED")
+                print("KEY_ID        PREFIX                     CREATED               LAST_USED             EXPIRES               REVOKED               SCOPES")
                 for key in keys {
                     print([
                         key.id.padding(13), (kind.keyPrefix + key.id + "…").padding(26), key.createdAt.iso8601.padding(21),
-                        (key.lastUsedAt?.iso8601 ?? "never").padding(21), key.revokedAt?.iso8601 ?? "-",
+                        (key.lastUsedAt?.iso8601 ?? "never").padding(21), (key.expiresAt?.iso8601 ?? "never").padding(21),
+                        (key.revokedAt?.iso8601 ?? "-").padding(21), APIKeyScope.format(key.scopes),
                     ].joined(separator: " "))
                 }
             }
@@ -81,8 +96,34 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage the admin credential of the admin API.",
-        subcommands: [ResetToken.self]
+        subcommands: [ResetToken.self, SetPassword.self]
     )
+
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password",
+            abstract: "Set the admin panel's password (read from the terminal, or from standard input when piped)."
+        )
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() async throws {
+            let password: String?
+            if isatty(STDIN_FILENO) != 0 {
+                password = getpass("New admin panel password: ").map { String(cString: $0) }
+            } else {
+                password = readLine(strippingNewline: true)
+            }
+            guard let password, !password.isEmpty else { throw ValidationError("no password given") }
+            try await withStore(dataOptions) { store in
+                do {
+                    try await AdminPassword(store: store).set(password)
+                } catch let error as AdminPasswordError {
+                    throw ValidationError(error.description)
+                }
+                print("admin panel password set; existing panel logins stay valid until they expire or the server restarts")
+            }
+        }
+    }
 
     struct ResetToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "reset-token", abstract: "Replace the admin token and print the new one (shown once).")

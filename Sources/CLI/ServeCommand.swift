@@ -40,6 +40,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Webhooks: allow loopback and private addresses, for development (env BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE=1).")
     var webhookAllowPrivateAddresses = ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
 
+    @Option(help: "HTTPS: certificate chain, PEM (env BUZZBRIDGE_TLS_CERT). With --tls-key, only HTTPS (TLS 1.2/1.3) is served.")
+    var tlsCert: String? = ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_CERT"]
+
+    @Option(help: "HTTPS: private key, PEM (env BUZZBRIDGE_TLS_KEY).")
+    var tlsKey: String? = ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_KEY"]
+
+    @Flag(help: "Behind a reverse proxy that terminates TLS: require X-Forwarded-Proto: https and take the client address from X-Forwarded-For.")
+    var trustProxy = ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1"
+
+    @Option(help: "API requests per minute per key, unless the key has its own limit.")
+    var rateLimit: Int = 100
+
+    @Option(help: "Failed authentication attempts per minute per client address before it is refused.")
+    var failedAuthLimit: Int = 10
+
+    @Option(help: "Outgoing WhatsApp messages per minute per live session (sends are queued and paced).")
+    var sendRate: Int = 20
+
+    @Option(help: "Sends that may wait per session; beyond it a send gets RATE_LIMIT_EXCEEDED.")
+    var sendQueueLimit: Int = 50
+
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
@@ -52,6 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
         guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
+            throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
+        }
     }
 
     func run() async throws {
@@ -71,6 +96,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let adminToken = try await provisioning.ensureAdminToken() {
             announce("  Admin token (shown once, keep it): \(adminToken)")
         }
+        if let password = try await AdminPassword(store: store).ensure() {
+            announce("  Admin panel password (shown once; change it with `buzzbridge admin set-password`): \(password)")
+        }
         var sandbox = SandboxConfiguration()
         sandbox.autoScanAfter = sandboxAutoScan.map { .milliseconds(Int64($0 * 1000)) }
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
@@ -78,9 +106,17 @@ struct ServeCommand: AsyncParsableCommand {
             retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
             allowPrivateAddresses: webhookAllowPrivateAddresses
         )
-        let configuration = GatewayConfiguration(host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks)
+        let security = SecurityConfiguration(
+            requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
+            tls: tlsCert.flatMap { cert in tlsKey.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
+            trustProxy: trustProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
+        )
+        let configuration = GatewayConfiguration(
+            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security
+        )
+        let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in
-            announce("BuzzBridge listening on http://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
+            announce("BuzzBridge listening on \(scheme)://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
         }
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

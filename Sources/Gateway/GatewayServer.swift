@@ -13,16 +13,19 @@ public struct GatewayConfiguration: Sendable {
     public var dataDirectory: String
     public var sandbox: SandboxConfiguration
     public var webhooks: WebhookConfiguration
+    /// HTTPS, rate limits and send pacing.
+    public var security: SecurityConfiguration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
-        webhooks: WebhookConfiguration = .init()
+        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init()
     ) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.sandbox = sandbox
         self.webhooks = webhooks
+        self.security = security
     }
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("buzzbridge.sqlite") }
@@ -49,27 +52,47 @@ public struct GatewayServer: Service {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
-        let services = GatewayServices(store: store, hub: hub)
+        let services = GatewayServices(store: store, hub: hub, pacing: SendPacing(configuration: configuration.security.sendPacing))
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ErrorEnvelopeMiddleware())
+        let security = configuration.security
+        if security.trustProxy { router.add(middleware: ForwardedHTTPSMiddleware()) }
         try DocsRoutes().register(on: router)
 
-        let api = router.group("api").add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder()))
+        // One budget of failed authentications per client address, shared by every credential.
+        let failedAuth = FailedAuthLimitMiddleware(
+            limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy
+        )
+        let api = router.group("api")
+            .add(middleware: failedAuth)
+            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder()))
+            .add(middleware: APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute))
+            .add(middleware: ScopeMiddleware())
         SessionRoutes(services: services).register(on: api)
         MessageRoutes(services: services).register(on: api)
         SandboxRoutes(services: services).register(on: api)
+        // Unknown /api paths also pass authentication and the rate limit, so that every /api
+        // response carries the key's budget and nothing is revealed to a caller without a key.
+        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+            api.on("**", method: method) { _, _ -> Response in throw APIError.notFound }
+        }
 
         let provisioning = Provisioning(store: store)
-        let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning))
+        let admin = router.group("admin/api").add(middleware: failedAuth).add(middleware: AdminAuthenticator(provisioning: provisioning))
         AdminRoutes(provisioning: provisioning).register(on: admin)
-        WebhookAdminRoutes(store: store, urlPolicy: WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses))
-            .register(on: admin)
+        let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
+        WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
+        AdminPanelRoutes(
+            provisioning: provisioning, store: store, hub: hub, password: AdminPassword(store: store), logins: AdminPanelSessions(),
+            failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS
+        ).register(on: router)
 
         self.hub = hub
         self.store = store
         self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
         self.application = Application(
             router: router,
+            server: try security.tls.map(HTTPSServer.builder) ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

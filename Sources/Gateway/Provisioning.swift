@@ -18,9 +18,15 @@ public struct Provisioning: Sendable {
         return session
     }
 
-    public func issueKey(for sessionID: SessionID, label: String? = nil) async throws -> IssuedAPIKey {
+    /// A new key; by default with every scope, the instance's rate limit and no expiry.
+    public func issueKey(
+        for sessionID: SessionID, label: String? = nil, scopes: Set<APIKeyScope> = Set(APIKeyScope.allCases),
+        requestsPerMinute: Int? = nil, expiresAt: Timestamp? = nil
+    ) async throws -> IssuedAPIKey {
         guard let session = try await store.session(sessionID) else { throw ProvisioningError.unknownSession(sessionID) }
-        let issued = APIKeyFormat.issue(for: session, label: label, at: .now())
+        let issued = APIKeyFormat.issue(
+            for: session, label: label, at: .now(), scopes: scopes, requestsPerMinute: requestsPerMinute, expiresAt: expiresAt
+        )
         try await store.createAPIKey(issued.record)
         return issued
     }
@@ -30,10 +36,12 @@ public struct Provisioning: Sendable {
         try await store.revokeAPIKey(id: keyID, at: .now())
     }
 
-    /// A new key for the same session, then the old one revoked.
+    /// A new key for the same session with the same scopes, limit and expiry, then the old one revoked.
     public func regenerateKey(_ keyID: String) async throws -> IssuedAPIKey {
         guard let old = try await store.apiKey(id: keyID), old.revokedAt == nil else { throw ProvisioningError.unknownKey(keyID) }
-        let issued = try await issueKey(for: old.sessionID, label: old.label)
+        let issued = try await issueKey(
+            for: old.sessionID, label: old.label, scopes: old.scopes, requestsPerMinute: old.requestsPerMinute, expiresAt: old.expiresAt
+        )
         _ = try await store.revokeAPIKey(id: keyID, at: .now())
         return issued
     }

@@ -7,11 +7,19 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return error.response()
-        } catch let error as HTTPError {
-            return Self.translate(error).response()
         } catch {
+            return Self.response(for: error, request: request, context: context)
+        }
+    }
+
+    /// The envelope for `error`; also used by middleware that must add headers to error responses.
+    static func response(for error: any Error, request: Request, context: Context) -> Response {
+        switch error {
+        case let error as APIError:
+            return error.response()
+        case let error as HTTPError:
+            return translate(error).response()
+        default:
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             return APIError(.internalError, "Internal server error").response()
         }

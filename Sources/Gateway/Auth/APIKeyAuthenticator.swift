@@ -21,8 +21,11 @@ struct APIKeyAuthenticator: RouterMiddleware {
               record.revokedAt == nil,
               APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
         else { throw unauthorized }
+        guard !record.isExpired(at: .now()) else { throw APIError(.unauthorized, "API key has expired") }
         var context = context
-        context.caller = Caller(sessionID: record.sessionID, sessionKind: kind, keyID: record.id)
+        context.caller = Caller(
+            sessionID: record.sessionID, sessionKind: kind, keyID: record.id, requestsPerMinute: record.requestsPerMinute, scopes: record.scopes
+        )
         context.logger[metadataKey: "session"] = "\(record.sessionID)"
         await usage.note(keyID: record.id, store: store)
         return try await next(request, context)

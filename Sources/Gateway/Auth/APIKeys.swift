@@ -15,12 +15,15 @@ enum APIKeyFormat {
     static let randomLength = 32
     static let idLength = 12
 
-    static func issue(for session: Session, label: String?, at time: Timestamp) -> IssuedAPIKey {
+    static func issue(
+        for session: Session, label: String?, at time: Timestamp, scopes: Set<APIKeyScope> = Set(APIKeyScope.allCases),
+        requestsPerMinute: Int? = nil, expiresAt: Timestamp? = nil
+    ) -> IssuedAPIKey {
         let random = RandomToken.base62(length: randomLength)
         let plaintext = session.kind.keyPrefix + random
         let record = APIKeyRecord(
             id: String(random.prefix(idLength)), sessionID: session.id, secretHash: hash(plaintext),
-            label: label, createdAt: time
+            label: label, createdAt: time, scopes: scopes, requestsPerMinute: requestsPerMinute, expiresAt: expiresAt
         )
         return IssuedAPIKey(plaintext: plaintext, record: record)
     }

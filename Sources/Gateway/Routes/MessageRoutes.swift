@@ -82,6 +82,8 @@ struct MessageRoutes {
             guard quoted != nil else { throw APIError.invalid("reply_to", "must name a message of this session") }
         }
         let engine = try await services.hub.engine(for: session)
+        // Waits for the session's next send slot, or refuses when its queue is full.
+        try await services.pacing.awaitTurn(for: session)
 
         // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
         let message = Message(

@@ -1,0 +1,87 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+
+/// HTTPS with TLS 1.2 and 1.3 only. A client speaking plain HTTP to the TLS port gets a clear
+/// error in the API's envelope instead of a dropped connection, and nothing more.
+enum HTTPSServer {
+    static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath)
+        let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.maximumTLSVersion = .tlsv13
+        return configuration
+    }
+
+    static func builder(_ files: TLSFiles) throws -> HTTPServerBuilder {
+        // Loaded once: a bad file fails at startup, not on the first connection.
+        let configuration = try tlsConfiguration(files)
+        return .init { responder in
+            try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration))
+        }
+    }
+}
+
+/// Puts ``PlainHTTPRefuser`` in front of the TLS channel's handlers.
+struct PlainHTTPRefusingChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(PlainHTTPRefuser())
+        }
+        .flatMap { base.setup(channel: channel, logger: logger) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension PlainHTTPRefusingChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { base.responder }
+}
+
+/// Looks at the first byte of a connection: a TLS record starts with 0x16 (handshake). Anything
+/// else is taken for plain HTTP and answered with a 400 naming the problem, then closed.
+final class PlainHTTPRefuser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    static let tlsHandshakeRecord: UInt8 = 0x16
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
+        if first == Self.tlsHandshakeRecord {
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            return
+        }
+        let body = #"{"error":{"code":"VALIDATION_ERROR","message":"This server accepts HTTPS only; use https:// (TLS 1.2 or 1.3)"},"success":false}"#
+        let head = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        let reply = context.channel.allocator.buffer(string: head + body)
+        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// With `--trust-proxy` the gateway itself speaks plain HTTP to the proxy; a request the proxy
+/// did not mark as HTTPS is refused, so that the API is never used unencrypted by accident.
+struct ForwardedHTTPSMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let proto = request.headers[.xForwardedProto]?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard proto == "https" else {
+            throw APIError(.validationError, "This server accepts HTTPS only; use https://", details: ["scheme": "must be https"])
+        }
+        return try await next(request, context)
+    }
+}

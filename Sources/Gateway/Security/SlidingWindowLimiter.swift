@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+
+/// What a limiter decided about one request, with what the client is told about its budget.
+public struct RateLimitDecision: Sendable, Equatable {
+    public var allowed: Bool
+    public var limit: Int
+    public var remaining: Int
+    /// Seconds until the oldest counted request leaves the window and a slot frees up.
+    public var resetAfter: Double
+
+    /// Whole seconds, rounded up so that a client waiting this long is never refused again.
+    public var retryAfterSeconds: Int { max(1, Int(resetAfter.rounded(.up))) }
+}
+
+/// A sliding-window log: each key keeps the times of its counted requests within the last
+/// `window` seconds. Exact (no burst of twice the limit at a fixed-window boundary) and small
+/// for the limits at hand: at most `limit` instants per key.
+public final class SlidingWindowLimiter: Sendable {
+    public let window: Double
+    private let now: @Sendable () -> Double
+    fileprivate let state = Mutex<State>(State())
+
+    fileprivate struct State {
+        var hits: [String: [Double]] = [:]
+        var operationsSinceSweep = 0
+    }
+
+    /// `now` returns seconds on any steadily increasing scale; tests may pass their own.
+    public init(window: Double = 60, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.window = window
+        self.now = now
+    }
+
+    /// Counts one request for `key` if it fits in `limit`; a refused request is not counted,
+    /// so a client that keeps retrying gets in again as soon as the window allows.
+    public func acquire(_ key: String, limit: Int) -> RateLimitDecision {
+        let time = now()
+        return state.withLock { state in
+            state.sweepIfDue(before: time - window)
+            var hits = state.hits[key, default: []]
+            hits.removeAll { $0 <= time - window }
+            let allowed = hits.count < limit
+            if allowed { hits.append(time) }
+            state.hits[key] = hits
+            return decision(hits: hits, limit: limit, allowed: allowed, at: time)
+        }
+    }
+
+    /// The budget left for `key`, counting nothing.
+    public func check(_ key: String, limit: Int) -> RateLimitDecision {
+        let time = now()
+        return state.withLock { state in
+            let hits = state.hits[key, default: []].filter { $0 > time - window }
+            return decision(hits: hits, limit: limit, allowed: hits.count < limit, at: time)
+        }
+    }
+
+    /// Counts one event for `key` unconditionally (a failed login, say).
+    public func record(_ key: String) {
+        let time = now()
+        state.withLock { state in
+            state.sweepIfDue(before: time - window)
+            state.hits[key, default: []].append(time)
+        }
+    }
+
+    private func decision(hits: [Double], limit: Int, allowed: Bool, at time: Double) -> RateLimitDecision {
+        // The slot that frees first is the oldest one still counted.
+        let resetAfter = hits.count >= limit ? max(0, (hits[hits.count - limit] + window) - time) : (hits.first.map { $0 + window - time } ?? 0)
+        return RateLimitDecision(allowed: allowed, limit: limit, remaining: max(0, limit - hits.count), resetAfter: resetAfter)
+    }
+}
+
+extension SlidingWindowLimiter.State {
+    /// Addresses that tried once and left must not stay in memory forever.
+    mutating func sweepIfDue(before cutoff: Double) {
+        operationsSinceSweep += 1
+        guard operationsSinceSweep >= 1024 else { return }
+        operationsSinceSweep = 0
+        hits = hits.compactMapValues { times in
+            let kept = times.filter { $0 > cutoff }
+            return kept.isEmpty ? nil : kept
+        }
+    }
+}
