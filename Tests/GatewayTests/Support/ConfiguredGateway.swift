@@ -1,0 +1,172 @@
+import AsyncHTTPClient
+import BuzzBridgeGateway
+import BuzzBridgeStorage
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import ServiceLifecycle
+
+/// A real server with a chosen ``SecurityConfiguration`` (HTTPS, limits, proxy trust), for the
+/// security tests; requests go through a client that may trust a test certificate authority.
+final class ConfiguredGateway: Sendable {
+    let port: Int
+    let scheme: String
+    let dataDirectory: String
+    let store: SQLiteStore
+    let apiKey: String
+    let adminToken: String
+    let sessionID: String
+    let client: HTTPClient
+    private let group: ServiceGroup
+    private let runner: Task<Void, any Error>
+
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    /// Redirects are not followed: the tests check them (the admin panel answers forms with 303).
+    /// The clients live as long as the test process, so a failing test cannot leak one.
+    static let plainClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+
+    /// Trusts exactly the test certificate authority of ``TestCertificate/shared``.
+    static let tlsClient: Result<HTTPClient, any Error> = Result {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(try TestCertificate.shared.get().certificate))
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// HTTPS with ``TestCertificate/shared``.
+    static var testTLS: SecurityConfiguration {
+        get throws {
+            let certificate = try TestCertificate.shared.get()
+            return SecurityConfiguration(tls: TLSFiles(certificateChainPath: certificate.certificate, privateKeyPath: certificate.key))
+        }
+    }
+
+    static func start(security: SecurityConfiguration = .init()) async throws -> ConfiguredGateway {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-sec-\(UUID().uuidString)").path
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await DataFolder.openStore(at: directory, logger: logger)
+        let provisioning = Provisioning(store: store)
+        guard let (session, key) = try await provisioning.firstStart() else { throw TestFailure("data folder was not empty") }
+        let adminToken = try await provisioning.resetAdminToken()
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let server: GatewayServer
+        do {
+            server = try GatewayServer(
+                configuration: GatewayConfiguration(
+                    host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: .fastForTests, webhooks: .fastForTests, security: security
+                ),
+                store: store, logger: logger
+            ) { port in portContinuation.yield(port) }
+        } catch {
+            try await store.close()
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let runner = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("server did not start") }
+
+        return ConfiguredGateway(
+            port: port, scheme: security.tls == nil ? "http" : "https", dataDirectory: directory, store: store, apiKey: key.plaintext,
+            adminToken: adminToken, sessionID: session.id.rawValue,
+            client: security.tls == nil ? plainClient : try tlsClient.get(), group: group, runner: runner
+        )
+    }
+
+    private init(
+        port: Int, scheme: String, dataDirectory: String, store: SQLiteStore, apiKey: String, adminToken: String, sessionID: String,
+        client: HTTPClient, group: ServiceGroup, runner: Task<Void, any Error>
+    ) {
+        self.port = port
+        self.scheme = scheme
+        self.dataDirectory = dataDirectory
+        self.store = store
+        self.apiKey = apiKey
+        self.adminToken = adminToken
+        self.sessionID = sessionID
+        self.client = client
+        self.group = group
+        self.runner = runner
+    }
+
+    func discard() async throws {
+        await group.triggerGracefulShutdown()
+        try await runner.value
+        try await store.close()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    /// `bearer: nil` sends no Authorization header; `url` overrides the scheme and host; `rawBody` goes
+    /// out as it is, with the content type the caller sets.
+    func request(
+        _ method: HTTPMethod = .GET, _ path: String, bearer: String?, body: String? = nil, headers: [(String, String)] = [], url: String? = nil,
+        rawBody: String? = nil
+    ) async throws -> TestGateway.Reply {
+        var request = HTTPClientRequest(url: (url ?? baseURL) + path)
+        request.method = method
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        if let rawBody { request.body = .bytes(ByteBuffer(string: rawBody)) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let buffer = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return TestGateway.Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
+    }
+}
+
+extension TestGateway.Reply {
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 made with Debian's openssl, as the README shows;
+/// one per test run.
+struct TestCertificate: Sendable {
+    let folder: String
+    var certificate: String { folder + "/cert.pem" }
+    var key: String { folder + "/key.pem" }
+
+    static let shared: Result<TestCertificate, any Error> = Result { try make() }
+
+    static func make() throws -> TestCertificate {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let made = try OpenSSL.run([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        guard made.status == 0 else { throw TestFailure("openssl req failed: \(made.output)") }
+        return TestCertificate(folder: folder)
+    }
+}
+
+/// Debian's `openssl` command.
+enum OpenSSL {
+    /// Runs `openssl` with `input` on standard input; returns its exit status and all output.
+    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
