@@ -18,8 +18,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 
 from websockets.sync.client import connect
+
+# websockets 17 prefers `with connect(...)`; the page's socket lives for the whole run instead.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def find_chromium():
@@ -82,13 +86,13 @@ class Page:
 
 PAGE_CHECK = r"""
 (() => {
-  const button = document.querySelector('button');
+  const button = document.querySelector('main button');
   const posts = [...document.querySelectorAll('form[method=post]')];
   return {
     title: document.title,
     h1: (document.querySelector('h1') || {}).textContent || null,
     nav: [...document.querySelectorAll('nav a')].map(a => a.textContent),
-    buttonBackground: button ? getComputedStyle(button).backgroundColor : null,
+    buttonRadius: button ? getComputedStyle(button).borderRadius : null,
     headerBackground: getComputedStyle(document.querySelector('header')).backgroundColor,
     postForms: posts.length,
     postFormsWithCSRF: posts.filter(f => f.querySelector('input[name=_csrf]') && f.querySelector('input[name=_csrf]').value.length > 20).length,
@@ -106,7 +110,9 @@ def main():
     profile = tempfile.mkdtemp(prefix="bzb-chromium-")
     process = subprocess.Popen(
         [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
+         "--remote-debugging-port=0",
+         # A self-signed loopback certificate when pointed at an HTTPS gateway by hand.
+         "--ignore-certificate-errors", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     report = {"pages": {}, "errors": []}
@@ -143,7 +149,9 @@ def main():
                 report["qr_natural_width"] = page.evaluate("(document.querySelector('.qr img') || {}).naturalWidth || 0")
             result = page.evaluate(PAGE_CHECK)
             result["errors"] = page.errors()
-            shot = page.call("Page.captureScreenshot", format="png")
+            size = page.call("Page.getLayoutMetrics")["cssContentSize"]
+            shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                             clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": 1})
             file = os.path.join(shots, f"admin-{name}.png")
             with open(file, "wb") as handle:
                 handle.write(base64.b64decode(shot["data"]))

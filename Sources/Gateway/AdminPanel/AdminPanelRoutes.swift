@@ -146,10 +146,12 @@ struct AdminPanelRoutes: Sendable {
     }
 
     @Sendable func sessionPage(request: Request, context: GatewayRequestContext) async throws -> Response {
-        let session = try await session(context)
+        var session = try await session(context)
         var pairing: HTML = ""
         if session.status != .active {
             let state = try await pairingState(for: session)
+            // Showing a code made the session pending.
+            session = try await store.session(session.id) ?? session
             let image: HTML = state.qrCode.map { "<img src=\"\($0)\" alt=\"WhatsApp pairing QR code\">" } ?? "<img alt=\"\">"
             pairing = """
                 <h2>Link a phone</h2>

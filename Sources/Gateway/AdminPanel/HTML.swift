@@ -108,6 +108,7 @@ enum AdminLayout {
         .badge.active,.badge.delivered,.badge.sent,.badge.read{background:#e3f6ef;color:#0b6b60}.badge.pending,.badge.unread{background:#fff4d6;color:#8a5b00}
         .badge.disconnected,.badge.failed,.badge.revoked,.badge.expired{background:#fde8e7;color:var(--danger)}
         .notice{padding:.75rem 1rem;border-radius:6px;background:#e3f6ef;border:1px solid #b7e4d2}.notice.error{background:#fde8e7;border-color:#f5c2bf}
+        .notice.muted{background:#fff;border-color:var(--line);color:var(--muted)}.filters input{margin:0}
         code,.secret{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9rem}.secret{display:block;padding:.6rem;background:#f2f4f7;border-radius:6px;word-break:break-all;margin:.5rem 0}
         .qr{display:flex;gap:2rem;align-items:center}.qr img{width:264px;height:264px;image-rendering:pixelated;border:1px solid var(--line);border-radius:8px;background:#fff}
         .login{max-width:24rem;margin:4rem auto}.muted{color:var(--muted)}.filters{display:flex;gap:1rem;flex-wrap:wrap;align-items:flex-end}.filters label{margin-top:0}
