@@ -235,3 +235,50 @@ extension ConfiguredGateway {
         return try await request(method, path, bearer: nil, body: nil, headers: allHeaders, rawBody: body)
     }
 }
+
+@Suite("Admin panel: webhook test events and redelivery through the forms")
+struct AdminPanelWebhookTests {
+    @Test func sendTestEventReachesTheReceiverSignedAndRedeliverRequeues() async throws {
+        let gateway = try await AdminPanelTests.start()
+        let receiver = try await WebhookReceiver.start()
+        let browser = AdminPanelTests.Browser(gateway: gateway)
+        #expect(try await browser.logIn().status == 303)
+        let token = try AdminPanelTests.Browser.csrf(in: try await browser.get("/admin/webhooks").text)
+        let secret = "panel-secret-0123456789"
+        #expect(try await browser.post("/admin/webhooks", [("_csrf", token), ("session_id", gateway.sessionID), ("url", receiver.url), ("secret", secret)]).status == 303)
+        let endpoint = try #require(try await gateway.store.webhookEndpoints(session: SessionID(rawValue: gateway.sessionID)).first)
+
+        let tested = try await browser.post("/admin/webhooks/\(endpoint.id.rawValue)/test", [("_csrf", token)])
+        #expect(tested.status == 303)
+        let shown = try await browser.get(try #require(tested.header("Location")))
+        #expect(shown.text.contains("HTTP 200"))
+        let request = try #require(try await receiver.waitForRequests(1).first)
+        #expect(request.header("X-BuzzBridge-Event") == "webhook.test")
+        #expect(try request.json["event"] as? String == "webhook.test")
+        let expected = WebhookSignature.headers(
+            event: "webhook.test", deliveryID: try #require(request.header("X-BuzzBridge-Delivery")),
+            timestamp: Timestamp(millisecondsSinceEpoch: (Int64(try #require(request.header("X-BuzzBridge-Timestamp"))) ?? 0) * 1000),
+            body: request.body, secret: secret
+        ).first { $0.0 == "X-Webhook-Signature" }?.1
+        #expect(request.header("X-Webhook-Signature") == expected)
+
+        // A real event, delivered, then queued again from the delivery log.
+        #expect(try await gateway.request(.GET, "/api/qr", bearer: gateway.apiKey).status == 200)
+        _ = try await receiver.waitForRequests(2)
+        let delivered = try await gateway.store.webhookDeliveries(DeliveryQuery(sessionID: SessionID(rawValue: gateway.sessionID), state: nil, limit: 10))
+        let first = try #require(delivered.first)
+        var settled = first.state == .succeeded
+        for _ in 0..<100 where !settled {
+            try await Task.sleep(for: .milliseconds(50))
+            settled = try await gateway.store.webhookDelivery(id: first.id)?.state == .succeeded
+        }
+        #expect(settled)
+        let log = try await browser.get("/admin/webhooks")
+        #expect(log.text.contains("/admin/deliveries/\(first.id.rawValue)/redeliver"))
+        let redelivered = try await browser.post("/admin/deliveries/\(first.id.rawValue)/redeliver", [("_csrf", token)])
+        #expect(redelivered.header("Location")?.contains("queued") == true)
+        _ = try await receiver.waitForRequests(3)
+        await receiver.stop()
+        try await gateway.discard()
+    }
+}
