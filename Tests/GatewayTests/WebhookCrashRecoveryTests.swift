@@ -69,6 +69,41 @@ struct WebhookCrashRecoveryTests {
     }
 }
 
+@Suite("Webhooks CLI")
+struct WebhooksCLITests {
+    @Test func webhooksSetListAndRemoveWhileTheServerRuns() async throws {
+        let receiver = try await WebhookReceiver.start()
+        let gateway = try await TestGateway.start()
+        let data = gateway.dataDirectory
+        let set = try await CLIProcess.run([
+            "webhooks", "set", "--data", data, "--session", gateway.sessionID, "--url", receiver.url, "--secret", "cli_secret",
+            "--events", "message.received",
+        ])
+        #expect(set.status == 0, "\(set.output)")
+        let id = try #require(set.output.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
+        #expect(id.hasPrefix("wh_"))
+        let list = try await CLIProcess.run(["webhooks", "list", "--data", data, "--session", gateway.sessionID])
+        #expect(list.output.contains(id) && list.output.contains(receiver.url), "\(list.output)")
+        let refused = try await CLIProcess.run([
+            "webhooks", "set", "--data", data, "--session", gateway.sessionID, "--url", "ftp://ofys.example/", "--secret", "x",
+        ])
+        #expect(refused.status != 0)
+
+        try await gateway.connect()
+        try await gateway.receive("set from the command line")
+        let requests = try await receiver.waitForRequests(1)
+        #expect(requests.count == 1)
+        #expect(requests.first?.header("X-Webhook-Signature") == "sha256=" + WebhookDeliveryTests.hmacHex(requests.first?.body ?? [], key: "cli_secret"))
+
+        let remove = try await CLIProcess.run(["webhooks", "remove", "--data", data, "--webhook", id])
+        #expect(remove.status == 0, "\(remove.output)")
+        let remaining = try await gateway.get("/admin/api/sessions/\(gateway.sessionID)/webhooks", auth: .admin).json["data"] as? [Any]
+        #expect(remaining?.isEmpty == true)
+        try await gateway.discard()
+        await receiver.stop()
+    }
+}
+
 /// The built `buzzbridge` executable as a child process.
 final class CLIProcess: @unchecked Sendable {
     private let process = Process()
