@@ -68,6 +68,10 @@ struct OpenAPIConformanceTests {
         for needle in ["/api/messages/send", "/api/conversations/{phone}", "+60100000004", "hash_equals", "X-Webhook-Signature", "SESSION_INACTIVE"] {
             #expect(page.contains(needle), "docs page lacks \(needle)")
         }
+        // The page is generated from the document: it must be what the document gives today.
+        let generator = PythonPeer.repositoryRoot.appendingPathComponent("scripts/gen-api-docs")
+        let freshness = try await PythonPeer.runProcess(try PythonPeer.interpreter, arguments: [generator.path, "--check"])
+        #expect(freshness.status == 0, "\(freshness.stderr)")
         // Served offline: nothing may be fetched from elsewhere.
         for external in ["<script src", "<link rel=\"stylesheet\" href=\"http", "@import", "src=\"http", "url(http"] {
             #expect(!page.contains(external), "docs page loads \(external)")
