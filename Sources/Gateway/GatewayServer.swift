@@ -54,8 +54,9 @@ public struct GatewayServer: Service {
         let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
         let services = GatewayServices(store: store, hub: hub, pacing: SendPacing(configuration: configuration.security.sendPacing))
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: ErrorEnvelopeMiddleware())
         let security = configuration.security
+        if security.requiresHTTPS { router.add(middleware: StrictTransportSecurityMiddleware()) }
+        router.add(middleware: ErrorEnvelopeMiddleware())
         if security.trustProxy { router.add(middleware: ForwardedHTTPSMiddleware()) }
         try DocsRoutes().register(on: router)
 

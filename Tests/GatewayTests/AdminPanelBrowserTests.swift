@@ -13,7 +13,7 @@ struct AdminPanelBrowserTests {
         _ = try await gateway.request(.POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"hello from the browser test"}"#)
         let shots = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-admin-shots-\(UUID().uuidString)").path
         let output = try await PythonPeer.check(
-            "admin_browser.py", arguments: [gateway.baseURL, AdminPanelTests.password, gateway.sessionID, shots]
+            "admin_browser.py", arguments: [gateway.baseURL, AdminPanelTests.password, gateway.sessionID, shots, gateway.apiKey]
         )
         let report = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
 
@@ -21,6 +21,7 @@ struct AdminPanelBrowserTests {
         #expect(report["after_login"] as? String == "/admin/sessions")
         #expect((report["cookie_visible_to_script"] as? String)?.contains("bzb_admin_session") == false, "the session cookie is HttpOnly")
         #expect((report["qr_natural_width"] as? Int ?? 0) > 100, "the QR image decoded in the browser")
+        #expect(report["live_status"] as? String == "active", "the open session page noticed the scan by itself")
 
         let pages = try #require(report["pages"] as? [String: [String: Any]])
         #expect(Set(pages.keys) == ["sessions", "session", "keys", "webhooks", "messages"])

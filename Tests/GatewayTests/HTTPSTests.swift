@@ -40,6 +40,7 @@ struct HTTPSTests {
         let reply = try await gateway.request(.GET, "/api/session/status", bearer: gateway.apiKey)
         #expect(reply.status == 200)
         #expect(reply.header("X-RateLimit-Limit") == "100")
+        #expect(reply.header("Strict-Transport-Security") == "max-age=31536000")
         try await gateway.discard()
     }
 

@@ -5,7 +5,10 @@ protocol: logs in through the real login form, opens every page, checks that eac
 that the session page's QR image decoded, creates an API key by filling in and submitting the
 form, and saves a screenshot of each page.
 
-usage: admin_browser.py BASE_URL PASSWORD SESSION_ID SCREENSHOT_DIR
+usage: admin_browser.py BASE_URL PASSWORD SESSION_ID SCREENSHOT_DIR [API_KEY]
+
+With API_KEY, the sandbox phone scans the session page's QR code and the page must turn the
+session active without being reloaded by hand.
 Prints one JSON object; exits non-zero when Chromium is missing or a step fails.
 """
 import base64
@@ -103,8 +106,25 @@ PAGE_CHECK = r"""
 """
 
 
+def watch_pairing(page, base, api_key):
+    """The phone scans (the sandbox's scan endpoint); the open page must notice by itself."""
+    request = urllib.request.Request(base + "/api/sandbox/scan", method="POST", headers={"Authorization": f"Bearer {api_key}"})
+    urllib.request.urlopen(request, timeout=10).read()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            status = page.evaluate("(document.querySelector('#session-status') || {}).textContent || null")
+            if status == "active":
+                return status
+        except RuntimeError:
+            pass  # the page reloading itself
+        time.sleep(0.2)
+    return status
+
+
 def main():
     base, password, session_id, shots = sys.argv[1:5]
+    api_key = sys.argv[5] if len(sys.argv) > 5 else None
     os.makedirs(shots, exist_ok=True)
     chromium = find_chromium()
     profile = tempfile.mkdtemp(prefix="bzb-chromium-")
@@ -148,6 +168,8 @@ def main():
                 time.sleep(0.5)
                 report["qr_natural_width"] = page.evaluate("(document.querySelector('.qr img') || {}).naturalWidth || 0")
             result = page.evaluate(PAGE_CHECK)
+            if name == "session" and api_key:
+                report["live_status"] = watch_pairing(page, base, api_key)
             result["errors"] = page.errors()
             size = page.call("Page.getLayoutMetrics")["cssContentSize"]
             shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,

@@ -85,3 +85,12 @@ struct ForwardedHTTPSMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+/// Once a browser has seen the gateway over HTTPS it must never try plain HTTP again (one year).
+struct StrictTransportSecurityMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.strictTransportSecurity] = "max-age=31536000"
+        return response
+    }
+}
