@@ -134,7 +134,10 @@ public enum EngineError: Error, Sendable, Equatable {
     case notOnWhatsApp(PhoneNumber)
     /// This build or configuration has no engine for the session's kind.
     case unavailable(String)
+    /// The request cannot be carried out in the engine's current state (a caller's mistake).
     case failed(String)
+    /// The gateway could not store what happened; the engine did not acknowledge it.
+    case recordingFailed
 }
 
 /// Creates the engine for a session; the gateway never names a concrete engine type.

@@ -182,7 +182,7 @@ public actor SandboxEngine: SandboxControls {
             try await sink.record(event)
         } catch {
             logger.error("could not record sandbox event", metadata: ["session": "\(sessionID)", "error": "\(error)"])
-            throw .failed("could not store the event")
+            throw .recordingFailed
         }
     }
 

@@ -96,7 +96,9 @@ struct MessageRoutes {
         do {
             receipt = try await engine.send(OutgoingMessage(id: message.id, to: phone, body: text, quotedExternalID: quoted?.externalID))
         } catch {
-            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil, announce: announce)
+            // Refused on the spot: the caller gets the error instead of a message id, so no
+            // webhook announces a message it never heard of; the record stays as `failed`.
+            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
             throw APIError(error)
         }
         let sent = try await services.store.advanceMessage(
