@@ -117,3 +117,41 @@ struct AuthAndAdminTests {
         try await gateway.discard()
     }
 }
+
+@Suite("Admin API key options")
+struct AdminKeyOptionsTests {
+    @Test func scopesOwnLimitAndExpiryThroughTheAdminAPI() async throws {
+        let gateway = try await TestGateway.start()
+        let created = try await gateway.post(
+            "/admin/api/sessions/\(gateway.sessionID)/keys",
+            #"{"label":"reader","scopes":["messages:read"],"rate_limit":3,"expires_in_days":30}"#, auth: .admin
+        )
+        #expect(created.status == 201)
+        let reader = try #require(try created.data["api_key"] as? String)
+        let summary = try #require(try created.data["key"] as? [String: Any])
+        #expect(summary["scopes"] as? [String] == ["messages:read"])
+        #expect(summary["rate_limit"] as? Int == 3)
+        #expect(summary["expires_at"] is String)
+
+        #expect(try await gateway.get("/api/messages", auth: .bearer(reader)).status == 200)
+        let send = try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"hi"}"#, auth: .bearer(reader))
+        #expect(send.status == 403)
+        #expect(send.errorCode == "FORBIDDEN")
+        #expect(try await gateway.get("/api/messages", auth: .bearer(reader)).status == 200, "third request of three")
+        #expect(try await gateway.get("/api/messages", auth: .bearer(reader)).status == 429, "its own limit of 3 a minute")
+
+        let defaults = try await gateway.post("/admin/api/sessions/\(gateway.sessionID)/keys", auth: .admin)
+        let all = try #require((try defaults.data["key"] as? [String: Any])?["scopes"] as? [String])
+        #expect(Set(all) == ["messages:read", "messages:send", "session:manage"])
+
+        for (body, field) in [
+            (#"{"scopes":["messages:write"]}"#, "scopes"), (#"{"scopes":[]}"#, "scopes"), (#"{"scopes":"messages:read"}"#, "scopes"),
+            (#"{"rate_limit":0}"#, "rate_limit"), (#"{"rate_limit":1.5}"#, "rate_limit"), (#"{"expires_in_days":"soon"}"#, "expires_in_days"),
+        ] {
+            let reply = try await gateway.post("/admin/api/sessions/\(gateway.sessionID)/keys", body, auth: .admin)
+            #expect(reply.status == 400, "\(body)")
+            #expect(reply.errorDetails[field] != nil, "\(body) → \(reply.text)")
+        }
+        try await gateway.discard()
+    }
+}

@@ -88,4 +88,22 @@ struct JSONObjectInput {
         guard let value = try string(name) else { throw .invalid(name, "is required") }
         return value
     }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+        guard let value = fields[name], !(value is NSNull) else { return nil }
+        // JSON numbers arrive as NSNumber; booleans do too, and fractions must not be truncated.
+        guard let number = value as? NSNumber, !(value is Bool), let integer = Int(exactly: number.doubleValue) else {
+            throw .invalid(name, "must be an integer")
+        }
+        guard range.contains(integer) else { throw .invalid(name, "must be between \(range.lowerBound) and \(range.upperBound)") }
+        return integer
+    }
+
+    func strings(_ name: String) throws(APIError) -> [String]? {
+        guard let value = fields[name], !(value is NSNull) else { return nil }
+        guard let array = value as? [Any], array.allSatisfy({ $0 is String && !($0 is NSNumber) }) else {
+            throw .invalid(name, "must be an array of strings")
+        }
+        return array.compactMap { $0 as? String }
+    }
 }

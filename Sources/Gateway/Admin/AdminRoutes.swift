@@ -55,7 +55,7 @@ struct AdminRoutes {
         let kind: SessionKind
         enum CodingKeys: String, CodingKey {
             case keyID = "key_id", sessionID = "session_id", prefix, label, createdAt = "created_at", lastUsedAt = "last_used_at"
-            case revokedAt = "revoked_at", active
+            case revokedAt = "revoked_at", active, scopes, rateLimit = "rate_limit", expiresAt = "expires_at"
         }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -67,6 +67,9 @@ struct AdminRoutes {
             try container.encode(record.lastUsedAt?.iso8601, forKey: .lastUsedAt)
             try container.encode(record.revokedAt?.iso8601, forKey: .revokedAt)
             try container.encode(record.revokedAt == nil, forKey: .active)
+            try container.encode(record.scopes.sorted().map(\.rawValue), forKey: .scopes)
+            try container.encode(record.requestsPerMinute, forKey: .rateLimit)
+            try container.encode(record.expiresAt?.iso8601, forKey: .expiresAt)
         }
     }
 
@@ -118,10 +121,26 @@ struct AdminRoutes {
     @Sendable func createKey(request: Request, context: GatewayRequestContext) async throws -> Success<NewKey> {
         let session = try await session(context)
         var label: String?
+        var scopes = Set(APIKeyScope.allCases)
+        var requestsPerMinute: Int?
+        var expiresAt: Timestamp?
         if let length = request.headers[.contentLength], length != "0" {
-            label = try await JSONObjectInput.read(request, context: context).string("label")
+            let body = try await JSONObjectInput.read(request, context: context)
+            label = try body.string("label")
+            if let names = try body.strings("scopes") {
+                guard !names.isEmpty, let parsed = APIKeyScope.parseList(names.joined(separator: " ")) else {
+                    throw APIError.invalid("scopes", "must list one or more of: " + APIKeyScope.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                scopes = parsed
+            }
+            requestsPerMinute = try body.integer("rate_limit", in: 1...100_000)
+            if let days = try body.integer("expires_in_days", in: 1...3650) {
+                expiresAt = Timestamp.now().adding(milliseconds: Int64(days) * 86_400_000)
+            }
         }
-        let issued = try await provisioning.issueKey(for: session.id, label: label)
+        let issued = try await provisioning.issueKey(
+            for: session.id, label: label, scopes: scopes, requestsPerMinute: requestsPerMinute, expiresAt: expiresAt
+        )
         return Success(NewKey(apiKey: issued.plaintext, key: KeySummary(record: issued.record, kind: session.kind)), message: "API key created", status: .created)
     }
 
