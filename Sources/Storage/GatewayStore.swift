@@ -10,7 +10,6 @@ public protocol GatewayStore: Sendable {
     func session(_ id: SessionID) async throws -> Session?
     func sessions() async throws -> [Session]
     func updateSession(_ session: Session, events: [OutboxEvent]) async throws
-    func touchSession(_ id: SessionID, at: Timestamp) async throws
 
     // API keys
     func createAPIKey(_ key: APIKeyRecord) async throws
@@ -21,6 +20,7 @@ public protocol GatewayStore: Sendable {
     func recordAPIKeyUse(id: String, at: Timestamp) async throws
 
     // Messages
+    /// Message changes also move the session's `last_activity` forward, in the same transaction.
     /// Returns false, writing nothing, when the session already holds a message with the same
     /// direction and external id (an engine redelivering after a reconnect).
     func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool

@@ -104,7 +104,6 @@ struct MessageRoutes {
         let sent = try await services.store.advanceMessage(
             message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
         )
-        try await services.store.touchSession(session.id, at: receipt.timestamp)
         return Success(
             SentMessage(
                 messageID: message.id.rawValue, phone: phone.e164, message: text,

@@ -20,9 +20,7 @@ struct EventRecorder: EngineEventSink {
                 // through our own API is not.
                 message.direction == .outgoing ? [WebhookEvents.status(of: message, at: change.at)] : []
             }
-            if try await store.advanceMessage(change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce) != nil {
-                try await store.touchSession(sessionID, at: change.at)
-            }
+            _ = try await store.advanceMessage(change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce)
         case .session(let change):
             try await recordSessionChange(change)
         }
@@ -39,9 +37,7 @@ struct EventRecorder: EngineEventSink {
             from: incoming.from, fromName: incoming.fromName, to: ownNumber, body: incoming.body,
             status: .unread, timestamp: incoming.timestamp, type: incoming.type
         )
-        if try await store.insertMessage(message, events: [WebhookEvents.received(message)]) {
-            try await store.touchSession(sessionID, at: incoming.timestamp)
-        } else {
+        if try await !store.insertMessage(message, events: [WebhookEvents.received(message)]) {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
     }

@@ -72,13 +72,6 @@ public final class SQLiteStore: GatewayStore {
         if !events.isEmpty { deliveryBell.ring() }
     }
 
-    public func touchSession(_ id: SessionID, at time: Timestamp) async throws {
-        _ = try await database.write(
-            "UPDATE sessions SET last_activity = ? WHERE id = ? AND (last_activity IS NULL OR last_activity < ?)",
-            [.timestamp(time), .text(id.rawValue), .timestamp(time)]
-        )
-    }
-
     // MARK: API keys
 
     public func createAPIKey(_ key: APIKeyRecord) async throws {
@@ -131,6 +124,7 @@ public final class SQLiteStore: GatewayStore {
                  .timestamp(message.timestamp), .optional(message.readAt), .timestamp(message.timestamp)]
             )
             guard !inserted.isEmpty else { return false }
+            try await Self.touchSession(message.sessionID, at: message.timestamp, in: tx)
             if message.direction == .incoming, let name = message.fromName, !name.isEmpty {
                 try await tx.execute(
                     """
@@ -168,6 +162,7 @@ public final class SQLiteStore: GatewayStore {
             )
             guard let row = rows.first else { return nil }
             let message = try Message(row: row)
+            try await Self.touchSession(session, at: time, in: tx)
             try await Self.record(announce(message), in: tx)
             return message
         }
@@ -286,6 +281,14 @@ public final class SQLiteStore: GatewayStore {
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
         media_url, reply_to, timestamp, read_at
         """
+
+    /// Every message change is session activity; kept in the change's own transaction.
+    private static func touchSession(_ id: SessionID, at time: Timestamp, in tx: WriteTransaction) async throws {
+        try await tx.execute(
+            "UPDATE sessions SET last_activity = ? WHERE id = ? AND (last_activity IS NULL OR last_activity < ?)",
+            [.timestamp(time), .text(id.rawValue), .timestamp(time)]
+        )
+    }
 
     private static func record(_ events: [OutboxEvent], in tx: WriteTransaction) async throws {
         for event in events {
