@@ -29,7 +29,24 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        try JSONResponse.make(Body(data: data, message: message), status: status)
+        guard let writable = data as? any JSONWritable else {
+            return try JSONResponse.make(Body(data: data, message: message), status: status)
+        }
+        var json = JSONWriter(capacity: 16 * 1024)
+        json.object { envelope in
+            envelope.key("data")
+            writable.write(to: &envelope)
+            if let message {
+                envelope.key("message")
+                envelope.value(message)
+            }
+            envelope.key("success")
+            envelope.value(true)
+        }
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes))
+        )
     }
 }
 

@@ -2,8 +2,26 @@ import BuzzBridgeCore
 import BuzzBridgeStorage
 
 /// The spec's message object. Optional fields are written as `null`, never left out.
-struct MessageRepresentation: Encodable, Sendable {
+struct MessageRepresentation: Encodable, JSONWritable {
     let message: Message
+
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            object.key("direction"); object.value(message.direction.rawValue)
+            object.key("from"); object.value(message.from.e164)
+            object.key("from_name"); object.value(message.fromName)
+            object.key("has_media"); object.value(message.hasMedia)
+            object.key("id"); object.value(message.id.rawValue)
+            object.key("media_url"); object.value(message.mediaURL)
+            object.key("message"); object.value(message.body)
+            object.key("message_type"); object.value(message.type.rawValue)
+            object.key("read_at"); object.value(message.readAt?.iso8601)
+            object.key("reply_to"); object.value(message.replyTo?.rawValue)
+            object.key("status"); object.value(message.status.rawValue)
+            object.key("timestamp"); object.value(message.timestamp.iso8601)
+            object.key("to"); object.value(message.to.e164)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, from, fromName = "from_name", to, message, direction, status, timestamp

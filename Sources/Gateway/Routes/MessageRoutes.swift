@@ -24,9 +24,23 @@ struct MessageRoutes {
         enum CodingKeys: String, CodingKey { case total, limit, offset, hasMore = "has_more" }
     }
 
-    struct MessageList: Encodable, Sendable {
+    struct MessageList: Encodable, JSONWritable {
         let messages: [MessageRepresentation]
         let pagination: Pagination
+
+        func write(to json: inout JSONWriter) {
+            json.object { object in
+                object.key("messages")
+                object.array(messages) { json, message in message.write(to: &json) }
+                object.key("pagination")
+                object.object { page in
+                    page.key("has_more"); page.value(pagination.hasMore)
+                    page.key("limit"); page.value(pagination.limit)
+                    page.key("offset"); page.value(pagination.offset)
+                    page.key("total"); page.value(pagination.total)
+                }
+            }
+        }
     }
 
     @Sendable func list(request: Request, context: GatewayRequestContext) async throws -> Success<MessageList> {
@@ -150,7 +164,7 @@ struct MessageRoutes {
         )
     }
 
-    struct Conversation: Encodable, Sendable {
+    struct Conversation: Encodable, JSONWritable {
         let phone: String
         let contactName: String?
         let messages: [MessageRepresentation]
@@ -159,6 +173,17 @@ struct MessageRoutes {
         enum CodingKeys: String, CodingKey {
             case phone, contactName = "contact_name", messages, totalMessages = "total_messages", hasMore = "has_more"
         }
+        func write(to json: inout JSONWriter) {
+            json.object { object in
+                object.key("contact_name"); object.value(contactName)
+                object.key("has_more"); object.value(hasMore)
+                object.key("messages")
+                object.array(messages) { json, message in message.write(to: &json) }
+                object.key("phone"); object.value(phone)
+                object.key("total_messages"); object.value(totalMessages)
+            }
+        }
+
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(phone, forKey: .phone)
