@@ -199,6 +199,13 @@ struct MessageAPITests {
         let last = try await gateway.get("/api/messages?limit=3&offset=6").data
         #expect((last["messages"] as? [[String: Any]])?.map { $0["message"] as? String } == ["m0"])
         #expect((last["pagination"] as? [String: Any])?["has_more"] as? Bool == false)
+        let pastTheEnd = try await gateway.get("/api/messages?limit=3&offset=100").data
+        #expect((pastTheEnd["messages"] as? [Any])?.isEmpty == true)
+        #expect((pastTheEnd["pagination"] as? [String: Any])?["total"] as? Int == 7)
+        let unreadOnePhone = try await gateway.get("/api/messages?status=unread&phone=%2B60111111111").data
+        #expect((unreadOnePhone["pagination"] as? [String: Any])?["total"] as? Int == 4)
+        let dated = try await gateway.get("/api/messages?limit=2&from_date=2020-01-01&phone=%2B60122222222").data
+        #expect((dated["pagination"] as? [String: Any])?["total"] as? Int == 3)
 
         let byPhone = try await messages(gateway, "?phone=%2B60122222222")
         #expect(byPhone.map { $0["message"] as? String } == ["m5", "m3", "m1"])

@@ -204,27 +204,32 @@ public final class SQLiteStore: GatewayStore {
             binds.append(.timestamp(to))
         }
         let filter = conditions.joined(separator: " AND ")
-        let rows = try await database.read(
-            "SELECT \(Self.messageColumns) FROM messages WHERE \(filter) ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?",
-            binds + [.integer(query.limit), .integer(query.offset)]
-        )
-        let total: Int
+        // The total rides along with the page as one uncorrelated subquery (SQLite evaluates it
+        // once): from the trigger-kept counters when no date bound applies, by counting otherwise.
+        let totalQuery: String
+        var totalBinds: [SQLiteData]
         if query.from == nil, query.to == nil {
-            // Served by the trigger-kept counters instead of a scan.
-            var countBinds: [SQLiteData] = [.text(query.sessionID.rawValue), .text(query.contact?.e164 ?? "")]
+            totalBinds = [.text(query.sessionID.rawValue), .text(query.contact?.e164 ?? "")]
             var statusFilter = ""
             if query.status != .all {
                 statusFilter = " AND status = ?"
-                countBinds.append(.text(query.status.rawValue))
+                totalBinds.append(.text(query.status.rawValue))
             }
-            total = try await database.read(
-                "SELECT COALESCE(SUM(n), 0) AS total FROM message_counts WHERE session_id = ? AND contact = ?\(statusFilter)",
-                countBinds
-            ).first?.column("total")?.integer ?? 0
+            totalQuery = "SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ? AND contact = ?\(statusFilter)"
         } else {
-            total = try await database.read("SELECT COUNT(*) AS total FROM messages WHERE \(filter)", binds)
-                .first?.column("total")?.integer ?? 0
+            totalQuery = "SELECT COUNT(*) FROM messages WHERE \(filter)"
+            totalBinds = binds
         }
+        let rows = try await database.read(
+            """
+            SELECT \(Self.messageColumns), (\(totalQuery)) AS total FROM messages WHERE \(filter)
+            ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?
+            """,
+            totalBinds + binds + [.integer(query.limit), .integer(query.offset)]
+        )
+        // A page past the end has no row to carry the total.
+        let totalRow = try await rows.isEmpty ? database.read("SELECT (\(totalQuery)) AS total", totalBinds).first : rows.first
+        let total = totalRow?.column("total")?.integer ?? 0
         return MessagePage(messages: try rows.map(Message.init(row:)), total: total)
     }
 
