@@ -27,8 +27,6 @@ public struct GatewayConfiguration: Sendable {
         self.webhooks = webhooks
         self.security = security
     }
-
-    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("buzzbridge.sqlite") }
 }
 
 /// Opens the data folder's database, creating the folder first when needed.

@@ -188,35 +188,14 @@ struct EndpointInput {
     let events: [String]?
 
     static func read(_ request: Request, context: GatewayRequestContext) async throws -> EndpointInput {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        } catch {
-            throw APIError(.validationError, "Request body is too large", details: ["body": "must be at most \(context.maxUploadSize) bytes"])
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)),
-              let fields = object as? [String: Any]
-        else { throw APIError.invalid("body", "must be a JSON object") }
-        func string(_ name: String) throws(APIError) -> String {
-            guard let value = fields[name], !(value is NSNull) else { throw .invalid(name, "is required") }
-            guard let text = value as? String, !(value is NSNumber) else { throw .invalid(name, "must be a string") }
-            return text
-        }
-        var events: [String]?
-        switch fields["events"] {
-        case nil, is NSNull: events = nil
-        case let text as String where !(fields["events"] is NSNumber):
+        let body = try await JSONObjectInput.read(request, context: context)
+        let events: [String]?
+        if let text = try? body.string("events") {
             events = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        case let list as [Any]:
-            events = try list.map { item throws(APIError) in
-                guard let text = item as? String, !(item is NSNumber) else { throw .invalid("events", "must be a list of strings") }
-                return text
-            }
-        default:
-            throw APIError.invalid("events", "must be a list of strings")
+        } else {
+            events = try body.strings("events")
         }
-        return EndpointInput(url: try string("url"), secret: try string("secret"), events: events)
+        return EndpointInput(url: try body.requiredString("url"), secret: try body.requiredString("secret"), events: events)
     }
 }
 
