@@ -15,7 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -35,8 +35,8 @@ let package = Package(
             name: "BuzzBridgeStorage",
             dependencies: [
                 "BuzzBridgeCore",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                // SQLite (Debian's libsqlite3) with cached statements and a WAL reader pool.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Storage"
@@ -138,6 +138,7 @@ let package = Package(
             ],
             path: "Tests/GatewayTests"
         ),
+        .testTarget(name: "StorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/StorageTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),
         .testTarget(name: "WhatsAppProtocolTests", dependencies: ["WhatsAppProtocol", "TestSupport"], path: "Tests/WhatsAppProtocolTests"),

@@ -29,7 +29,7 @@ public protocol GatewayStore: Sendable {
     /// to store with the change from the updated message.
     func advanceMessage(
         _ id: MessageID, in session: SessionID, to status: MessageStatus, at: Timestamp,
-        externalID: String?, announce: @Sendable (Message) -> [OutboxEvent]
+        externalID: String?, announce: @escaping @Sendable (Message) -> [OutboxEvent]
     ) async throws -> Message?
     func message(_ id: MessageID, in session: SessionID) async throws -> Message?
     func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message?
@@ -168,4 +168,6 @@ public enum StoreError: Error, Sendable, Equatable {
     /// `before` names no message of that conversation.
     case unknownCursor(MessageID)
     case corruptRow(String)
+    /// SQLite abandoned a group transaction (out of disk, I/O error): none of its writes stayed.
+    case transactionAborted
 }

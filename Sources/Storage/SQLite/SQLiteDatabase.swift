@@ -1,116 +1,140 @@
-import Logging
-import SQLiteNIO
+import GRDB
 import Synchronization
 
-/// One SQLite file in WAL mode: a single writer connection, whose transactions are serialised,
-/// and a few reader connections that read concurrently with it.
+/// One SQLite file in WAL mode (GRDB's `DatabasePool`): concurrent readers, and one writer whose
+/// callers are committed in groups.
+///
+/// Group commit is what lets many concurrent writers share the single SQLite writer: writes that
+/// arrive while a transaction runs wait for it, then all of them run in the next transaction, each
+/// in its own savepoint so that one failing write never undoes another. Every caller resumes only
+/// after the transaction holding its write has committed, so nothing is acknowledged before it is
+/// stored.
 final class SQLiteDatabase: Sendable {
-    private let writer: SQLiteConnection
-    private let readers: [SQLiteConnection]
-    private let nextReader = Atomic<Int>(0)
-    private let writeLock = AsyncLock()
+    private let pool: DatabasePool
+    private let pending = Mutex(PendingWrites())
+    /// Enough to fill a transaction without letting the first caller wait on a thousand others.
+    private let maximumBatch = 128
 
-    static func open(path: String, readerCount: Int, logger: Logger) async throws -> SQLiteDatabase {
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        // WAL lets readers and the CLI work while the server writes; NORMAL sync is durable across a
-        // process crash (kill -9), which is what WAL guarantees without an fsync per commit.
-        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
-            _ = try await writer.query(pragma, [])
+    static func open(path: String, readerCount: Int) throws -> SQLiteDatabase {
+        var configuration = Configuration()
+        // Other processes (the CLI) write to the same file; wait for them rather than fail.
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = max(readerCount, 1)
+        configuration.label = "buzzbridge"
+        configuration.prepareDatabase { db in
+            // NORMAL in WAL mode survives a process crash (kill -9) without an fsync per commit.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<readerCount {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            _ = try await reader.query("PRAGMA busy_timeout = 10000", [])
-            readers.append(reader)
-        }
-        return SQLiteDatabase(writer: writer, readers: readers)
+        return SQLiteDatabase(pool: try DatabasePool(path: path, configuration: configuration))
     }
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
-        self.writer = writer
-        self.readers = readers
+    private init(pool: DatabasePool) {
+        self.pool = pool
     }
 
-    /// Runs a read on the next reader connection (or the writer when there are none).
-    func read(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        guard !readers.isEmpty else { return try await writer.query(sql, binds) }
-        let index = nextReader.add(1, ordering: .relaxed).oldValue % readers.count
-        return try await readers[index].query(sql, binds)
+    /// Runs a read on a reader connection. Reads of more than one statement see one snapshot.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
     }
 
-    /// Runs `body` inside one write transaction; nothing else writes until it commits or rolls back.
-    func transaction<T: Sendable>(_ body: @Sendable (WriteTransaction) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            _ = try await writer.query("BEGIN IMMEDIATE", [])
-            do {
-                let result = try await body(WriteTransaction(connection: writer))
-                _ = try await writer.query("COMMIT", [])
-                return result
-            } catch {
-                _ = try? await writer.query("ROLLBACK", [])
-                throw error
-            }
-        }
+    /// Runs a single-statement read without the snapshot transaction around it (one statement is
+    /// always consistent on its own).
+    func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.unsafeRead(body)
     }
 
-    /// A single statement outside any explicit transaction (SQLite makes it atomic on its own).
-    func write(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await writeLock.withLock { try await writer.query(sql, binds) }
-    }
-
-    func close() async throws {
-        for reader in readers { try await reader.close() }
-        try await writer.close()
-    }
-}
-
-/// The statements of one open transaction.
-struct WriteTransaction: Sendable {
-    let connection: SQLiteConnection
-
-    @discardableResult
-    func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await connection.query(sql, binds)
-    }
-}
-
-/// A FIFO lock for async code: waiters resume in arrival order, holders may suspend.
-final class AsyncLock: Sendable {
-    private struct State {
-        var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state = Mutex(State())
-
-    func withLock<T>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
-    }
-
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state in
-                if state.locked {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.locked = true
+    /// Runs `body` in the next group-committed write transaction and returns once that transaction
+    /// has committed. If `body` throws, only its own changes are rolled back.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let write = PendingWrite(
+                run: { db in
+                    do {
+                        let value = try db.inSavepointReturning { try body(db) }
+                        return .init(committed: { continuation.resume(returning: value) }, rolledBack: { continuation.resume(throwing: $0) })
+                    } catch {
+                        // Its own changes are already undone; the caller learns why whatever the commit does.
+                        return .init(committed: { continuation.resume(throwing: error) }, rolledBack: { _ in continuation.resume(throwing: error) })
+                    }
+                },
+                refuse: { continuation.resume(throwing: $0) }
+            )
+            let startsDrain = pending.withLock { state in
+                state.writes.append(write)
+                guard !state.draining else { return false }
+                state.draining = true
                 return true
             }
-            if acquired { continuation.resume() }
+            if startsDrain { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
         }
     }
 
-    private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.waiters.isEmpty else {
-                state.locked = false
-                return nil
+    /// Commits batches until no write is waiting. Runs on the pool's writer queue.
+    private func drain(_ db: Database) {
+        while true {
+            let batch = pending.withLock { state -> [PendingWrite] in
+                guard !state.writes.isEmpty else {
+                    state.draining = false
+                    return []
+                }
+                let count = min(state.writes.count, maximumBatch)
+                let batch = Array(state.writes.prefix(count))
+                state.writes.removeFirst(count)
+                return batch
             }
-            return state.waiters.removeFirst()
+            guard !batch.isEmpty else { return }
+            var answers: [PendingWrite.Answer] = []
+            answers.reserveCapacity(batch.count)
+            do {
+                try db.beginTransaction(.immediate)
+                for write in batch {
+                    answers.append(write.run(db))
+                    // Some errors make SQLite roll back the whole transaction, not just the savepoint.
+                    guard db.isInsideTransaction else { throw StoreError.transactionAborted }
+                }
+                try db.commit()
+                for answer in answers { answer.committed() }
+            } catch {
+                try? db.rollback()
+                for answer in answers { answer.rolledBack(error) }
+                for write in batch.dropFirst(answers.count) { write.refuse(error) }
+            }
         }
-        next?.resume()
+    }
+
+    func close() throws {
+        try pool.close()
+    }
+}
+
+private struct PendingWrites {
+    var writes: [PendingWrite] = []
+    var draining = false
+}
+
+/// A caller's write, waiting for the next group transaction.
+private struct PendingWrite: Sendable {
+    /// How the caller is answered once its transaction commits or rolls back.
+    struct Answer {
+        let committed: () -> Void
+        let rolledBack: (any Error) -> Void
+    }
+
+    /// Runs the caller's body in its own savepoint.
+    let run: @Sendable (Database) -> Answer
+    /// Answers a caller whose body never ran (the transaction could not begin).
+    let refuse: @Sendable (any Error) -> Void
+}
+
+extension Database {
+    /// `inSavepoint` for a body that returns a value.
+    func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try inSavepoint {
+            result = try body()
+            return .commit
+        }
+        guard let result else { preconditionFailure("savepoint committed without a result") }
+        return result
     }
 }

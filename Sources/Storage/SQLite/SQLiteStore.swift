@@ -1,7 +1,7 @@
 import BuzzBridgeCore
+import Foundation
+import GRDB
 import Logging
-import NIOCore
-import SQLiteNIO
 
 /// ``GatewayStore`` on an embedded SQLite file.
 public final class SQLiteStore: GatewayStore {
@@ -10,7 +10,7 @@ public final class SQLiteStore: GatewayStore {
 
     /// Opens (creating and migrating if needed) the database at `path`.
     public static func open(path: String, readerCount: Int = 2, logger: Logger = Logger(label: "buzzbridge.sqlite")) async throws -> SQLiteStore {
-        let database = try await SQLiteDatabase.open(path: path, readerCount: readerCount, logger: logger)
+        let database = try SQLiteDatabase.open(path: path, readerCount: readerCount)
         let store = SQLiteStore(database: database)
         try await store.migrate()
         return store
@@ -21,53 +21,57 @@ public final class SQLiteStore: GatewayStore {
     }
 
     private func migrate() async throws {
-        try await database.transaction { tx in
-            let version = try await tx.execute("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        try await database.write { db in
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             for (index, statements) in Schema.migrations.enumerated() where index >= version {
-                for statement in statements { try await tx.execute(statement) }
+                for statement in statements { try db.execute(sql: statement) }
             }
-            try await tx.execute("PRAGMA user_version = \(Schema.migrations.count)")
+            try db.execute(sql: "PRAGMA user_version = \(Schema.migrations.count)")
         }
     }
 
     public func close() async throws {
-        try await database.close()
+        try database.close()
     }
 
     // MARK: Sessions
 
     public func createSession(_ session: Session) async throws {
-        _ = try await database.write(
-            """
-            INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [.text(session.id.rawValue), .text(session.kind.rawValue), .text(session.name), .text(session.status.rawValue),
-             .optional(session.phoneNumber?.e164), .optional(session.connectedAt), .optional(session.lastActivity),
-             .optional(session.disconnectedAt), .timestamp(session.createdAt)]
-        )
+        try await database.write { db in
+            try db.run(
+                """
+                INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [session.id.rawValue, session.kind.rawValue, session.name, session.status.rawValue, session.phoneNumber?.e164,
+                 session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored]
+            )
+        }
     }
 
     public func session(_ id: SessionID) async throws -> Session? {
-        try await database.read("SELECT * FROM sessions WHERE id = ?", [.text(id.rawValue)]).first.map(Session.init(row:))
+        try await database.readStatement { db in
+            try db.rows("SELECT * FROM sessions WHERE id = ?", [id.rawValue]).first.map(Session.init(row:))
+        }
     }
 
     public func sessions() async throws -> [Session] {
-        try await database.read("SELECT * FROM sessions ORDER BY created_at, id").map(Session.init(row:))
+        try await database.readStatement { db in
+            try db.rows("SELECT * FROM sessions ORDER BY created_at, id").map(Session.init(row:))
+        }
     }
 
     public func updateSession(_ session: Session, events: [OutboxEvent]) async throws {
-        try await database.transaction { tx in
-            try await tx.execute(
+        try await database.write { db in
+            try db.run(
                 """
                 UPDATE sessions SET name = ?, status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
                     disconnected_at = ? WHERE id = ?
                 """,
-                [.text(session.name), .text(session.status.rawValue), .optional(session.phoneNumber?.e164),
-                 .optional(session.connectedAt), .optional(session.lastActivity), .optional(session.disconnectedAt),
-                 .text(session.id.rawValue)]
+                [session.name, session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
+                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.id.rawValue]
             )
-            try await Self.record(events, in: tx)
+            try Self.record(events, in: db)
         }
         if !events.isEmpty { deliveryBell.ring() }
     }
@@ -75,41 +79,47 @@ public final class SQLiteStore: GatewayStore {
     // MARK: API keys
 
     public func createAPIKey(_ key: APIKeyRecord) async throws {
-        _ = try await database.write(
-            """
-            INSERT INTO api_keys (id, session_id, secret_hash, label, created_at, scopes, requests_per_minute, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [.text(key.id), .text(key.sessionID.rawValue), .blob(ByteBuffer(bytes: key.secretHash)), .optional(key.label), .timestamp(key.createdAt),
-             .text(APIKeyScope.format(key.scopes)), key.requestsPerMinute.map { .integer($0) } ?? .null, .optional(key.expiresAt)]
-        )
+        try await database.write { db in
+            try db.run(
+                """
+                INSERT INTO api_keys (id, session_id, secret_hash, label, created_at, scopes, requests_per_minute, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [key.id, key.sessionID.rawValue, Data(key.secretHash), key.label, key.createdAt.stored,
+                 APIKeyScope.format(key.scopes), key.requestsPerMinute, key.expiresAt?.stored]
+            )
+        }
     }
 
     public func apiKey(id: String) async throws -> APIKeyRecord? {
-        try await database.read("SELECT * FROM api_keys WHERE id = ?", [.text(id)]).first.map(APIKeyRecord.init(row:))
+        try await database.readStatement { db in
+            try db.rows("SELECT * FROM api_keys WHERE id = ?", [id]).first.map(APIKeyRecord.init(row:))
+        }
     }
 
     public func apiKeys(session: SessionID) async throws -> [APIKeyRecord] {
-        try await database.read("SELECT * FROM api_keys WHERE session_id = ? ORDER BY created_at, id", [.text(session.rawValue)])
-            .map(APIKeyRecord.init(row:))
+        try await database.readStatement { db in
+            try db.rows("SELECT * FROM api_keys WHERE session_id = ? ORDER BY created_at, id", [session.rawValue]).map(APIKeyRecord.init(row:))
+        }
     }
 
     public func revokeAPIKey(id: String, at time: Timestamp) async throws -> Bool {
-        try await !database.write(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id",
-            [.timestamp(time), .text(id)]
-        ).isEmpty
+        try await database.write { db in
+            try !db.rows("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id", [time.stored, id]).isEmpty
+        }
     }
 
     public func recordAPIKeyUse(id: String, at time: Timestamp) async throws {
-        _ = try await database.write("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [.timestamp(time), .text(id)])
+        try await database.write { db in
+            try db.run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [time.stored, id])
+        }
     }
 
     // MARK: Messages
 
     public func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool {
-        let inserted = try await database.transaction { tx in
-            let inserted = try await tx.execute(
+        let inserted = try await database.write { db in
+            let inserted = try db.rows(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
                     body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at)
@@ -117,24 +127,23 @@ public final class SQLiteStore: GatewayStore {
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
                 RETURNING seq
                 """,
-                [.text(message.id.rawValue), .text(message.sessionID.rawValue), .optional(message.externalID),
-                 .text(message.direction.rawValue), .text(message.from.e164), .optional(message.fromName),
-                 .text(message.to.e164), .text(message.contact.e164), .text(message.body), .text(message.status.rawValue),
-                 .text(message.type.rawValue), .optional(message.mediaURL), .optional(message.replyTo?.rawValue),
-                 .timestamp(message.timestamp), .optional(message.readAt), .timestamp(message.timestamp)]
+                [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
+                 message.from.e164, message.fromName, message.to.e164, message.contact.e164, message.body,
+                 message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
+                 message.timestamp.stored, message.readAt?.stored, message.timestamp.stored]
             )
             guard !inserted.isEmpty else { return false }
-            try await Self.touchSession(message.sessionID, at: message.timestamp, in: tx)
+            try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
             if message.direction == .incoming, let name = message.fromName, !name.isEmpty {
-                try await tx.execute(
+                try db.run(
                     """
                     INSERT INTO contacts (session_id, phone, name, updated_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (session_id, phone) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
                     """,
-                    [.text(message.sessionID.rawValue), .text(message.from.e164), .text(name), .timestamp(message.timestamp)]
+                    [message.sessionID.rawValue, message.from.e164, name, message.timestamp.stored]
                 )
             }
-            try await Self.record(events, in: tx)
+            try Self.record(events, in: db)
             return true
         }
         if inserted, !events.isEmpty { deliveryBell.ring() }
@@ -143,13 +152,15 @@ public final class SQLiteStore: GatewayStore {
 
     public func advanceMessage(
         _ id: MessageID, in session: SessionID, to status: MessageStatus, at time: Timestamp,
-        externalID: String?, announce: @Sendable (Message) -> [OutboxEvent]
+        externalID: String?, announce: @escaping @Sendable (Message) -> [OutboxEvent]
     ) async throws -> Message? {
         let allowedFrom = MessageStatus.allCases.filter { $0.canAdvance(to: status) }
         guard !allowedFrom.isEmpty else { return nil }
         let placeholders = Array(repeating: "?", count: allowedFrom.count).joined(separator: ", ")
-        let advanced: Message? = try await database.transaction { tx in
-            let rows = try await tx.execute(
+        var arguments: StatementArguments = [status.rawValue, time.stored, status.rawValue, time.stored, externalID, id.rawValue, session.rawValue]
+        arguments += StatementArguments(allowedFrom.map(\.rawValue))
+        let advanced: Message? = try await database.write { [arguments] db in
+            let rows = try db.rows(
                 """
                 UPDATE messages SET status = ?, updated_at = ?,
                     read_at = CASE WHEN ? = 'read' AND direction = 'incoming' THEN ? ELSE read_at END,
@@ -157,13 +168,12 @@ public final class SQLiteStore: GatewayStore {
                 WHERE id = ? AND session_id = ? AND status IN (\(placeholders))
                 RETURNING \(Self.messageColumns)
                 """,
-                [.text(status.rawValue), .timestamp(time), .text(status.rawValue), .timestamp(time), .optional(externalID),
-                 .text(id.rawValue), .text(session.rawValue)] + allowedFrom.map { .text($0.rawValue) }
+                arguments
             )
             guard let row = rows.first else { return nil }
             let message = try Message(row: row)
-            try await Self.touchSession(session, at: time, in: tx)
-            try await Self.record(announce(message), in: tx)
+            try Self.touchSession(session, at: time, in: db)
+            try Self.record(announce(message), in: db)
             return message
         }
         if advanced != nil { deliveryBell.ring() }
@@ -171,164 +181,178 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
-        try await database.read(
-            "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?",
-            [.text(id.rawValue), .text(session.rawValue)]
-        ).first.map(Message.init(row:))
+        try await database.readStatement { db in
+            try db.rows("SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?", [id.rawValue, session.rawValue])
+                .first.map(Message.init(row:))
+        }
     }
 
     public func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message? {
-        try await database.read(
-            "SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND direction = ? AND external_id = ?",
-            [.text(session.rawValue), .text(direction.rawValue), .text(externalID)]
-        ).first.map(Message.init(row:))
+        try await database.readStatement { db in
+            try db.rows(
+                "SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND direction = ? AND external_id = ?",
+                [session.rawValue, direction.rawValue, externalID]
+            ).first.map(Message.init(row:))
+        }
     }
 
     public func messages(_ query: MessageQuery) async throws -> MessagePage {
         var conditions = ["session_id = ?"]
-        var binds: [SQLiteData] = [.text(query.sessionID.rawValue)]
+        var arguments: StatementArguments = [query.sessionID.rawValue]
         if let contact = query.contact {
             conditions.append("contact = ?")
-            binds.append(.text(contact.e164))
+            arguments += [contact.e164]
         }
         if query.status != .all {
             conditions.append("status = ?")
-            binds.append(.text(query.status.rawValue))
+            arguments += [query.status.rawValue]
         }
         if let from = query.from {
             conditions.append("timestamp >= ?")
-            binds.append(.timestamp(from))
+            arguments += [from.stored]
         }
         if let to = query.to {
             conditions.append("timestamp <= ?")
-            binds.append(.timestamp(to))
+            arguments += [to.stored]
         }
         let filter = conditions.joined(separator: " AND ")
-        // The total rides along with the page as one uncorrelated subquery (SQLite evaluates it
-        // once): from the trigger-kept counters when no date bound applies, by counting otherwise.
+        // The total comes from the trigger-kept counters when no date bound applies, by counting otherwise.
         let totalQuery: String
-        var totalBinds: [SQLiteData]
+        var totalArguments: StatementArguments
         if query.from == nil, query.to == nil {
-            totalBinds = [.text(query.sessionID.rawValue), .text(query.contact?.e164 ?? "")]
+            totalArguments = [query.sessionID.rawValue, query.contact?.e164 ?? ""]
             var statusFilter = ""
             if query.status != .all {
                 statusFilter = " AND status = ?"
-                totalBinds.append(.text(query.status.rawValue))
+                totalArguments += [query.status.rawValue]
             }
             totalQuery = "SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ? AND contact = ?\(statusFilter)"
         } else {
             totalQuery = "SELECT COUNT(*) FROM messages WHERE \(filter)"
-            totalBinds = binds
+            totalArguments = arguments
         }
-        let rows = try await database.read(
-            """
-            SELECT \(Self.messageColumns), (\(totalQuery)) AS total FROM messages WHERE \(filter)
-            ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?
-            """,
-            totalBinds + binds + [.integer(query.limit), .integer(query.offset)]
-        )
-        // A page past the end has no row to carry the total.
-        let totalRow = try await rows.isEmpty ? database.read("SELECT (\(totalQuery)) AS total", totalBinds).first : rows.first
-        let total = totalRow?.column("total")?.integer ?? 0
-        return MessagePage(messages: try rows.map(Message.init(row:)), total: total)
+        let pageSQL = "SELECT \(Self.messageColumns) FROM messages WHERE \(filter) ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?"
+        let pageArguments = arguments + [query.limit, query.offset]
+        // One snapshot for the page and its total, so the two always agree.
+        return try await database.read { [totalArguments] db in
+            let messages = try db.messages(pageSQL, pageArguments)
+            let total = try Int.fetchOne(db.cachedStatement(sql: totalQuery), arguments: totalArguments) ?? 0
+            return MessagePage(messages: messages, total: total)
+        }
     }
 
     public func conversation(_ query: ConversationQuery) async throws -> ConversationPage {
-        var binds: [SQLiteData] = [.text(query.sessionID.rawValue), .text(query.contact.e164)]
-        var cursor = ""
-        if let before = query.before {
-            guard let anchor = try await database.read(
-                "SELECT timestamp, seq FROM messages WHERE id = ? AND session_id = ? AND contact = ?",
-                [.text(before.rawValue), .text(query.sessionID.rawValue), .text(query.contact.e164)]
-            ).first else { throw StoreError.unknownCursor(before) }
-            cursor = " AND (timestamp, seq) < (?, ?)"
-            binds += [anchor.column("timestamp") ?? .null, anchor.column("seq") ?? .null]
+        let session = query.sessionID.rawValue
+        let contact = query.contact.e164
+        return try await database.read { db in
+            var arguments: StatementArguments = [session, contact]
+            var cursor = ""
+            if let before = query.before {
+                guard let anchor = try db.rows(
+                    "SELECT timestamp, seq FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact]
+                ).first else { throw StoreError.unknownCursor(before) }
+                cursor = " AND (timestamp, seq) < (?, ?)"
+                arguments += [anchor[0] as Int64, anchor[1] as Int64]
+            }
+            let rows = try db.messages(
+                """
+                SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND contact = ?\(cursor)
+                ORDER BY timestamp DESC, seq DESC LIMIT ?
+                """,
+                arguments + [query.limit + 1]
+            )
+            let summary = try db.rows(
+                """
+                SELECT (SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ?1 AND contact = ?2),
+                       (SELECT name FROM contacts WHERE session_id = ?1 AND phone = ?2)
+                """,
+                [session, contact]
+            ).first
+            return ConversationPage(
+                messages: rows.prefix(query.limit).reversed(),
+                contactName: summary?[1],
+                totalMessages: summary?[0] ?? 0,
+                hasMore: rows.count > query.limit
+            )
         }
-        let rows = try await database.read(
-            """
-            SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND contact = ?\(cursor)
-            ORDER BY timestamp DESC, seq DESC LIMIT ?
-            """,
-            binds + [.integer(query.limit + 1)]
-        )
-        let summary = try await database.read(
-            """
-            SELECT (SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ?1 AND contact = ?2) AS total,
-                   (SELECT name FROM contacts WHERE session_id = ?1 AND phone = ?2) AS name
-            """,
-            [.text(query.sessionID.rawValue), .text(query.contact.e164)]
-        ).first
-        let page = try rows.prefix(query.limit).map(Message.init(row:))
-        return ConversationPage(
-            messages: page.reversed(),
-            contactName: summary?.column("name")?.string,
-            totalMessages: summary?.column("total")?.integer ?? 0,
-            hasMore: rows.count > query.limit
-        )
     }
 
     // MARK: Settings
 
     public func setting(_ key: String) async throws -> String? {
-        try await database.read("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?.string
+        try await database.readStatement { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"), arguments: [key])
+        }
     }
 
     public func setSetting(_ key: String, to value: String) async throws {
-        _ = try await database.write(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [.text(key), .text(value)]
-        )
+        try await database.write { db in
+            try db.run("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        }
     }
 
     // MARK: Rows
 
+    /// The columns `Message(row:)` reads, by position.
     static let messageColumns = """
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
         media_url, reply_to, timestamp, read_at
         """
 
     /// Every message change is session activity; kept in the change's own transaction.
-    private static func touchSession(_ id: SessionID, at time: Timestamp, in tx: WriteTransaction) async throws {
-        try await tx.execute(
-            "UPDATE sessions SET last_activity = ? WHERE id = ? AND (last_activity IS NULL OR last_activity < ?)",
-            [.timestamp(time), .text(id.rawValue), .timestamp(time)]
+    private static func touchSession(_ id: SessionID, at time: Timestamp, in db: Database) throws {
+        try db.run(
+            "UPDATE sessions SET last_activity = ?1 WHERE id = ?2 AND (last_activity IS NULL OR last_activity < ?1)",
+            [time.stored, id.rawValue]
         )
     }
 
-    private static func record(_ events: [OutboxEvent], in tx: WriteTransaction) async throws {
+    private static func record(_ events: [OutboxEvent], in db: Database) throws {
         for event in events {
-            let rows = try await tx.execute(
-                "INSERT INTO events (session_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
-                [.text(event.sessionID.rawValue), .text(event.type), .blob(ByteBuffer(bytes: event.payload)), .timestamp(event.createdAt)]
+            try db.run(
+                "INSERT INTO events (session_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
+                [event.sessionID.rawValue, event.type, Data(event.payload), event.createdAt.stored]
             )
-            guard let seq = rows.first?.column("seq")?.integer else { throw StoreError.corruptRow("event without seq") }
-            try await queueDeliveries(of: event, seq: seq, in: tx)
+            try queueDeliveries(of: event, seq: db.lastInsertedRowID, in: db)
         }
     }
 }
 
-extension SQLiteData {
-    static func timestamp(_ value: Timestamp) -> SQLiteData { .integer(Int(value.millisecondsSinceEpoch)) }
+extension Database {
+    /// Every statement goes through the connection's statement cache: the API runs the same few
+    /// dozen statements over and over, and parsing them was a tenth of a request's time.
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
 
-    static func optional(_ value: String?) -> SQLiteData { value.map(SQLiteData.text) ?? .null }
+    func run(_ sql: String, _ arguments: StatementArguments = []) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
 
-    static func optional(_ value: Timestamp?) -> SQLiteData { value.map(SQLiteData.timestamp) ?? .null }
+    /// Messages selected with ``SQLiteStore/messageColumns``, decoded straight from the cursor.
+    func messages(_ sql: String, _ arguments: StatementArguments) throws -> [Message] {
+        let cursor = try Row.fetchCursor(cachedStatement(sql: sql), arguments: arguments)
+        var messages: [Message] = []
+        while let row = try cursor.next() { messages.append(try Message(row: row)) }
+        return messages
+    }
 }
 
-extension SQLiteRow {
+extension Timestamp {
+    /// How timestamps are stored: integer milliseconds since the Unix epoch.
+    var stored: Int64 { millisecondsSinceEpoch }
+
+    init(stored: Int64) { self.init(millisecondsSinceEpoch: stored) }
+}
+
+extension Row {
     func required(_ column: String) throws -> String {
-        guard let value = self.column(column)?.string else { throw StoreError.corruptRow("missing \(column)") }
+        guard let value: String = self[column] else { throw StoreError.corruptRow("missing \(column)") }
         return value
     }
 
     func timestamp(_ column: String) -> Timestamp? {
-        guard let data = self.column(column), case .integer(let value) = data else { return nil }
-        return Timestamp(millisecondsSinceEpoch: Int64(value))
-    }
-
-    func phone(_ column: String) throws -> PhoneNumber {
-        guard let number = PhoneNumber(try required(column)) else { throw StoreError.corruptRow("bad phone in \(column)") }
-        return number
+        (self[column] as Int64?).map(Timestamp.init(stored:))
     }
 
     func value<T: RawRepresentable>(_ column: String) throws -> T where T.RawValue == String {
@@ -338,57 +362,71 @@ extension SQLiteRow {
 }
 
 extension Session {
-    init(row: SQLiteRow) throws {
+    init(row: Row) throws {
         self.init(
             id: SessionID(rawValue: try row.required("id")),
             kind: try row.value("kind"),
             name: try row.required("name"),
             status: try row.value("status"),
-            phoneNumber: row.column("phone_number")?.string.flatMap { PhoneNumber($0) },
+            phoneNumber: (row["phone_number"] as String?).flatMap { PhoneNumber($0) },
             connectedAt: row.timestamp("connected_at"),
             lastActivity: row.timestamp("last_activity"),
             disconnectedAt: row.timestamp("disconnected_at"),
-            createdAt: row.timestamp("created_at") ?? Timestamp(millisecondsSinceEpoch: 0)
+            createdAt: row.timestamp("created_at") ?? Timestamp(stored: 0)
         )
     }
 }
 
 extension APIKeyRecord {
-    init(row: SQLiteRow) throws {
-        guard case .blob(var buffer) = row.column("secret_hash") else { throw StoreError.corruptRow("missing secret_hash") }
-        guard let scopes = row.column("scopes")?.string.flatMap(APIKeyScope.parseList) else { throw StoreError.corruptRow("api key scopes") }
+    init(row: Row) throws {
+        guard let hash: Data = row["secret_hash"] else { throw StoreError.corruptRow("missing secret_hash") }
+        guard let scopes = (row["scopes"] as String?).flatMap(APIKeyScope.parseList) else { throw StoreError.corruptRow("api key scopes") }
         self.init(
             id: try row.required("id"),
             sessionID: SessionID(rawValue: try row.required("session_id")),
-            secretHash: buffer.readBytes(length: buffer.readableBytes) ?? [],
-            label: row.column("label")?.string,
-            createdAt: row.timestamp("created_at") ?? Timestamp(millisecondsSinceEpoch: 0),
+            secretHash: Array(hash),
+            label: row["label"],
+            createdAt: row.timestamp("created_at") ?? Timestamp(stored: 0),
             lastUsedAt: row.timestamp("last_used_at"),
             revokedAt: row.timestamp("revoked_at"),
             scopes: scopes,
-            requestsPerMinute: row.column("requests_per_minute")?.integer,
+            requestsPerMinute: row["requests_per_minute"],
             expiresAt: row.timestamp("expires_at")
         )
     }
 }
 
+/// Messages are read by column position (``SQLiteStore/messageColumns``): pages of them are the
+/// API's hottest path, and a lookup by name per column per row showed up in its profile.
 extension Message {
-    init(row: SQLiteRow) throws {
+    init(row: Row) throws {
+        func text(_ index: Int) throws -> String {
+            guard let value: String = row[index] else { throw StoreError.corruptRow("message column \(index) is null") }
+            return value
+        }
+        func phone(_ index: Int) throws -> PhoneNumber {
+            guard let number = PhoneNumber(try text(index)) else { throw StoreError.corruptRow("bad phone in message column \(index)") }
+            return number
+        }
+        func value<T: RawRepresentable>(_ index: Int) throws -> T where T.RawValue == String {
+            guard let value = T(rawValue: try text(index)) else { throw StoreError.corruptRow("bad value in message column \(index)") }
+            return value
+        }
         self.init(
-            id: MessageID(rawValue: try row.required("id")),
-            sessionID: SessionID(rawValue: try row.required("session_id")),
-            externalID: row.column("external_id")?.string,
-            direction: try row.value("direction"),
-            from: try row.phone("from_number"),
-            fromName: row.column("from_name")?.string,
-            to: try row.phone("to_number"),
-            body: try row.required("body"),
-            status: try row.value("status"),
-            timestamp: row.timestamp("timestamp") ?? Timestamp(millisecondsSinceEpoch: 0),
-            type: try row.value("message_type"),
-            mediaURL: row.column("media_url")?.string,
-            replyTo: row.column("reply_to")?.string.map(MessageID.init(rawValue:)),
-            readAt: row.timestamp("read_at")
+            id: MessageID(rawValue: try text(0)),
+            sessionID: SessionID(rawValue: try text(1)),
+            externalID: row[2],
+            direction: try value(3),
+            from: try phone(4),
+            fromName: row[5],
+            to: try phone(6),
+            body: try text(7),
+            status: try value(8),
+            timestamp: Timestamp(stored: row[12] ?? 0),
+            type: try value(9),
+            mediaURL: row[10],
+            replyTo: (row[11] as String?).map(MessageID.init(rawValue:)),
+            readAt: (row[13] as Int64?).map(Timestamp.init(stored:))
         )
     }
 }
