@@ -33,22 +33,29 @@ public struct Timestamp: Hashable, Sendable, Comparable, Codable, CustomStringCo
 
     /// `2025-10-05T14:25:30Z`: whole seconds, as the integration spec shows them.
     public var iso8601: String {
+        var out = [UInt8]()
+        out.reserveCapacity(20)
+        appendISO8601(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``iso8601``'s 20 bytes, for writers that build a response without a String per field.
+    public func appendISO8601(to out: inout [UInt8]) {
         let seconds = millisecondsSinceEpoch >= 0
             ? millisecondsSinceEpoch / 1000
             : (millisecondsSinceEpoch - 999) / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Self.civilDate(fromDaysSinceEpoch: days)
-        var out = [UInt8]()
-        out.reserveCapacity(20)
         func put(_ value: Int64, width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
             var rest = value
-            for index in stride(from: width - 1, through: 0, by: -1) {
-                digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
             }
-            out.append(contentsOf: digits)
         }
         put(year, width: 4); out.append(UInt8(ascii: "-"))
         put(month, width: 2); out.append(UInt8(ascii: "-"))
@@ -56,7 +63,6 @@ public struct Timestamp: Hashable, Sendable, Comparable, Codable, CustomStringCo
         put(secondOfDay / 3600, width: 2); out.append(UInt8(ascii: ":"))
         put(secondOfDay / 60 % 60, width: 2); out.append(UInt8(ascii: ":"))
         put(secondOfDay % 60, width: 2); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { iso8601 }

@@ -16,7 +16,7 @@ struct JSONWriterTests {
     @Test(arguments: [
         "plain", "quote \" backslash \\ slash / url https://x.test/a?b=c",
         "lines\nand\r\ttabs\u{08}\u{0C} and controls \u{01}\u{1F}\u{7F}",
-        "émoji 🎒 中文 \u{2028}\u{2029}", "",
+        "émoji 🎒 中文 \u{2028}\u{2029}", "", "\"", "\\edges\n", "\u{00}",
     ])
     func messageListsAreByteIdentical(body: String) throws {
         let messages = [
@@ -47,5 +47,33 @@ struct JSONWriterTests {
             object.key("c"); object.array([1, 2]) { json, number in json.value(number) }
         }
         #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"a":[],"b":{},"c":[1,2]}"#)
+    }
+
+    /// Foundation's formatter is the independent reference for the hand-rolled civil-date arithmetic
+    /// (after 1582 only: before it Foundation switches to the Julian calendar, ISO 8601 does not).
+    @Test func timestampsMatchFoundationsISO8601Formatter() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        // Leap days, century years, the epoch, the far past and future, and random instants.
+        var instants: [Int64] = [0, 999, -1, -1000, 951_782_400_000, 4_107_542_400_000, 253_402_300_799_000, -11_670_912_001_000]
+        for _ in 0..<2000 { instants.append(Int64.random(in: -2_208_988_800_000...4_102_444_800_000, using: &generator)) }
+        for milliseconds in instants {
+            let timestamp = Timestamp(millisecondsSinceEpoch: milliseconds)
+            let date = Date(timeIntervalSince1970: (Double(milliseconds) / 1000).rounded(.down))
+            #expect(timestamp.iso8601 == formatter.string(from: date), "\(milliseconds)")
+            var writer = JSONWriter()
+            writer.value(timestamp)
+            #expect(writer.bytes == Array("\"\(formatter.string(from: date))\"".utf8))
+        }
+    }
+
+    @Test func integersAreWrittenAsSwiftPrintsThem() {
+        for number in [0, 1, 9, 10, 99, 100, 12345, -1, -10, -987_654_321, Int.max, Int.min] {
+            var writer = JSONWriter()
+            writer.value(number)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == String(number))
+        }
     }
 }

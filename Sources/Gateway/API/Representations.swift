@@ -15,10 +15,10 @@ struct MessageRepresentation: Encodable, JSONWritable {
             object.key("media_url"); object.value(message.mediaURL)
             object.key("message"); object.value(message.body)
             object.key("message_type"); object.value(message.type.rawValue)
-            object.key("read_at"); object.value(message.readAt?.iso8601)
+            object.key("read_at"); object.value(message.readAt)
             object.key("reply_to"); object.value(message.replyTo?.rawValue)
             object.key("status"); object.value(message.status.rawValue)
-            object.key("timestamp"); object.value(message.timestamp.iso8601)
+            object.key("timestamp"); object.value(message.timestamp)
             object.key("to"); object.value(message.to.e164)
         }
     }
