@@ -9,7 +9,7 @@ public final class SQLiteStore: GatewayStore {
     public let deliveryBell = DeliveryBell()
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public static func open(path: String, readerCount: Int = 2, logger: Logger = Logger(label: "buzzbridge.sqlite")) async throws -> SQLiteStore {
+    public static func open(path: String, readerCount: Int = 4, logger: Logger = Logger(label: "buzzbridge.sqlite")) async throws -> SQLiteStore {
         let database = try SQLiteDatabase.open(path: path, readerCount: readerCount)
         let store = SQLiteStore(database: database)
         try await store.migrate()
@@ -50,13 +50,13 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func session(_ id: SessionID) async throws -> Session? {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows("SELECT * FROM sessions WHERE id = ?", [id.rawValue]).first.map(Session.init(row:))
         }
     }
 
     public func sessions() async throws -> [Session] {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows("SELECT * FROM sessions ORDER BY created_at, id").map(Session.init(row:))
         }
     }
@@ -92,13 +92,13 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func apiKey(id: String) async throws -> APIKeyRecord? {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows("SELECT * FROM api_keys WHERE id = ?", [id]).first.map(APIKeyRecord.init(row:))
         }
     }
 
     public func apiKeys(session: SessionID) async throws -> [APIKeyRecord] {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows("SELECT * FROM api_keys WHERE session_id = ? ORDER BY created_at, id", [session.rawValue]).map(APIKeyRecord.init(row:))
         }
     }
@@ -181,14 +181,14 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows("SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?", [id.rawValue, session.rawValue])
                 .first.map(Message.init(row:))
         }
     }
 
     public func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message? {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try db.rows(
                 "SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND direction = ? AND external_id = ?",
                 [session.rawValue, direction.rawValue, externalID]
@@ -234,7 +234,7 @@ public final class SQLiteStore: GatewayStore {
         let pageSQL = "SELECT \(Self.messageColumns) FROM messages WHERE \(filter) ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?"
         let pageArguments = arguments + [query.limit, query.offset]
         // One snapshot for the page and its total, so the two always agree.
-        return try await database.read { [totalArguments] db in
+        return try database.read { [totalArguments] db in
             let messages = try db.messages(pageSQL, pageArguments)
             let total = try Int.fetchOne(db.cachedStatement(sql: totalQuery), arguments: totalArguments) ?? 0
             return MessagePage(messages: messages, total: total)
@@ -244,7 +244,7 @@ public final class SQLiteStore: GatewayStore {
     public func conversation(_ query: ConversationQuery) async throws -> ConversationPage {
         let session = query.sessionID.rawValue
         let contact = query.contact.e164
-        return try await database.read { db in
+        return try database.read { db in
             var arguments: StatementArguments = [session, contact]
             var cursor = ""
             if let before = query.before {
@@ -280,7 +280,7 @@ public final class SQLiteStore: GatewayStore {
     // MARK: Settings
 
     public func setting(_ key: String) async throws -> String? {
-        try await database.readStatement { db in
+        try database.readStatement { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"), arguments: [key])
         }
     }
