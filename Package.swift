@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -66,6 +67,8 @@ let package = Package(
                 // PBKDF2 for the admin panel password.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                // The rate limiter's per-key request log.
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "Sources/Gateway",
             resources: [.copy("Resources")]

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Synchronization
 
@@ -14,15 +15,16 @@ public struct RateLimitDecision: Sendable, Equatable {
 }
 
 /// A sliding-window log: each key keeps the times of its counted requests within the last
-/// `window` seconds. Exact (no burst of twice the limit at a fixed-window boundary) and small
-/// for the limits at hand: at most `limit` instants per key.
+/// `window` seconds. Exact (no burst of twice the limit at a fixed-window boundary), at most
+/// `limit` instants per key, and O(1) per request: instants leave from the front of a deque that
+/// is changed in place.
 public final class SlidingWindowLimiter: Sendable {
     public let window: Double
     private let now: @Sendable () -> Double
     fileprivate let state = Mutex<State>(State())
 
     fileprivate struct State {
-        var hits: [String: [Double]] = [:]
+        var hits: [String: Deque<Double>] = [:]
         var operationsSinceSweep = 0
     }
 
@@ -38,12 +40,11 @@ public final class SlidingWindowLimiter: Sendable {
         let time = now()
         return state.withLock { state in
             state.sweepIfDue(before: time - window)
-            var hits = state.hits[key, default: []]
-            hits.removeAll { $0 <= time - window }
-            let allowed = hits.count < limit
-            if allowed { hits.append(time) }
-            state.hits[key] = hits
-            return decision(hits: hits, limit: limit, allowed: allowed, at: time)
+            return state.hits[key, default: []].withExpiredDropped(before: time - window) { hits in
+                let allowed = hits.count < limit
+                if allowed { hits.append(time) }
+                return decision(hits: hits, limit: limit, allowed: allowed, at: time)
+            }
         }
     }
 
@@ -51,8 +52,10 @@ public final class SlidingWindowLimiter: Sendable {
     public func check(_ key: String, limit: Int) -> RateLimitDecision {
         let time = now()
         return state.withLock { state in
-            let hits = state.hits[key, default: []].filter { $0 > time - window }
-            return decision(hits: hits, limit: limit, allowed: hits.count < limit, at: time)
+            guard state.hits[key] != nil else { return decision(hits: [], limit: limit, allowed: limit > 0, at: time) }
+            return state.hits[key, default: []].withExpiredDropped(before: time - window) { hits in
+                decision(hits: hits, limit: limit, allowed: hits.count < limit, at: time)
+            }
         }
     }
 
@@ -65,7 +68,7 @@ public final class SlidingWindowLimiter: Sendable {
         }
     }
 
-    private func decision(hits: [Double], limit: Int, allowed: Bool, at time: Double) -> RateLimitDecision {
+    private func decision(hits: Deque<Double>, limit: Int, allowed: Bool, at time: Double) -> RateLimitDecision {
         // The slot that frees first is the oldest one still counted.
         let resetAfter = hits.count >= limit ? max(0, (hits[hits.count - limit] + window) - time) : (hits.first.map { $0 + window - time } ?? 0)
         return RateLimitDecision(allowed: allowed, limit: limit, remaining: max(0, limit - hits.count), resetAfter: resetAfter)
@@ -80,7 +83,15 @@ extension SlidingWindowLimiter.State {
         operationsSinceSweep = 0
         hits = hits.compactMapValues { times in
             let kept = times.filter { $0 > cutoff }
-            return kept.isEmpty ? nil : kept
+            return kept.isEmpty ? nil : Deque(kept)
         }
+    }
+}
+
+extension Deque<Double> {
+    /// Drops the instants at or before `cutoff` (they are in time order), then runs `body` on what is left.
+    mutating func withExpiredDropped<T>(before cutoff: Double, _ body: (inout Deque<Double>) -> T) -> T {
+        while let first, first <= cutoff { removeFirst() }
+        return body(&self)
     }
 }

@@ -32,19 +32,14 @@ final class SQLiteDatabase: Sendable {
         self.pool = pool
     }
 
-    /// Runs a read on a reader connection, on the caller's thread. Reads of more than one statement
-    /// see one snapshot.
+    /// Runs a read on a reader connection, on the caller's thread, without a transaction around
+    /// it: what must agree (a page and its total) is read in one statement, which SQLite keeps
+    /// consistent on its own.
     ///
     /// Deliberately synchronous: a read of the API's indexes takes tens of microseconds of CPU,
     /// less than handing it to another thread and back (which was most of a read's cost when it
     /// went through GRDB's async API). Writes, which wait for a group commit, do suspend.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
-    }
-
-    /// A single-statement read, without the snapshot transaction around it (one statement is
-    /// always consistent on its own).
-    func readStatement<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.unsafeRead(body)
     }
 

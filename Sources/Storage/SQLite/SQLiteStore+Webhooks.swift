@@ -47,7 +47,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     public func webhookEndpoints(session: SessionID) async throws -> [WebhookEndpoint] {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows(
                 "SELECT * FROM webhook_endpoints WHERE session_id = ? AND disabled_at IS NULL ORDER BY created_at, id", [session.rawValue]
             ).map(WebhookEndpoint.init(row:))
@@ -55,7 +55,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     public func webhookEndpoint(id: WebhookEndpointID) async throws -> WebhookEndpoint? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM webhook_endpoints WHERE id = ?", [id.rawValue]).first.map(WebhookEndpoint.init(row:))
         }
     }
@@ -91,7 +91,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     public func pendingWebhookWork() async throws -> [PendingWebhookWork] {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows(
                 """
                 SELECT endpoint_id, due FROM (
@@ -194,19 +194,19 @@ extension SQLiteStore: WebhookStore {
         }
         let sql = "\(Self.deliveryListSelect) WHERE d.session_id = ?\(stateFilter) ORDER BY d.event_seq DESC, d.id LIMIT ?"
         let allArguments = arguments + [query.limit]
-        return try database.readStatement { db in
+        return try database.read { db in
             try db.rows(sql, allArguments).map(WebhookDelivery.init(row:))
         }
     }
 
     public func webhookDelivery(id: DeliveryID) async throws -> WebhookDelivery? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("\(Self.deliveryListSelect) WHERE d.id = ?", [id.rawValue]).first.map(WebhookDelivery.init(row:))
         }
     }
 
     public func webhookAttempts(of id: DeliveryID) async throws -> [WebhookAttempt] {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt", [id.rawValue]).map { row in
                 WebhookAttempt(
                     number: row["attempt"] ?? 0,
@@ -220,7 +220,7 @@ extension SQLiteStore: WebhookStore {
     }
 
     public func webhookPayload(of id: DeliveryID) async throws -> [UInt8]? {
-        try database.readStatement { db in
+        try database.read { db in
             let payload = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT ev.payload FROM webhook_deliveries d JOIN events ev ON ev.seq = d.event_seq WHERE d.id = ?"),
                 arguments: [id.rawValue]

@@ -50,13 +50,13 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func session(_ id: SessionID) async throws -> Session? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM sessions WHERE id = ?", [id.rawValue]).first.map(Session.init(row:))
         }
     }
 
     public func sessions() async throws -> [Session] {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM sessions ORDER BY created_at, id").map(Session.init(row:))
         }
     }
@@ -92,13 +92,13 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func apiKey(id: String) async throws -> APIKeyRecord? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM api_keys WHERE id = ?", [id]).first.map(APIKeyRecord.init(row:))
         }
     }
 
     public func apiKeys(session: SessionID) async throws -> [APIKeyRecord] {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT * FROM api_keys WHERE session_id = ? ORDER BY created_at, id", [session.rawValue]).map(APIKeyRecord.init(row:))
         }
     }
@@ -181,14 +181,14 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows("SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?", [id.rawValue, session.rawValue])
                 .first.map(Message.init(row:))
         }
     }
 
     public func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message? {
-        try database.readStatement { db in
+        try database.read { db in
             try db.rows(
                 "SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND direction = ? AND external_id = ?",
                 [session.rawValue, direction.rawValue, externalID]
@@ -231,12 +231,18 @@ public final class SQLiteStore: GatewayStore {
             totalQuery = "SELECT COUNT(*) FROM messages WHERE \(filter)"
             totalArguments = arguments
         }
-        let pageSQL = "SELECT \(Self.messageColumns) FROM messages WHERE \(filter) ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?"
-        let pageArguments = arguments + [query.limit, query.offset]
-        // One snapshot for the page and its total, so the two always agree.
-        return try database.read { [totalArguments] db in
-            let messages = try db.messages(pageSQL, pageArguments)
-            let total = try Int.fetchOne(db.cachedStatement(sql: totalQuery), arguments: totalArguments) ?? 0
+        // The total rides along with the page as an uncorrelated subquery, which SQLite evaluates
+        // once: one statement, so page and total come from the same snapshot.
+        let pageSQL = """
+            SELECT \(Self.messageColumns), (\(totalQuery)) FROM messages WHERE \(filter)
+            ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?
+            """
+        let pageArguments = totalArguments + arguments + [query.limit, query.offset]
+        return try database.read { db in
+            var total = 0
+            let messages = try db.messages(pageSQL, pageArguments) { row in total = row[Self.messageColumnCount] }
+            // A page past the end has no row to carry the total.
+            if messages.isEmpty { total = try Int.fetchOne(db.cachedStatement(sql: "SELECT (\(totalQuery))"), arguments: totalArguments) ?? 0 }
             return MessagePage(messages: messages, total: total)
         }
     }
@@ -244,35 +250,38 @@ public final class SQLiteStore: GatewayStore {
     public func conversation(_ query: ConversationQuery) async throws -> ConversationPage {
         let session = query.sessionID.rawValue
         let contact = query.contact.e164
+        let summary = """
+            (SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ?1 AND contact = ?2),
+            (SELECT name FROM contacts WHERE session_id = ?1 AND phone = ?2)
+            """
+        var cursor = ""
+        var arguments: StatementArguments = [session, contact, query.limit + 1]
+        if let before = query.before {
+            cursor = " AND (timestamp, seq) < (SELECT timestamp, seq FROM messages WHERE id = ?4 AND session_id = ?1 AND contact = ?2)"
+            arguments += [before.rawValue]
+        }
+        let pageSQL = """
+            SELECT \(Self.messageColumns), \(summary) FROM messages WHERE session_id = ?1 AND contact = ?2\(cursor)
+            ORDER BY timestamp DESC, seq DESC LIMIT ?3
+            """
         return try database.read { db in
-            var arguments: StatementArguments = [session, contact]
-            var cursor = ""
-            if let before = query.before {
-                guard let anchor = try db.rows(
-                    "SELECT timestamp, seq FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact]
-                ).first else { throw StoreError.unknownCursor(before) }
-                cursor = " AND (timestamp, seq) < (?, ?)"
-                arguments += [anchor[0] as Int64, anchor[1] as Int64]
+            var total = 0
+            var name: String?
+            let rows = try db.messages(pageSQL, arguments) { row in
+                total = row[Self.messageColumnCount]
+                name = row[Self.messageColumnCount + 1]
             }
-            let rows = try db.messages(
-                """
-                SELECT \(Self.messageColumns) FROM messages WHERE session_id = ? AND contact = ?\(cursor)
-                ORDER BY timestamp DESC, seq DESC LIMIT ?
-                """,
-                arguments + [query.limit + 1]
-            )
-            let summary = try db.rows(
-                """
-                SELECT (SELECT COALESCE(SUM(n), 0) FROM message_counts WHERE session_id = ?1 AND contact = ?2),
-                       (SELECT name FROM contacts WHERE session_id = ?1 AND phone = ?2)
-                """,
-                [session, contact]
-            ).first
+            if rows.isEmpty {
+                if let before = query.before {
+                    let anchor = try db.rows("SELECT 1 FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact])
+                    guard !anchor.isEmpty else { throw StoreError.unknownCursor(before) }
+                }
+                let row = try db.rows("SELECT \(summary)", [session, contact]).first
+                total = row?[0] ?? 0
+                name = row?[1]
+            }
             return ConversationPage(
-                messages: rows.prefix(query.limit).reversed(),
-                contactName: summary?[1],
-                totalMessages: summary?[0] ?? 0,
-                hasMore: rows.count > query.limit
+                messages: rows.prefix(query.limit).reversed(), contactName: name, totalMessages: total, hasMore: rows.count > query.limit
             )
         }
     }
@@ -280,7 +289,7 @@ public final class SQLiteStore: GatewayStore {
     // MARK: Settings
 
     public func setting(_ key: String) async throws -> String? {
-        try database.readStatement { db in
+        try database.read { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"), arguments: [key])
         }
     }
@@ -298,6 +307,7 @@ public final class SQLiteStore: GatewayStore {
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
         media_url, reply_to, timestamp, read_at
         """
+    static let messageColumnCount = 14
 
     /// Every message change is session activity; kept in the change's own transaction.
     private static func touchSession(_ id: SessionID, at time: Timestamp, in db: Database) throws {
@@ -329,11 +339,15 @@ extension Database {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 
-    /// Messages selected with ``SQLiteStore/messageColumns``, decoded straight from the cursor.
-    func messages(_ sql: String, _ arguments: StatementArguments) throws -> [Message] {
+    /// Messages selected with ``SQLiteStore/messageColumns`` first, decoded straight from the
+    /// cursor; `extra` sees the first row, for the columns the statement adds after them.
+    func messages(_ sql: String, _ arguments: StatementArguments, extra: (Row) -> Void = { _ in }) throws -> [Message] {
         let cursor = try Row.fetchCursor(cachedStatement(sql: sql), arguments: arguments)
         var messages: [Message] = []
-        while let row = try cursor.next() { messages.append(try Message(row: row)) }
+        while let row = try cursor.next() {
+            if messages.isEmpty { extra(row) }
+            messages.append(try Message(row: row))
+        }
         return messages
     }
 }
