@@ -168,6 +168,4 @@ public enum StoreError: Error, Sendable, Equatable {
     /// `before` names no message of that conversation.
     case unknownCursor(MessageID)
     case corruptRow(String)
-    /// SQLite abandoned a group transaction (out of disk, I/O error): none of its writes stayed.
-    case transactionAborted
 }

@@ -44,20 +44,17 @@ final class SQLiteDatabase: Sendable {
     }
 
     /// Runs `body` in the next group-committed write transaction and returns once that transaction
-    /// has committed. If `body` throws, only its own changes are rolled back.
+    /// has committed. If `body` throws, the caller gets its error and no other write is affected.
+    ///
+    /// `body` may run more than once (see ``drain(_:)``), so it must only touch the database.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let write = PendingWrite(
                 run: { db in
-                    do {
-                        let value = try db.inSavepointReturning { try body(db) }
-                        return .init(committed: { continuation.resume(returning: value) }, rolledBack: { continuation.resume(throwing: $0) })
-                    } catch {
-                        // Its own changes are already undone; the caller learns why whatever the commit does.
-                        return .init(committed: { continuation.resume(throwing: error) }, rolledBack: { _ in continuation.resume(throwing: error) })
-                    }
+                    let value = try body(db)
+                    return { continuation.resume(returning: value) }
                 },
-                refuse: { continuation.resume(throwing: $0) }
+                fail: { continuation.resume(throwing: $0) }
             )
             let startsDrain = pending.withLock { state in
                 state.writes.append(write)
@@ -70,6 +67,11 @@ final class SQLiteDatabase: Sendable {
     }
 
     /// Commits batches until no write is waiting. Runs on the pool's writer queue.
+    ///
+    /// A batch runs optimistically as one transaction. Should any write in it throw (a constraint,
+    /// a full disk), the whole transaction is rolled back and each write of the batch runs again in
+    /// a transaction of its own, so only the faulty one fails. Failures are rare, so this is cheaper
+    /// than a savepoint around every write.
     private func drain(_ db: Database) {
         while true {
             let batch = pending.withLock { state -> [PendingWrite] in
@@ -83,22 +85,37 @@ final class SQLiteDatabase: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            var answers: [PendingWrite.Answer] = []
-            answers.reserveCapacity(batch.count)
             do {
-                try db.beginTransaction(.immediate)
-                for write in batch {
-                    answers.append(write.run(db))
-                    // Some errors make SQLite roll back the whole transaction, not just the savepoint.
-                    guard db.isInsideTransaction else { throw StoreError.transactionAborted }
-                }
-                try db.commit()
-                for answer in answers { answer.committed() }
+                let answers = try commit(batch, in: db)
+                for answer in answers { answer() }
             } catch {
-                try? db.rollback()
-                for answer in answers { answer.rolledBack(error) }
-                for write in batch.dropFirst(answers.count) { write.refuse(error) }
+                guard batch.count > 1 else {
+                    batch[0].fail(error)
+                    continue
+                }
+                for write in batch {
+                    do {
+                        try commit([write], in: db)[0]()
+                    } catch {
+                        write.fail(error)
+                    }
+                }
             }
+        }
+    }
+
+    /// Runs `writes` in one transaction; their answers are to be given once this returns.
+    private func commit(_ writes: [PendingWrite], in db: Database) throws -> [() -> Void] {
+        try db.beginTransaction(.immediate)
+        do {
+            var answers: [() -> Void] = []
+            answers.reserveCapacity(writes.count)
+            for write in writes { answers.append(try write.run(db)) }
+            try db.commit()
+            return answers
+        } catch {
+            try? db.rollback()
+            throw error
         }
     }
 
@@ -114,27 +131,8 @@ private struct PendingWrites {
 
 /// A caller's write, waiting for the next group transaction.
 private struct PendingWrite: Sendable {
-    /// How the caller is answered once its transaction commits or rolls back.
-    struct Answer {
-        let committed: () -> Void
-        let rolledBack: (any Error) -> Void
-    }
-
-    /// Runs the caller's body in its own savepoint.
-    let run: @Sendable (Database) -> Answer
-    /// Answers a caller whose body never ran (the transaction could not begin).
-    let refuse: @Sendable (any Error) -> Void
-}
-
-extension Database {
-    /// `inSavepoint` for a body that returns a value.
-    func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
-        var result: T?
-        try inSavepoint {
-            result = try body()
-            return .commit
-        }
-        guard let result else { preconditionFailure("savepoint committed without a result") }
-        return result
-    }
+    /// Runs the caller's body; what it returns answers the caller once the transaction commits.
+    let run: @Sendable (Database) throws -> () -> Void
+    /// Answers the caller with the error that kept its write out of the database.
+    let fail: @Sendable (any Error) -> Void
 }

@@ -158,7 +158,7 @@ public final class SQLiteStore: GatewayStore {
         guard !allowedFrom.isEmpty else { return nil }
         let placeholders = Array(repeating: "?", count: allowedFrom.count).joined(separator: ", ")
         var arguments: StatementArguments = [status.rawValue, time.stored, status.rawValue, time.stored, externalID, id.rawValue, session.rawValue]
-        arguments += StatementArguments(allowedFrom.map(\.rawValue))
+        arguments += StatementArguments(allowedFrom.map { $0.rawValue })
         let advanced: Message? = try await database.write { [arguments] db in
             let rows = try db.rows(
                 """
