@@ -9,8 +9,13 @@ public enum RandomToken {
         var result = [UInt8]()
         result.reserveCapacity(length)
         while result.count < length {
-            let byte = UInt8.random(in: .min ... .max, using: &generator)
-            if byte < 248 { result.append(alphabet[Int(byte % 62)]) }
+            // Eight random bytes per call to the system generator (a syscall), not one.
+            var word = generator.next()
+            for _ in 0..<8 where result.count < length {
+                let byte = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                if byte < 248 { result.append(alphabet[Int(byte % 62)]) }
+            }
         }
         return String(decoding: result, as: UTF8.self)
     }

@@ -68,13 +68,23 @@ struct MessageRoutes {
         ))
     }
 
-    struct SentMessage: Encodable, Sendable {
+    struct SentMessage: Encodable, JSONWritable {
         let messageID: String
         let phone: String
         let message: String
         let status: String
-        let timestamp: String
+        let timestamp: Timestamp
         enum CodingKeys: String, CodingKey { case messageID = "message_id", phone, message, status, timestamp }
+
+        func write(to json: inout JSONWriter) {
+            json.object { object in
+                object.key("message"); object.value(message)
+                object.key("message_id"); object.value(messageID)
+                object.key("phone"); object.value(phone)
+                object.key("status"); object.value(status)
+                object.key("timestamp"); object.value(timestamp)
+            }
+        }
     }
 
     @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Success<SentMessage> {
@@ -121,7 +131,7 @@ struct MessageRoutes {
         return Success(
             SentMessage(
                 messageID: message.id.rawValue, phone: phone.e164, message: text,
-                status: (sent?.status ?? .sent).rawValue, timestamp: message.timestamp.iso8601
+                status: (sent?.status ?? .sent).rawValue, timestamp: message.timestamp
             ),
             message: "Message sent successfully"
         )

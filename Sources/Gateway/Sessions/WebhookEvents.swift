@@ -1,96 +1,66 @@
 import BuzzBridgeCore
 import BuzzBridgeEngines
 import BuzzBridgeStorage
-import Foundation
 
 /// Builds the spec's webhook bodies. The bytes built here are stored in the outbox and later
-/// sent and signed exactly as they are.
+/// sent and signed exactly as they are. Written with ``JSONWriter``: two of them are built for
+/// every message sent.
 enum WebhookEvents {
     static let messageReceived = "message.received"
     static let messageStatus = "message.status"
     static let sessionStatus = "session.status"
     static let all = [messageReceived, messageStatus, sessionStatus]
 
-    private struct Envelope<Data: Encodable>: Encodable {
-        let event: String
-        let timestamp: String
-        let data: Data
-    }
-
-    private struct Received: Encodable {
-        let message: Message
-        enum CodingKeys: String, CodingKey {
-            case messageID = "message_id", from, fromName = "from_name", to, message, messageType = "message_type"
-            case hasMedia = "has_media", mediaURL = "media_url", timestamp
+    /// `{"data":…,"event":…,"timestamp":…}` with sorted keys, as every other body of the API.
+    private static func event(_ type: String, session: SessionID, at time: Timestamp, data: (inout JSONWriter) -> Void) -> OutboxEvent {
+        var json = JSONWriter(capacity: 512)
+        json.object { envelope in
+            envelope.key("data"); data(&envelope)
+            envelope.key("event"); envelope.value(type)
+            envelope.key("timestamp"); envelope.value(time)
         }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(message.id.rawValue, forKey: .messageID)
-            try container.encode(message.from.e164, forKey: .from)
-            try container.encode(message.fromName, forKey: .fromName)
-            try container.encode(message.to.e164, forKey: .to)
-            try container.encode(message.body, forKey: .message)
-            try container.encode(message.type.rawValue, forKey: .messageType)
-            try container.encode(message.hasMedia, forKey: .hasMedia)
-            try container.encode(message.mediaURL, forKey: .mediaURL)
-            try container.encode(message.timestamp.iso8601, forKey: .timestamp)
-        }
-    }
-
-    private struct StatusChange: Encodable {
-        let messageID: String
-        let status: String
-        let phone: String
-        let updatedAt: String
-        enum CodingKeys: String, CodingKey {
-            case messageID = "message_id", status, phone, updatedAt = "updated_at"
-        }
-    }
-
-    private struct SessionChangeData: Encodable {
-        let session: Session
-        let change: String
-        let reason: String?
-        enum CodingKeys: String, CodingKey {
-            case sessionID = "session_id", status, phoneNumber = "phone_number", connectedAt = "connected_at", change, reason
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(session.id.rawValue, forKey: .sessionID)
-            try container.encode(session.status.rawValue, forKey: .status)
-            try container.encode(session.phoneNumber?.e164, forKey: .phoneNumber)
-            try container.encode(session.connectedAt?.iso8601, forKey: .connectedAt)
-            try container.encode(change, forKey: .change)
-            try container.encodeIfPresent(reason, forKey: .reason)
-        }
-    }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    private static func event(_ type: String, session: SessionID, at time: Timestamp, data: some Encodable) -> OutboxEvent {
-        let body = Envelope(event: type, timestamp: time.iso8601, data: data)
-        // Encoding plain strings and booleans cannot fail.
-        let bytes = (try? encoder.encode(body)).map(Array.init) ?? []
-        return OutboxEvent(sessionID: session, type: type, payload: bytes, createdAt: time)
+        return OutboxEvent(sessionID: session, type: type, payload: json.bytes, createdAt: time)
     }
 
     static func received(_ message: Message) -> OutboxEvent {
-        event(messageReceived, session: message.sessionID, at: message.timestamp, data: Received(message: message))
+        event(messageReceived, session: message.sessionID, at: message.timestamp) { json in
+            json.object { data in
+                data.key("from"); data.value(message.from.e164)
+                data.key("from_name"); data.value(message.fromName)
+                data.key("has_media"); data.value(message.hasMedia)
+                data.key("media_url"); data.value(message.mediaURL)
+                data.key("message"); data.value(message.body)
+                data.key("message_id"); data.value(message.id.rawValue)
+                data.key("message_type"); data.value(message.type.rawValue)
+                data.key("timestamp"); data.value(message.timestamp)
+                data.key("to"); data.value(message.to.e164)
+            }
+        }
     }
 
     static func status(of message: Message, at time: Timestamp) -> OutboxEvent {
-        event(messageStatus, session: message.sessionID, at: time, data: StatusChange(
-            messageID: message.id.rawValue, status: message.status.rawValue, phone: message.contact.e164, updatedAt: time.iso8601
-        ))
+        event(messageStatus, session: message.sessionID, at: time) { json in
+            json.object { data in
+                data.key("message_id"); data.value(message.id.rawValue)
+                data.key("phone"); data.value(message.contact.e164)
+                data.key("status"); data.value(message.status.rawValue)
+                data.key("updated_at"); data.value(time)
+            }
+        }
     }
 
     /// `change` is one of the spec's session events without the prefix: `qr_generated`,
     /// `connected`, `disconnected`.
     static func session(_ session: Session, change: String, reason: String?, at time: Timestamp) -> OutboxEvent {
-        event(sessionStatus, session: session.id, at: time, data: SessionChangeData(session: session, change: change, reason: reason))
+        event(sessionStatus, session: session.id, at: time) { json in
+            json.object { data in
+                data.key("change"); data.value(change)
+                data.key("connected_at"); data.value(session.connectedAt)
+                data.key("phone_number"); data.value(session.phoneNumber?.e164)
+                if let reason { data.key("reason"); data.value(reason) }
+                data.key("session_id"); data.value(session.id.rawValue)
+                data.key("status"); data.value(session.status.rawValue)
+            }
+        }
     }
 }
