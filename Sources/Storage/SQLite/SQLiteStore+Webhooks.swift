@@ -18,6 +18,17 @@ extension SQLiteStore: WebhookStore {
         )
     }
 
+    static func hasSubscriber(for event: OutboxEvent, in db: Database) throws -> Bool {
+        try !db.rows(
+            """
+            SELECT 1 FROM webhook_endpoints
+            WHERE session_id = ?1 AND disabled_at IS NULL AND (events IS NULL OR instr(',' || events || ',', ',' || ?2 || ',') > 0)
+            LIMIT 1
+            """,
+            [event.sessionID.rawValue, event.type]
+        ).isEmpty
+    }
+
     // MARK: Endpoints
 
     public func saveWebhookEndpoint(

@@ -317,8 +317,12 @@ public final class SQLiteStore: GatewayStore {
         )
     }
 
+    /// Stores each event that some active endpoint of its session subscribes to, with one
+    /// delivery per such endpoint. An event nobody subscribes to is not stored: it would never be
+    /// delivered (endpoints added later receive later events only).
     private static func record(_ events: [OutboxEvent], in db: Database) throws {
         for event in events {
+            guard try hasSubscriber(for: event, in: db) else { continue }
             try db.run(
                 "INSERT INTO events (session_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
                 [event.sessionID.rawValue, event.type, Data(event.payload), event.createdAt.stored]
