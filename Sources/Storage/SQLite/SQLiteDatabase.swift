@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import Synchronization
 
@@ -5,12 +6,12 @@ import Synchronization
 /// callers are committed in groups.
 ///
 /// Group commit is what lets many concurrent writers share the single SQLite writer: writes that
-/// arrive while a transaction runs wait for it, then all of them run in the next transaction, each
-/// in its own savepoint so that one failing write never undoes another. Every caller resumes only
-/// after the transaction holding its write has committed, so nothing is acknowledged before it is
-/// stored.
+/// arrive while a transaction runs wait for it, then all of them run in the next transaction (one
+/// failing write never undoes another, see ``drain(_:)``). Every caller resumes only after the
+/// transaction holding its write has committed, so nothing is acknowledged before it is stored.
 final class SQLiteDatabase: Sendable {
     private let pool: DatabasePool
+    private let checkpointer: Checkpointer
     private let pending = Mutex(PendingWrites())
     /// Enough to fill a transaction without letting the first caller wait on a thousand others.
     private let maximumBatch = 128
@@ -26,12 +27,19 @@ final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Pages are read through a memory map rather than a read() and a copy each.
             try db.execute(sql: "PRAGMA mmap_size = 268435456")
+            // Checkpoints are the ``Checkpointer``'s: done by a commit, their fsync held up every writer.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
-        return SQLiteDatabase(pool: try DatabasePool(path: path, configuration: configuration))
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        var checkpointing = Configuration()
+        checkpointing.busyMode = .timeout(10)
+        checkpointing.label = "buzzbridge.checkpoint"
+        return SQLiteDatabase(pool: pool, checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing)))
     }
 
-    private init(pool: DatabasePool) {
+    private init(pool: DatabasePool, checkpointer: Checkpointer) {
         self.pool = pool
+        self.checkpointer = checkpointer
     }
 
     /// Runs a read on a reader connection, on the caller's thread, without a transaction around
@@ -87,6 +95,7 @@ final class SQLiteDatabase: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
+            defer { checkpointer.noteCommit() }
             do {
                 let answers = try commit(batch, in: db)
                 for answer in answers { answer() }
@@ -122,7 +131,41 @@ final class SQLiteDatabase: Sendable {
     }
 
     func close() throws {
+        try checkpointer.close()
         try pool.close()
+    }
+}
+
+/// Copies the WAL back into the database file on a connection of its own, shortly after writes,
+/// so that the fsync a checkpoint needs never holds up the writer. PASSIVE checkpoints run beside
+/// the writer and the readers; SQLite starts the WAL over once one has copied everything.
+private final class Checkpointer: Sendable {
+    private let queue: DatabaseQueue
+    private let scheduled = Atomic<Bool>(false)
+    private let closed = Atomic<Bool>(false)
+    /// Long enough to checkpoint many commits at once, short enough to keep the WAL small.
+    private let delay = DispatchTimeInterval.milliseconds(50)
+
+    init(queue: DatabaseQueue) {
+        self.queue = queue
+    }
+
+    func noteCommit() {
+        guard !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in
+            queue.asyncWriteWithoutTransaction { [self] db in
+                scheduled.store(false, ordering: .releasing)
+                guard !closed.load(ordering: .acquiring) else { return }
+                // Busy (another checkpoint, the CLI) is fine: the next commit schedules another.
+                try? db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            }
+        }
+    }
+
+    func close() throws {
+        // Runs on the queue after any checkpoint already under way; later ones see the flag.
+        try queue.writeWithoutTransaction { _ in closed.store(true, ordering: .releasing) }
+        try queue.close()
     }
 }
 
