@@ -68,8 +68,9 @@ public actor SandboxEngine: SandboxControls {
     private let logger: Logger
     private var linkedNumber: PhoneNumber?
     private var pairing: PairingCode?
-    private var timers: [Int: Task<Void, Never>] = [:]
-    private var nextTimer = 0
+    private var agenda = Agenda<@Sendable (SandboxEngine) async -> Void>()
+    /// Sleeps until the agenda's first entry is due; replaced when an earlier entry arrives.
+    private var clock: (task: Task<Void, Never>, wakesAt: ContinuousClock.Instant)?
     private var isShutDown = false
 
     public init(sessionID: SessionID, configuration: SandboxConfiguration = .init(), events sink: any EngineEventSink, logger: Logger = Logger(label: "buzzbridge.sandbox")) {
@@ -194,21 +195,39 @@ public actor SandboxEngine: SandboxControls {
 
     /// Runs `action` after `delay` unless the engine logs out or shuts down first.
     private func schedule(after delay: Duration, _ action: @escaping @Sendable (SandboxEngine) async -> Void) {
-        let key = nextTimer
-        nextTimer += 1
-        timers[key] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled, let self else { return }
-            await action(self)
-            await self.forgetTimer(key)
-        }
+        let due = ContinuousClock.now + delay
+        agenda.add(action, at: due)
+        if let clock, clock.wakesAt <= due { return }
+        windClock()
     }
 
-    private func forgetTimer(_ key: Int) { timers[key] = nil }
+    /// Starts the one task that sleeps until the next entry is due.
+    private func windClock() {
+        clock?.task.cancel()
+        clock = nil
+        guard let next = agenda.nextDue else { return }
+        let task = Task { [weak self] in
+            try? await Task.sleep(until: next, clock: .continuous)
+            guard !Task.isCancelled, let self else { return }
+            await self.runDueActions()
+        }
+        clock = (task, next)
+    }
+
+    private func runDueActions() {
+        for action in agenda.removeDue(at: .now) {
+            // Each on its own, so that one slow report never delays the next.
+            Task { [weak self] in
+                guard let self else { return }
+                await action(self)
+            }
+        }
+        windClock()
+    }
 
     private func cancelTimers() {
-        for task in timers.values { task.cancel() }
-        timers.removeAll()
+        agenda.removeAll()
+        windClock()
     }
 }
 
