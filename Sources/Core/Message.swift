@@ -17,7 +17,8 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
     public func canAdvance(to next: MessageStatus) -> Bool {
         switch (self, next) {
         case (.failed, _), (.read, _): false
-        case (.pending, _): next != .pending
+        // A receipt never skips `sent` (see the event recorder); failing is possible at any step.
+        case (.pending, .sent), (.pending, .failed): true
         case (.sent, .delivered), (.sent, .read), (.sent, .failed): true
         case (.delivered, .read), (.delivered, .failed): true
         case (.unread, .read): true

@@ -20,7 +20,18 @@ struct EventRecorder: EngineEventSink {
                 // through our own API is not.
                 message.direction == .outgoing ? [WebhookEvents.status(of: message, at: change.at)] : []
             }
-            _ = try await store.advanceMessage(change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce)
+            let advanced = try await store.advanceMessage(
+                change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce
+            )
+            // A receipt can overtake the gateway's own record of the send (the engine reported it
+            // before the `sent` write committed): record `sent` first, so that clients always hear
+            // sent, then delivered, then read.
+            if advanced == nil, change.status == .delivered || change.status == .read,
+               try await store.message(change.messageID, in: sessionID)?.status == .pending {
+                for status in [MessageStatus.sent, change.status] {
+                    _ = try await store.advanceMessage(change.messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
+                }
+            }
         case .session(let change):
             try await recordSessionChange(change)
         }

@@ -170,7 +170,17 @@ public final class SQLiteStore: GatewayStore {
                 """,
                 arguments
             )
-            guard let row = rows.first else { return nil }
+            guard let row = rows.first else {
+                // Already further along (a receipt overtook the send's own record): the status
+                // stays, but WhatsApp's id for the message must not be lost.
+                if let externalID {
+                    try db.run(
+                        "UPDATE messages SET external_id = COALESCE(external_id, ?) WHERE id = ? AND session_id = ?",
+                        [externalID, id.rawValue, session.rawValue]
+                    )
+                }
+                return nil
+            }
             let message = try Message(row: row)
             try Self.touchSession(session, at: time, in: db)
             try Self.record(announce(message), in: db)
