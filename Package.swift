@@ -38,7 +38,6 @@ let package = Package(
                 "BuzzBridgeCore",
                 // SQLite (Debian's libsqlite3) with cached statements and a WAL reader pool.
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Storage"
         ),

@@ -3,7 +3,6 @@ import BuzzBridgeCore
 import BuzzBridgeGateway
 import BuzzBridgeStorage
 import Foundation
-import Logging
 import NIOCore
 import NIOPosix
 
@@ -32,9 +31,7 @@ struct DataOptions: ParsableArguments {
     var data: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_DATA"] ?? "./data"
 
     func openStore() async throws -> SQLiteStore {
-        var logger = Logger(label: "buzzbridge")
-        logger.logLevel = .warning
-        return try await DataFolder.openStore(at: data, logger: logger)
+        try await DataFolder.openStore(at: data)
     }
 }
 

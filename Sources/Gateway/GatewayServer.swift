@@ -31,9 +31,9 @@ public struct GatewayConfiguration: Sendable {
 
 /// Opens the data folder's database, creating the folder first when needed.
 public enum DataFolder {
-    public static func openStore(at directory: String, logger: Logger) async throws -> SQLiteStore {
+    public static func openStore(at directory: String) async throws -> SQLiteStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return try await SQLiteStore.open(path: (directory as NSString).appendingPathComponent("buzzbridge.sqlite"), logger: logger)
+        return try await SQLiteStore.open(path: (directory as NSString).appendingPathComponent("buzzbridge.sqlite"))
     }
 }
 

@@ -13,7 +13,7 @@ struct ReceiptOrderTests {
     @Test func aDeliveredReceiptForAPendingMessageRecordsSentFirst() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-receipts-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await DataFolder.openStore(at: directory, logger: Logger(label: "test"))
+        let store = try await DataFolder.openStore(at: directory)
         let session = Session(
             id: SessionID(rawValue: "session_receipts"), kind: .sandbox, name: "Receipts", status: .active,
             phoneNumber: PhoneNumber("+60100000000"), createdAt: .now()

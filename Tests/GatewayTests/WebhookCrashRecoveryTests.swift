@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import BuzzBridgeCore
 import BuzzBridgeGateway
 import Foundation
-import Logging
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -13,9 +12,7 @@ struct WebhookCrashRecoveryTests {
     @Test func pendingDeliveriesSurviveKillNineAndRestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-crash-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = try await DataFolder.openStore(at: directory, logger: logger)
+        let store = try await DataFolder.openStore(at: directory)
         let provisioning = Provisioning(store: store)
         let (session, key) = try #require(try await provisioning.firstStart())
         try await store.close()

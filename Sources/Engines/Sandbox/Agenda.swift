@@ -3,7 +3,7 @@
 /// The sandbox reports a delivery for every message it sends; one clock waking for whatever is due
 /// costs far less than a sleeping task and a system timer per message.
 struct Agenda<Action> {
-    private(set) var entries: [(due: ContinuousClock.Instant, action: Action)] = []
+    private var entries: [(due: ContinuousClock.Instant, action: Action)] = []
 
     var nextDue: ContinuousClock.Instant? { entries.first?.due }
     var isEmpty: Bool { entries.isEmpty }

@@ -3,30 +3,27 @@ import Foundation
 import GRDB
 
 extension SQLiteStore: WebhookStore {
-    /// One delivery per active endpoint of the session that accepts the event type, in the
-    /// transaction that records the event. Delivery ids are random, made by SQLite itself.
+    /// The active endpoints of `:session` that accept events of `:type`.
+    private static let subscribedEndpoints = """
+        FROM webhook_endpoints WHERE session_id = :session AND disabled_at IS NULL
+            AND (events IS NULL OR instr(',' || events || ',', ',' || :type || ',') > 0)
+        """
+
+    static func hasSubscriber(for event: OutboxEvent, in db: Database) throws -> Bool {
+        try !db.rows("SELECT 1 \(subscribedEndpoints) LIMIT 1", ["session": event.sessionID.rawValue, "type": event.type]).isEmpty
+    }
+
+    /// One delivery per subscribed endpoint, in the transaction that records the event. Delivery
+    /// ids are random, made by SQLite itself.
     static func queueDeliveries(of event: OutboxEvent, seq: Int64, in db: Database) throws {
         try db.run(
             """
             INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, session_id, state, next_attempt_at, created_at, updated_at)
-            SELECT 'dlv_' || lower(hex(randomblob(12))), ?1, id, session_id, 'pending', ?2, ?2, ?2
-            FROM webhook_endpoints
-            WHERE session_id = ?3 AND disabled_at IS NULL
-                AND (events IS NULL OR instr(',' || events || ',', ',' || ?4 || ',') > 0)
+            SELECT 'dlv_' || lower(hex(randomblob(12))), :seq, id, session_id, 'pending', :now, :now, :now
+            \(subscribedEndpoints)
             """,
-            [seq, Timestamp.now().stored, event.sessionID.rawValue, event.type]
+            ["seq": seq, "now": Timestamp.now().stored, "session": event.sessionID.rawValue, "type": event.type]
         )
-    }
-
-    static func hasSubscriber(for event: OutboxEvent, in db: Database) throws -> Bool {
-        try !db.rows(
-            """
-            SELECT 1 FROM webhook_endpoints
-            WHERE session_id = ?1 AND disabled_at IS NULL AND (events IS NULL OR instr(',' || events || ',', ',' || ?2 || ',') > 0)
-            LIMIT 1
-            """,
-            [event.sessionID.rawValue, event.type]
-        ).isEmpty
     }
 
     // MARK: Endpoints

@@ -1,7 +1,6 @@
 import BuzzBridgeCore
 import Foundation
 import GRDB
-import Logging
 
 /// ``GatewayStore`` on an embedded SQLite file.
 public final class SQLiteStore: GatewayStore {
@@ -9,7 +8,7 @@ public final class SQLiteStore: GatewayStore {
     public let deliveryBell = DeliveryBell()
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public static func open(path: String, readerCount: Int = 4, logger: Logger = Logger(label: "buzzbridge.sqlite")) async throws -> SQLiteStore {
+    public static func open(path: String, readerCount: Int = 4) async throws -> SQLiteStore {
         let database = try SQLiteDatabase.open(path: path, readerCount: readerCount)
         let store = SQLiteStore(database: database)
         try await store.migrate()

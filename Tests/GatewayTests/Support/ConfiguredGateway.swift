@@ -49,7 +49,7 @@ final class ConfiguredGateway: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-sec-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let store = try await DataFolder.openStore(at: directory, logger: logger)
+        let store = try await DataFolder.openStore(at: directory)
         let provisioning = Provisioning(store: store)
         guard let (session, key) = try await provisioning.firstStart() else { throw TestFailure("data folder was not empty") }
         let adminToken = try await provisioning.resetAdminToken()

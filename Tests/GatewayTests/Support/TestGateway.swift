@@ -31,7 +31,7 @@ final class TestGateway: Sendable {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bzb-test-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["BUZZBRIDGE_TEST_LOG"] == "1" ? .warning : .critical
-        let store = try await DataFolder.openStore(at: directory, logger: logger)
+        let store = try await DataFolder.openStore(at: directory)
         let provisioning = Provisioning(store: store)
         let apiKey: String, adminToken: String, sessionID: String
         if let credentials {
