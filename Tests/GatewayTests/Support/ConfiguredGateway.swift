@@ -2,27 +2,23 @@ import AsyncHTTPClient
 import BuzzBridgeGateway
 import BuzzBridgeStorage
 import Foundation
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import ServiceLifecycle
 
 /// A real server with a chosen ``SecurityConfiguration`` (HTTPS, limits, proxy trust), for the
 /// security tests; requests go through a client that may trust a test certificate authority.
 final class ConfiguredGateway: Sendable {
-    let port: Int
-    let scheme: String
-    let dataDirectory: String
-    let store: SQLiteStore
-    let apiKey: String
-    let adminToken: String
-    let sessionID: String
+    /// The server, started the way every gateway test starts one.
+    let server: TestGateway
     let client: HTTPClient
-    private let group: ServiceGroup
-    private let runner: Task<Void, any Error>
 
-    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
+    var port: Int { server.port }
+    var baseURL: String { server.baseURL }
+    var store: SQLiteStore { server.store }
+    var apiKey: String { server.apiKey }
+    var adminToken: String { server.adminToken }
+    var sessionID: String { server.sessionID }
 
     /// Redirects are not followed: the tests check them (the admin panel answers forms with 303).
     /// The clients live as long as the test process, so a failing test cannot leak one.
@@ -46,60 +42,17 @@ final class ConfiguredGateway: Sendable {
     }
 
     static func start(security: SecurityConfiguration = .init()) async throws -> ConfiguredGateway {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-sec-\(UUID().uuidString)").path
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = try await DataFolder.openStore(at: directory)
-        let provisioning = Provisioning(store: store)
-        guard let (session, key) = try await provisioning.firstStart() else { throw TestFailure("data folder was not empty") }
-        let adminToken = try await provisioning.resetAdminToken()
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let server: GatewayServer
-        do {
-            server = try GatewayServer(
-                configuration: GatewayConfiguration(
-                    host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: .fastForTests, webhooks: .fastForTests, security: security
-                ),
-                store: store, logger: logger
-            ) { port in portContinuation.yield(port) }
-        } catch {
-            try await store.close()
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
-        }
-        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
-        let runner = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("server did not start") }
-
-        return ConfiguredGateway(
-            port: port, scheme: security.tls == nil ? "http" : "https", dataDirectory: directory, store: store, apiKey: key.plaintext,
-            adminToken: adminToken, sessionID: session.id.rawValue,
-            client: security.tls == nil ? plainClient : try tlsClient.get(), group: group, runner: runner
-        )
+        let client = security.tls == nil ? plainClient : try tlsClient.get()
+        return ConfiguredGateway(server: try await TestGateway.start(security: security), client: client)
     }
 
-    private init(
-        port: Int, scheme: String, dataDirectory: String, store: SQLiteStore, apiKey: String, adminToken: String, sessionID: String,
-        client: HTTPClient, group: ServiceGroup, runner: Task<Void, any Error>
-    ) {
-        self.port = port
-        self.scheme = scheme
-        self.dataDirectory = dataDirectory
-        self.store = store
-        self.apiKey = apiKey
-        self.adminToken = adminToken
-        self.sessionID = sessionID
+    private init(server: TestGateway, client: HTTPClient) {
+        self.server = server
         self.client = client
-        self.group = group
-        self.runner = runner
     }
 
     func discard() async throws {
-        await group.triggerGracefulShutdown()
-        try await runner.value
-        try await store.close()
-        try? FileManager.default.removeItem(atPath: dataDirectory)
+        try await server.discard()
     }
 
     /// `bearer: nil` sends no Authorization header; `url` overrides the scheme and host; `rawBody` goes

@@ -11,6 +11,7 @@ import ServiceLifecycle
 
 /// A real BuzzBridge server on a free loopback port, with its own data folder, driven over HTTP.
 final class TestGateway: Sendable {
+    let port: Int
     let baseURL: String
     let dataDirectory: String
     let store: SQLiteStore
@@ -26,7 +27,7 @@ final class TestGateway: Sendable {
     /// otherwise it makes a new one and provisions a sandbox session as the first start does.
     static func start(
         dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests, credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil,
-        webhooks: WebhookConfiguration = .fastForTests
+        webhooks: WebhookConfiguration = .fastForTests, security: SecurityConfiguration = .init()
     ) async throws -> TestGateway {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bzb-test-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
@@ -43,21 +44,34 @@ final class TestGateway: Sendable {
             adminToken = try await provisioning.resetAdminToken()
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let server = try GatewayServer(
-            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox, webhooks: webhooks),
-            store: store, logger: logger
-        ) { port in portContinuation.yield(port) }
+        let server: GatewayServer
+        do {
+            server = try GatewayServer(
+                configuration: GatewayConfiguration(
+                    host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox, webhooks: webhooks, security: security
+                ),
+                store: store, logger: logger
+            ) { port in portContinuation.yield(port) }
+        } catch {
+            try await store.close()
+            if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+            throw error
+        }
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let runner = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("server did not start") }
         return TestGateway(
-            baseURL: "http://127.0.0.1:\(port)", dataDirectory: directory, store: store, apiKey: apiKey,
-            adminToken: adminToken, sessionID: sessionID, group: group, runner: runner
+            port: port, baseURL: "\(security.tls == nil ? "http" : "https")://127.0.0.1:\(port)", dataDirectory: directory, store: store,
+            apiKey: apiKey, adminToken: adminToken, sessionID: sessionID, group: group, runner: runner
         )
     }
 
-    private init(baseURL: String, dataDirectory: String, store: SQLiteStore, apiKey: String, adminToken: String, sessionID: String, group: ServiceGroup, runner: Task<Void, any Error>) {
+    private init(
+        port: Int, baseURL: String, dataDirectory: String, store: SQLiteStore, apiKey: String, adminToken: String, sessionID: String,
+        group: ServiceGroup, runner: Task<Void, any Error>
+    ) {
+        self.port = port
         self.baseURL = baseURL
         self.dataDirectory = dataDirectory
         self.store = store
