@@ -38,6 +38,8 @@ let package = Package(
                 "BuzzBridgeCore",
                 // SQLite (Debian's libsqlite3) with cached statements and a WAL reader pool.
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3_busy_timeout, to wait briefly when starting the WAL over.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Sources/Storage"
         ),

@@ -1,5 +1,6 @@
 import Dispatch
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// One SQLite file in WAL mode (GRDB's `DatabasePool`): concurrent readers, and one writer whose
@@ -15,11 +16,15 @@ final class SQLiteDatabase: Sendable {
     private let pending = Mutex(PendingWrites())
     /// Enough to fill a transaction without letting the first caller wait on a thousand others.
     private let maximumBatch = 128
+    /// Other processes (the CLI) write to the same file; every connection waits this long for them.
+    private static let busyTimeoutMilliseconds: Int32 = 10_000
+    /// How long the writer waits for readers when it starts the WAL over: reads hold their
+    /// snapshot for microseconds, so this is only a bound.
+    private static let restartPatienceMilliseconds: Int32 = 20
 
-    static func open(path: String, readerCount: Int) throws -> SQLiteDatabase {
+    static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
         var configuration = Configuration()
-        // Other processes (the CLI) write to the same file; wait for them rather than fail.
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         configuration.maximumReaderCount = max(readerCount, 1)
         configuration.label = "buzzbridge"
         configuration.prepareDatabase { db in
@@ -32,9 +37,9 @@ final class SQLiteDatabase: Sendable {
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         var checkpointing = Configuration()
-        checkpointing.busyMode = .timeout(10)
+        checkpointing.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         checkpointing.label = "buzzbridge.checkpoint"
-        return SQLiteDatabase(pool: pool, checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing)))
+        return SQLiteDatabase(pool: pool, checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing), restartPages: walRestartPages))
     }
 
     private init(pool: DatabasePool, checkpointer: Checkpointer) {
@@ -95,6 +100,7 @@ final class SQLiteDatabase: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
+            restartWALIfAsked(db)
             defer { checkpointer.noteCommit() }
             do {
                 let answers = try commit(batch, in: db)
@@ -113,6 +119,23 @@ final class SQLiteDatabase: Sendable {
                 }
             }
         }
+    }
+
+    /// Only a writer can start the WAL over, and only once every frame in it is in the database
+    /// file and no reader still reads it. Under a steady stream of writes and reads that moment
+    /// never comes by itself (the checkpoint never catches up with the frames written meanwhile,
+    /// and some reader always holds an older snapshot), and the WAL grew without end: 600 MB in
+    /// ten seconds of sends, slowing every read (the WAL index is searched per page) and every
+    /// write (fresh file blocks). Between two transactions no frame is being added, so a RESTART
+    /// checkpoint here copies what the ``Checkpointer`` left, waits for the readers of the moment
+    /// (new ones read the database file) and starts the WAL over. Writes wait meanwhile, which is
+    /// why it happens only when the WAL is long.
+    private func restartWALIfAsked(_ db: Database) {
+        guard checkpointer.takeRestartRequest(), let connection = db.sqliteConnection else { return }
+        sqlite3_busy_timeout(connection, Self.restartPatienceMilliseconds)
+        defer { sqlite3_busy_timeout(connection, Self.busyTimeoutMilliseconds) }
+        // Busy (a reader held on): the WAL stays as it is, and the next checkpoint asks again.
+        _ = try? db.execute(sql: "PRAGMA wal_checkpoint(RESTART)")
     }
 
     /// Runs `writes` in one transaction; their answers are to be given once this returns.
@@ -143,11 +166,15 @@ private final class Checkpointer: Sendable {
     private let queue: DatabaseQueue
     private let scheduled = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
+    private let restartWanted = Atomic<Bool>(false)
     /// Long enough to checkpoint many commits at once, short enough to keep the WAL small.
     private let delay = DispatchTimeInterval.milliseconds(50)
+    /// WAL length (in pages) past which the writer is asked to start it over.
+    private let restartPages: Int
 
-    init(queue: DatabaseQueue) {
+    init(queue: DatabaseQueue, restartPages: Int) {
         self.queue = queue
+        self.restartPages = restartPages
     }
 
     func noteCommit() {
@@ -157,9 +184,22 @@ private final class Checkpointer: Sendable {
                 scheduled.store(false, ordering: .releasing)
                 guard !closed.load(ordering: .acquiring) else { return }
                 // Busy (another checkpoint, the CLI) is fine: the next commit schedules another.
-                try? db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                try? checkpoint(db)
             }
         }
+    }
+
+    /// The checkpoint itself never holds up the writer; when it finds the WAL long, it asks the
+    /// writer to finish the job (see ``SQLiteDatabase/restartWALIfAsked(_:)``).
+    private func checkpoint(_ db: Database) throws {
+        let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+        let walPages: Int = passive?[1] ?? 0
+        if walPages >= restartPages { restartWanted.store(true, ordering: .releasing) }
+    }
+
+    /// True once after a checkpoint found the WAL past `restartPages`.
+    func takeRestartRequest() -> Bool {
+        restartWanted.load(ordering: .acquiring) && restartWanted.exchange(false, ordering: .acquiringAndReleasing)
     }
 
     func close() throws {

@@ -8,8 +8,10 @@ public final class SQLiteStore: GatewayStore {
     public let deliveryBell = DeliveryBell()
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public static func open(path: String, readerCount: Int = 4) async throws -> SQLiteStore {
-        let database = try SQLiteDatabase.open(path: path, readerCount: readerCount)
+    /// `walRestartPages`: the WAL is started over once it holds this many 4 KiB pages (16 MB by
+    /// default, a quarter of a second of sends at full load); tests make it small.
+    public static func open(path: String, readerCount: Int = 4, walRestartPages: Int = 4096) async throws -> SQLiteStore {
+        let database = try SQLiteDatabase.open(path: path, readerCount: readerCount, walRestartPages: walRestartPages)
         let store = SQLiteStore(database: database)
         try await store.migrate()
         return store
