@@ -83,12 +83,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                // Runs Swift concurrency on NIO's event loops (see main.swift).
+                // Runs Swift concurrency on NIO's event loops (see EventLoopExecutor.swift).
+                "ConcurrencyHook",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/CLI"
         ),
+        .target(name: "ConcurrencyHook", path: "Sources/ConcurrencyHook"),
         // QR Model 2 encoder and a minimal PNG writer; no QR library is on the mirror.
         .target(
             name: "QRCode",

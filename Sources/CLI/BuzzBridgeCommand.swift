@@ -3,8 +3,6 @@ import BuzzBridgeCore
 import BuzzBridgeGateway
 import BuzzBridgeStorage
 import Foundation
-import NIOCore
-import NIOPosix
 
 @main
 struct BuzzBridgeCommand: AsyncParsableCommand {
@@ -17,10 +15,7 @@ struct BuzzBridgeCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        // Swift concurrency's jobs run on NIO's event loop threads instead of a second pool of
-        // threads: a request is then read, handled and answered without crossing threads, which was
-        // a large part of each request's cost on a 2-core machine. Done before any task starts.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        EventLoopExecutor.install()
         await main(nil)
     }
 }
