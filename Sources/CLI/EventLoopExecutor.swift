@@ -18,7 +18,7 @@ enum EventLoopExecutor {
     static func install() -> Bool {
         // `any()` prefers the loop the caller is on, so a job started from an event loop stays there.
         let hook: EnqueueGlobalHook = { job, _ in
-            MultiThreadedEventLoopGroup.singleton.any().executor.enqueue(job)
+            MultiThreadedEventLoopGroup.singleton.any().executor.enqueue(ExecutorJob(job))
         }
         return buzzbridge_install_enqueue_global_hook(unsafeBitCast(hook, to: UnsafeMutableRawPointer.self))
     }

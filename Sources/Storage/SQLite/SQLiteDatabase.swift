@@ -204,7 +204,7 @@ private final class Checkpointer: Sendable {
 
     func close() throws {
         // Runs on the queue after any checkpoint already under way; later ones see the flag.
-        try queue.writeWithoutTransaction { _ in closed.store(true, ordering: .releasing) }
+        queue.writeWithoutTransaction { _ in closed.store(true, ordering: .releasing) }
         try queue.close()
     }
 }
