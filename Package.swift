@@ -5,7 +5,7 @@ import PackageDescription
 // stays small: relative relocations packed (RELR) instead of 24 bytes each, no dynamic symbol table
 // for its own symbols, and the functions that start, idle and serve the API placed side by side
 // (linker/buzzbridge.order, written by scripts/gen-link-order) rather than spread over 40 MB of code.
-// Together with `--static-swift-stdlib` this took idle RSS from 40 MB to 26 MB (README, Benchmarks).
+// Together with `--static-swift-stdlib` this took idle RSS from 40 MB to 25 MB (README, Benchmarks).
 let releaseLinkerFlags = [
     "-use-ld=lld",
     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
