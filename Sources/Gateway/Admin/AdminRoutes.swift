@@ -9,9 +9,8 @@ struct AdminAuthenticator: RouterMiddleware {
     let provisioning: Provisioning
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let parts = request.headers[.authorization]?.split(separator: " ", maxSplits: 1) ?? []
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-              try await provisioning.isAdminToken(String(parts[1]))
+        guard let token = BearerToken.token(in: request),
+              try await provisioning.isAdminToken(token)
         else { throw APIError(.unauthorized, "Invalid or missing admin token") }
         return try await next(request, context)
     }

@@ -1,6 +1,5 @@
 import BuzzBridgeCore
 import BuzzBridgeStorage
-import Foundation
 import Hummingbird
 import Synchronization
 
@@ -12,11 +11,8 @@ struct APIKeyAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let unauthorized = APIError(.unauthorized, "Invalid or missing API key")
-        guard let header = request.headers[.authorization] else { throw unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw unauthorized }
-        let key = String(parts[1].trimmingCharacters(in: .whitespaces))
-        guard let (kind, id) = APIKeyFormat.parse(key),
+        guard let key = BearerToken.token(in: request),
+              let (kind, id) = APIKeyFormat.parse(key),
               let record = try await store.apiKey(id: id),
               record.revokedAt == nil,
               APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
