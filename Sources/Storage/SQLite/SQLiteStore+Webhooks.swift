@@ -10,7 +10,7 @@ extension SQLiteStore: WebhookStore {
         """
 
     static func hasSubscriber(for event: OutboxEvent, in db: Database) throws -> Bool {
-        try !db.rows("SELECT 1 \(subscribedEndpoints) LIMIT 1", ["session": event.sessionID.rawValue, "type": event.type]).isEmpty
+        try db.countRows("SELECT 1 \(subscribedEndpoints) LIMIT 1", ["session": event.sessionID.rawValue, "type": event.type]) > 0
     }
 
     /// One delivery per subscribed endpoint, in the transaction that records the event. Delivery
@@ -38,18 +38,20 @@ extension SQLiteStore: WebhookStore {
                 UPDATE webhook_endpoints SET secret = ?, events = ?, updated_at = ?
                 WHERE session_id = ? AND url = ? AND disabled_at IS NULL RETURNING *
                 """,
-                [secret, filter, time.stored, session.rawValue, url]
+                [secret, filter, time.stored, session.rawValue, url],
+                WebhookEndpoint.init(row:)
             )
-            if let row = updated.first { return .init(endpoint: try WebhookEndpoint(row: row), created: false) }
+            if let endpoint = updated.first { return .init(endpoint: endpoint, created: false) }
             let inserted = try db.rows(
                 """
                 INSERT INTO webhook_endpoints (id, session_id, url, secret, events, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *
                 """,
-                [WebhookEndpointID.generate().rawValue, session.rawValue, url, secret, filter, time.stored, time.stored]
+                [WebhookEndpointID.generate().rawValue, session.rawValue, url, secret, filter, time.stored, time.stored],
+                WebhookEndpoint.init(row:)
             )
-            guard let row = inserted.first else { throw StoreError.corruptRow("endpoint not inserted") }
-            return .init(endpoint: try WebhookEndpoint(row: row), created: true)
+            guard let endpoint = inserted.first else { throw StoreError.corruptRow("endpoint not inserted") }
+            return .init(endpoint: endpoint, created: true)
         }
         return (saved.endpoint, saved.created)
     }
@@ -57,24 +59,25 @@ extension SQLiteStore: WebhookStore {
     public func webhookEndpoints(session: SessionID) async throws -> [WebhookEndpoint] {
         try database.read { db in
             try db.rows(
-                "SELECT * FROM webhook_endpoints WHERE session_id = ? AND disabled_at IS NULL ORDER BY created_at, id", [session.rawValue]
-            ).map(WebhookEndpoint.init(row:))
+                "SELECT * FROM webhook_endpoints WHERE session_id = ? AND disabled_at IS NULL ORDER BY created_at, id", [session.rawValue],
+                WebhookEndpoint.init(row:)
+            )
         }
     }
 
     public func webhookEndpoint(id: WebhookEndpointID) async throws -> WebhookEndpoint? {
         try database.read { db in
-            try db.rows("SELECT * FROM webhook_endpoints WHERE id = ?", [id.rawValue]).first.map(WebhookEndpoint.init(row:))
+            try db.rows("SELECT * FROM webhook_endpoints WHERE id = ?", [id.rawValue], WebhookEndpoint.init(row:)).first
         }
     }
 
     public func removeWebhookEndpoint(id: WebhookEndpointID, at time: Timestamp) async throws -> Bool {
         try await database.write { db in
-            let disabled = try db.rows(
+            let disabled = try db.countRows(
                 "UPDATE webhook_endpoints SET disabled_at = ?1, updated_at = ?1 WHERE id = ?2 AND disabled_at IS NULL RETURNING id",
                 [time.stored, id.rawValue]
             )
-            guard !disabled.isEmpty else { return false }
+            guard disabled > 0 else { return false }
             // A delivery being sent right now finishes and logs its outcome; the rest never go out.
             try db.run(
                 """
@@ -91,10 +94,10 @@ extension SQLiteStore: WebhookStore {
 
     public func requeueInterruptedDeliveries(at time: Timestamp) async throws -> Int {
         try await database.write { db in
-            try db.rows(
+            try db.countRows(
                 "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?1, updated_at = ?1 WHERE state = 'delivering' RETURNING id",
                 [time.stored]
-            ).count
+            )
         }
     }
 
@@ -108,7 +111,7 @@ extension SQLiteStore: WebhookStore {
                     FROM webhook_endpoints e WHERE disabled_at IS NULL
                 ) WHERE due IS NOT NULL
                 """
-            ).map { row in
+            ) { row in
                 PendingWebhookWork(
                     endpointID: WebhookEndpointID(rawValue: try row.required("endpoint_id")),
                     dueAt: row.timestamp("due") ?? Timestamp(stored: 0)
@@ -135,7 +138,7 @@ extension SQLiteStore: WebhookStore {
             guard !claimed.isEmpty else { return [] }
             // Delivery ids are `dlv_` + hex, so they need no escaping inside the JSON array.
             let ids = "[" + claimed.map { "\"\($0)\"" }.joined(separator: ",") + "]"
-            return try db.rows("\(Self.deliverySelect) WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.event_seq", [ids]).map { row in
+            return try db.rows("\(Self.deliverySelect) WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.event_seq", [ids]) { row in
                 guard let payload: Data = row["payload"] else { throw StoreError.corruptRow("claimed delivery without an event") }
                 return ClaimedDelivery(delivery: try WebhookDelivery(row: row), secret: try row.required("secret"), payload: Array(payload))
             }
@@ -203,19 +206,19 @@ extension SQLiteStore: WebhookStore {
         let sql = "\(Self.deliveryListSelect) WHERE d.session_id = ?\(stateFilter) ORDER BY d.event_seq DESC, d.id LIMIT ?"
         let allArguments = arguments + [query.limit]
         return try database.read { db in
-            try db.rows(sql, allArguments).map(WebhookDelivery.init(row:))
+            try db.rows(sql, allArguments, WebhookDelivery.init(row:))
         }
     }
 
     public func webhookDelivery(id: DeliveryID) async throws -> WebhookDelivery? {
         try database.read { db in
-            try db.rows("\(Self.deliveryListSelect) WHERE d.id = ?", [id.rawValue]).first.map(WebhookDelivery.init(row:))
+            try db.rows("\(Self.deliveryListSelect) WHERE d.id = ?", [id.rawValue], WebhookDelivery.init(row:)).first
         }
     }
 
     public func webhookAttempts(of id: DeliveryID) async throws -> [WebhookAttempt] {
         try database.read { db in
-            try db.rows("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt", [id.rawValue]).map { row in
+            try db.rows("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt", [id.rawValue]) { row in
                 WebhookAttempt(
                     number: row["attempt"] ?? 0,
                     at: row.timestamp("at") ?? Timestamp(stored: 0),
@@ -244,10 +247,12 @@ extension SQLiteStore: WebhookStore {
                 SELECT d.state, ep.disabled_at FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
                 WHERE d.id = ?
                 """,
-                [id.rawValue]
-            ).first else { return .notFound }
-            let state: DeliveryState = try row.value("state")
-            guard row.timestamp("disabled_at") == nil else { return .endpointRemoved }
+                [id.rawValue],
+                { row in (state: try row.value("state") as DeliveryState, endpointDisabled: row.timestamp("disabled_at") != nil) }
+            ).first
+            else { return .notFound }
+            let state = row.state
+            guard !row.endpointDisabled else { return .endpointRemoved }
             guard state == .failed || state == .succeeded else { return .alreadyQueued(state) }
             try db.run(
                 """
@@ -256,8 +261,9 @@ extension SQLiteStore: WebhookStore {
                 """,
                 [time.stored, id.rawValue]
             )
-            guard let updated = try db.rows("\(Self.deliveryListSelect) WHERE d.id = ?", [id.rawValue]).first else { return .notFound }
-            return .queued(try WebhookDelivery(row: updated))
+            guard let updated = try db.rows("\(Self.deliveryListSelect) WHERE d.id = ?", [id.rawValue], WebhookDelivery.init(row:)).first
+            else { return .notFound }
+            return .queued(updated)
         }
         if case .queued = result { deliveryBell.ring() }
         return result
@@ -265,7 +271,7 @@ extension SQLiteStore: WebhookStore {
 
     public func redeliverFailed(session: SessionID, at time: Timestamp) async throws -> Int {
         let count = try await database.write { db in
-            try db.rows(
+            try db.countRows(
                 """
                 UPDATE webhook_deliveries SET state = 'pending', round_attempts = 0, next_attempt_at = ?1, updated_at = ?1
                 WHERE session_id = ?2 AND state = 'failed'
@@ -273,7 +279,7 @@ extension SQLiteStore: WebhookStore {
                 RETURNING id
                 """,
                 [time.stored, session.rawValue]
-            ).count
+            )
         }
         if count > 0 { deliveryBell.ring() }
         return count
