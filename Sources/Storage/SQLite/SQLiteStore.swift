@@ -347,8 +347,8 @@ extension Database {
     /// Runs `sql` and decodes each row as the statement steps. Every statement goes through the
     /// connection's statement cache: the API runs the same few dozen statements over and over,
     /// and parsing them was a tenth of a request's time. Rows are decoded straight from SQLite's
-    /// columns: rows copied out first (GRDB's `fetchAll`) went through a slower, generic path that
-    /// was a tenth of a send's writes.
+    /// columns: rows copied out first (GRDB's `fetchAll`) went through a slower, generic path,
+    /// about a tenth of the writer's time in a profile of sends.
     func rows<T>(_ sql: String, _ arguments: StatementArguments = [], _ decode: (Row) throws -> T) throws -> [T] {
         let cursor = try Row.fetchCursor(cachedStatement(sql: sql), arguments: arguments)
         var values: [T] = []
