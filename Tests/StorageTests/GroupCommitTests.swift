@@ -7,21 +7,7 @@ import Testing
 /// write, a failing write undoes nothing of the others, and everything acknowledged is on disk.
 @Suite("SQLite store: group-committed writes")
 struct GroupCommitTests {
-    private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-store-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/buzzbridge.sqlite"
-        let store = try await SQLiteStore.open(path: path)
-        try await body(store, path)
-    }
-
-    private func session() -> Session {
-        Session(
-            id: SessionID(rawValue: "session_groupcommit"), kind: .sandbox, name: "Group commit", status: .active,
-            phoneNumber: PhoneNumber("+60100000000"), createdAt: .now()
-        )
-    }
+    private func session() -> Session { activeSession("session_groupcommit", name: "Group commit") }
 
     private func message(_ id: String, in session: Session, index: Int) -> Message {
         Message(
@@ -32,7 +18,7 @@ struct GroupCommitTests {
     }
 
     @Test func concurrentWritesAreEachAnsweredAndAFailingOneUndoesOnlyItself() async throws {
-        try await withStore { store, path in
+        try await withTemporaryStore { store, path in
             let session = session()
             try await store.createSession(session)
             let count = 400
@@ -73,7 +59,7 @@ struct GroupCommitTests {
     }
 
     @Test func aWriteSeesTheWritesCommittedBeforeIt() async throws {
-        try await withStore { store, _ in
+        try await withTemporaryStore { store, _ in
             let session = session()
             try await store.createSession(session)
             let original = message("msg_advance", in: session, index: 1)

@@ -9,16 +9,14 @@ import Testing
 @Suite("SQLite store: WAL length under steady load")
 struct WALLengthTests {
     @Test func theWALStaysBoundedWhileReadersNeverPause() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-wal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/buzzbridge.sqlite"
         // 256 pages (1 MB) instead of 16 MB, so that a few thousand writes show the difference.
-        let store = try await SQLiteStore.open(path: path, walRestartPages: 256)
-        let session = Session(
-            id: SessionID(rawValue: "session_wal"), kind: .sandbox, name: "WAL", status: .active,
-            phoneNumber: PhoneNumber("+60100000000"), createdAt: .now()
-        )
+        try await withTemporaryStore(walRestartPages: 256) { store, path in
+            try await steadyLoad(on: store, walPath: path + "-wal")
+        }
+    }
+
+    private func steadyLoad(on store: SQLiteStore, walPath: String) async throws {
+        let session = activeSession("session_wal", name: "WAL")
         try await store.createSession(session)
 
         let load = LoadState()
@@ -36,7 +34,7 @@ struct WALLengthTests {
             }
             group.addTask {
                 while load.writing.load(ordering: .relaxed) {
-                    load.noteWAL(size: Self.fileSize(path + "-wal"))
+                    load.noteWAL(size: Self.fileSize(walPath))
                     try await Task.sleep(for: .milliseconds(5))
                 }
             }
@@ -55,7 +53,7 @@ struct WALLengthTests {
             load.writing.store(false, ordering: .relaxed)
             try await group.waitForAll()
         }
-        load.noteWAL(size: Self.fileSize(path + "-wal"))
+        load.noteWAL(size: Self.fileSize(walPath))
         let page = try await store.messages(MessageQuery(sessionID: session.id, limit: 1, offset: 0))
         try await store.close()
 

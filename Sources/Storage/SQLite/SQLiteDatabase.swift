@@ -161,7 +161,8 @@ final class SQLiteDatabase: Sendable {
 
 /// Copies the WAL back into the database file on a connection of its own, shortly after writes,
 /// so that the fsync a checkpoint needs never holds up the writer. PASSIVE checkpoints run beside
-/// the writer and the readers; SQLite starts the WAL over once one has copied everything.
+/// the writer and the readers; when the WAL has grown long all the same, the writer is asked to
+/// start it over (``SQLiteDatabase/restartWALIfAsked(_:)``).
 private final class Checkpointer: Sendable {
     private let queue: DatabaseQueue
     private let scheduled = Atomic<Bool>(false)
