@@ -209,7 +209,7 @@ struct AdminPanelTests {
     }
 
     @Test func underTLSTheCookieIsSecure() async throws {
-        let gateway = try await Self.start(security: try ConfiguredGateway.testTLS)
+        let gateway = try await Self.start(security: try await ConfiguredGateway.testTLS())
         let browser = Browser(gateway: gateway)
         #expect(try await browser.logIn().status == 303)
         let cookie = try #require(browser.setCookieHeaders.last { $0.hasPrefix("bzb_admin_session=") })

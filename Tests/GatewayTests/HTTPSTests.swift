@@ -5,9 +5,9 @@ import Testing
 @Suite("HTTPS: TLS 1.2 and 1.3 only, plain HTTP refused, a trusted proxy's X-Forwarded-Proto")
 struct HTTPSTests {
     /// A TLS handshake with exactly `version`, then one HTTP request over it.
-    static func openSSLClient(port: Int, version: String, ca: String, request: String) throws -> (status: Int32, output: String) {
+    static func openSSLClient(port: Int, version: String, ca: String, request: String) async throws -> (status: Int32, output: String) {
         // SECLEVEL=0 lets the client offer TLS 1.0/1.1 at all, so a refusal is the server's.
-        try OpenSSL.run(
+        try await OpenSSL.run(
             ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", version, "-CAfile", ca, "-verify_return_error",
              "-cipher", "DEFAULT:@SECLEVEL=0", "-ign_eof"],
             input: request
@@ -19,17 +19,17 @@ struct HTTPSTests {
     }
 
     @Test func tls12And13AreAcceptedAndOlderVersionsRefused() async throws {
-        let certificate = try TestCertificate.shared.get()
-        let gateway = try await ConfiguredGateway.start(security: try ConfiguredGateway.testTLS)
+        let certificate = try await TestCertificate.shared()
+        let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())
         for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-            let session = try Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            let session = try await Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.output.contains("Protocol  : \(name)") || session.output.contains("New, \(name)"), "\(flag): \(session.output)")
             #expect(session.output.contains("Verify return code: 0 (ok)"), "\(flag)")
             #expect(session.output.contains("HTTP/1.1 200 OK"), "\(flag): \(session.output)")
             #expect(session.output.contains(#""session_id":"\#(gateway.sessionID)""#), "\(flag)")
         }
         for flag in ["-tls1_1", "-tls1"] {
-            let session = try Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            let session = try await Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.status != 0, "\(flag) must not connect")
             // The server's own alert: it saw the old version and said no.
             #expect(session.output.contains("alert protocol version"), "\(flag): \(session.output)")
@@ -45,7 +45,7 @@ struct HTTPSTests {
     }
 
     @Test func plainHTTPOnTheTLSPortGetsAClearError() async throws {
-        let gateway = try await ConfiguredGateway.start(security: try ConfiguredGateway.testTLS)
+        let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())
         let plain = try await gateway.request(.GET, "/api/session/status", bearer: gateway.apiKey, url: "http://127.0.0.1:\(gateway.port)")
         #expect(plain.status == 400)
         #expect(plain.errorCode == "VALIDATION_ERROR")

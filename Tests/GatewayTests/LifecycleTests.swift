@@ -14,7 +14,6 @@ struct LifecycleTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let port = freePort()
         let server = try ServerProcess(arguments: ["serve", "--data", data, "--port", "\(port)"])
-        defer { server.terminate() }
         let banner = try await server.waitFor("listening on")
         let key = try #require(banner.firstMatch(of: /bzb_test_[A-Za-z0-9]{32}/).map { String($0.output) })
         let sessionID = try #require(banner.firstMatch(of: /session_[A-Za-z0-9]+/).map { String($0.output) })
@@ -51,6 +50,7 @@ struct LifecycleTests {
 
         let newSession = try await BuzzBridgeExecutable.run(["sessions", "create", "--data", data, "--kind", "live", "--name", "OFYS"])
         #expect(newSession.output.contains("bzb_live_"))
+        await server.terminate()
     }
 
     @Test func helpExplainsEveryCommand() async throws {

@@ -70,7 +70,7 @@ struct OpenAPIConformanceTests {
         }
         // The page is generated from the document: it must be what the document gives today.
         let generator = PythonPeer.repositoryRoot.appendingPathComponent("scripts/gen-api-docs")
-        let freshness = try await PythonPeer.runProcess(try PythonPeer.interpreter, arguments: [generator.path, "--check"])
+        let freshness = try await ChildProcess.run(try PythonPeer.interpreter, arguments: [generator.path, "--check"])
         #expect(freshness.status == 0, "\(freshness.stderr)")
         // Served offline: nothing may be fetched from elsewhere.
         for external in ["<script src", "<link rel=\"stylesheet\" href=\"http", "@import", "src=\"http", "url(http"] {

@@ -20,7 +20,7 @@ struct WebhookCrashRecoveryTests {
         // Before the crash: the first delivery is answered 500 (a retry is scheduled), the second
         // is never answered (it is in flight when the process dies), the rest wait their turn.
         let receiver = try await WebhookReceiver.start { index, _ in index == 1 ? .silence : .status(500) }
-        let set = try await CLIProcess.run([
+        let set = try await BuzzBridgeExecutable.run([
             "webhooks", "set", "--data", directory, "--session", session.id.rawValue, "--url", receiver.url,
             "--secret", "crash_secret", "--events", "message.received",
         ])
@@ -29,7 +29,7 @@ struct WebhookCrashRecoveryTests {
             "serve", "--data", directory, "--port", "0", "--webhook-allow-private-addresses",
             "--webhook-retry-delays", "2,2,2", "--webhook-timeout", "20", "--log-level", "error",
         ]
-        let first = try CLIProcess.start(serveArguments)
+        let first = try ServerProcess(arguments: serveArguments)
         let api = try await first.baseURL()
         let client = APIClient(baseURL: api, apiKey: key.plaintext)
         try await client.call(.GET, "/api/qr")
@@ -40,13 +40,13 @@ struct WebhookCrashRecoveryTests {
         }
         let beforeCrash = try await receiver.waitForRequests(2)
         try #require(beforeCrash.count == 2)
-        first.kill()
+        await first.kill()
 
         receiver.respond { _, _ in .status(200) }
-        let second = try CLIProcess.start(serveArguments)
+        let second = try ServerProcess(arguments: serveArguments)
         _ = try await second.baseURL()
         let all = try await receiver.waitForRequests(2 + count, timeout: .seconds(20))
-        second.terminate()
+        await second.terminate()
         await receiver.stop()
 
         let afterRestart = Array(all.dropFirst(2))
@@ -72,16 +72,16 @@ struct WebhooksCLITests {
         let receiver = try await WebhookReceiver.start()
         let gateway = try await TestGateway.start()
         let data = gateway.dataDirectory
-        let set = try await CLIProcess.run([
+        let set = try await BuzzBridgeExecutable.run([
             "webhooks", "set", "--data", data, "--session", gateway.sessionID, "--url", receiver.url, "--secret", "cli_secret",
             "--events", "message.received",
         ])
         #expect(set.status == 0, "\(set.output)")
         let id = try #require(set.output.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
         #expect(id.hasPrefix("wh_"))
-        let list = try await CLIProcess.run(["webhooks", "list", "--data", data, "--session", gateway.sessionID])
+        let list = try await BuzzBridgeExecutable.run(["webhooks", "list", "--data", data, "--session", gateway.sessionID])
         #expect(list.output.contains(id) && list.output.contains(receiver.url), "\(list.output)")
-        let refused = try await CLIProcess.run([
+        let refused = try await BuzzBridgeExecutable.run([
             "webhooks", "set", "--data", data, "--session", gateway.sessionID, "--url", "ftp://ofys.example/", "--secret", "x",
         ])
         #expect(refused.status != 0)
@@ -92,87 +92,12 @@ struct WebhooksCLITests {
         #expect(requests.count == 1)
         #expect(requests.first?.header("X-Webhook-Signature") == "sha256=" + WebhookDeliveryTests.hmacHex(requests.first?.body ?? [], key: "cli_secret"))
 
-        let remove = try await CLIProcess.run(["webhooks", "remove", "--data", data, "--webhook", id])
+        let remove = try await BuzzBridgeExecutable.run(["webhooks", "remove", "--data", data, "--webhook", id])
         #expect(remove.status == 0, "\(remove.output)")
         let remaining = try await gateway.get("/admin/api/sessions/\(gateway.sessionID)/webhooks", auth: .admin).json["data"] as? [Any]
         #expect(remaining?.isEmpty == true)
         try await gateway.discard()
         await receiver.stop()
-    }
-}
-
-/// The built `buzzbridge` executable as a child process.
-final class CLIProcess: @unchecked Sendable {
-    private let process = Process()
-    private let outputPath: String
-
-    /// `BUZZBRIDGE_EXECUTABLE`, else the one built next to the test bundle, else `.build/debug`.
-    static var executable: String {
-        get throws {
-            var candidates: [String] = []
-            if let override = ProcessInfo.processInfo.environment["BUZZBRIDGE_EXECUTABLE"] { candidates.append(override) }
-            let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            candidates.append(runner.appendingPathComponent("buzzbridge").path)
-            candidates.append(runner.deletingLastPathComponent().appendingPathComponent("buzzbridge").path)
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            candidates.append(root.appendingPathComponent(".build/debug/buzzbridge").path)
-            guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
-                throw TestFailure("no buzzbridge executable among \(candidates); build with --build-tests or set BUZZBRIDGE_EXECUTABLE")
-            }
-            return found
-        }
-    }
-
-    static func start(_ arguments: [String]) throws -> CLIProcess {
-        try CLIProcess(arguments: arguments)
-    }
-
-    /// Runs to completion; returns the exit status and everything printed.
-    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let child = try CLIProcess(arguments: arguments)
-        while child.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return (child.process.terminationStatus, child.output)
-    }
-
-    private init(arguments: [String]) throws {
-        outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-cli-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = URL(fileURLWithPath: try Self.executable)
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: outputPath)
-    }
-
-    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
-
-    /// The address `serve` announces once it listens.
-    func baseURL(timeout: Duration = .seconds(20)) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = output.split(separator: "\n").first(where: { $0.contains("listening on ") }),
-               let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) {
-                return String(address)
-            }
-            guard process.isRunning else { throw TestFailure("serve exited: \(output)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestFailure("serve did not start: \(output)")
-    }
-
-    func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    func terminate() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
     }
 }
 

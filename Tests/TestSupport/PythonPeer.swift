@@ -9,12 +9,6 @@ public enum PythonPeer {
         public let description: String
     }
 
-    public struct Output: Sendable {
-        public let status: Int32
-        public let stdout: Data
-        public let stderr: String
-    }
-
     /// The repository root, found from this file's location.
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -30,9 +24,9 @@ public enum PythonPeer {
     }
 
     /// Runs `Tests/peers/<script>` with the venv's interpreter, feeding `input` on stdin.
-    public static func run(_ script: String, arguments: [String] = [], input: Data = Data()) async throws -> Output {
+    public static func run(_ script: String, arguments: [String] = [], input: Data = Data()) async throws -> ChildProcess.Output {
         let scriptURL = repositoryRoot.appendingPathComponent("Tests/peers").appendingPathComponent(script)
-        return try await runProcess(try interpreter, arguments: [scriptURL.path] + arguments, input: input)
+        return try await ChildProcess.run(try interpreter, arguments: [scriptURL.path] + arguments, input: input, environment: environment)
     }
 
     /// Runs `script` and returns its stdout, throwing with its stderr when it exits non-zero.
@@ -44,43 +38,11 @@ public enum PythonPeer {
         return output.stdout
     }
 
-    public static func runProcess(_ executable: URL, arguments: [String], input: Data = Data()) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    continuation.resume(returning: try runBlocking(executable, arguments: arguments, input: input))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
-    }
-
-    /// Output goes to temporary files rather than pipes, so a chatty peer can never fill a pipe
-    /// buffer and deadlock against us.
-    private static func runBlocking(_ executable: URL, arguments: [String], input: Data) throws -> Output {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"), errURL = folder.appendingPathComponent("stderr")
-        try input.write(to: inputURL)
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+    /// The test process's environment, with protobuf's pure-Python implementation (the peers'
+    /// generated code needs it).
+    public static var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-        process.environment = environment
-        process.standardInput = try FileHandle(forReadingFrom: inputURL)
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus,
-            stdout: try Data(contentsOf: outURL),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
-        )
+        return environment
     }
 }

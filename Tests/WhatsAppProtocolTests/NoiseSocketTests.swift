@@ -17,9 +17,7 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
         process.executableURL = try PythonPeer.interpreter
         process.arguments = [PythonPeer.repositoryRoot.appendingPathComponent("Tests/peers/\(script)").path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-        process.environment = environment
+        process.environment = PythonPeer.environment
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors

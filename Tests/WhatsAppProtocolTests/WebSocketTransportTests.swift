@@ -25,9 +25,7 @@ final class LocalWhatsAppServer: @unchecked Sendable {
             PythonPeer.repositoryRoot.appendingPathComponent("Tests/peers/wa_ws_server.py").path,
             String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self),
         ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-        process.environment = environment
+        process.environment = PythonPeer.environment
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -53,9 +51,16 @@ final class LocalWhatsAppServer: @unchecked Sendable {
         self.input = input
     }
 
-    func stop() {
+    /// The server exits when its standard input ends; one that does not is killed.
+    func stop() async {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        if await ChildProcess.waitForExit(process, within: .seconds(10)) { return }
+        await ChildProcess.kill(process)
+    }
+
+    deinit {
+        // A test that failed before stop() must not leave the server running.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     func rootKey() async throws -> Curve25519.KeyAgreement.PublicKey {
@@ -87,37 +92,36 @@ final class LocalWhatsAppServer: @unchecked Sendable {
 
     @Test func directOverTLSWithAnExtraCA() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-direct", greeting: Self.greeting)
-        defer { server.stop() }
         try await Self.exchange(server, WebSocketConfiguration(
             url: URL(string: "wss://localhost:\(server.wsPort)/ws/chat")!,
             additionalTrustedCAFile: server.caFile
         ))
+        await server.stop()
     }
 
     @Test func throughAnHTTPConnectProxy() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-http-proxy", greeting: Self.greeting)
-        defer { server.stop() }
         // web.whatsapp.test does not resolve: only the proxy can reach it.
         try await Self.exchange(server, WebSocketConfiguration(
             url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
             proxy: .httpConnect(host: "127.0.0.1", port: server.httpProxyPort),
             additionalTrustedCAFile: server.caFile
         ))
+        await server.stop()
     }
 
     @Test func throughASOCKS5ProxyWithPassword() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-socks", greeting: Self.greeting)
-        defer { server.stop() }
         try await Self.exchange(server, WebSocketConfiguration(
             url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
             proxy: .socks5(host: "127.0.0.1", port: server.socksPort, credentials: ProxyCredentials(username: "user", password: "secret")),
             additionalTrustedCAFile: server.caFile
         ))
+        await server.stop()
     }
 
     @Test func refusals() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-refusals", greeting: Self.greeting)
-        defer { server.stop() }
         let url = URL(string: "wss://localhost:\(server.wsPort)/ws/chat")!
         // Without the extra CA the server's certificate is not trusted.
         await #expect(throws: (any Error).self) { try await WebSocketTransport.connect(WebSocketConfiguration(url: url)) }
@@ -132,5 +136,6 @@ final class LocalWhatsAppServer: @unchecked Sendable {
                 additionalTrustedCAFile: server.caFile
             ))
         }
+        await server.stop()
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import TestSupport
 
 /// A real server with a chosen ``SecurityConfiguration`` (HTTPS, limits, proxy trust), for the
 /// security tests; requests go through a client that may trust a test certificate authority.
@@ -24,25 +25,23 @@ final class ConfiguredGateway: Sendable {
     /// The clients live as long as the test process, so a failing test cannot leak one.
     static let plainClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 
-    /// Trusts exactly the test certificate authority of ``TestCertificate/shared``.
-    static let tlsClient: Result<HTTPClient, any Error> = Result {
+    /// Trusts exactly the test certificate authority of ``TestCertificate/shared()``.
+    private static let tlsClient = Task {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(try TestCertificate.shared.get().certificate))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(try await TestCertificate.shared().certificate))
         configuration.tlsConfiguration = tls
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// HTTPS with ``TestCertificate/shared``.
-    static var testTLS: SecurityConfiguration {
-        get throws {
-            let certificate = try TestCertificate.shared.get()
-            return SecurityConfiguration(tls: TLSFiles(certificateChainPath: certificate.certificate, privateKeyPath: certificate.key))
-        }
+    /// HTTPS with ``TestCertificate/shared()``.
+    static func testTLS() async throws -> SecurityConfiguration {
+        let certificate = try await TestCertificate.shared()
+        return SecurityConfiguration(tls: TLSFiles(certificateChainPath: certificate.certificate, privateKeyPath: certificate.key))
     }
 
     static func start(security: SecurityConfiguration = .init()) async throws -> ConfiguredGateway {
-        let client = security.tls == nil ? plainClient : try tlsClient.get()
+        let client = security.tls == nil ? plainClient : try await tlsClient.value
         return ConfiguredGateway(server: try await TestGateway.start(security: security), client: client)
     }
 
@@ -89,12 +88,16 @@ struct TestCertificate: Sendable {
     var certificate: String { folder + "/cert.pem" }
     var key: String { folder + "/key.pem" }
 
-    static let shared: Result<TestCertificate, any Error> = Result { try make() }
+    private static let creation = Task { try await make() }
 
-    static func make() throws -> TestCertificate {
+    static func shared() async throws -> TestCertificate {
+        try await creation.value
+    }
+
+    private static func make() async throws -> TestCertificate {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let made = try OpenSSL.run([
+        let made = try await OpenSSL.run([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
             "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-subj", "/CN=localhost",
             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
@@ -107,19 +110,8 @@ struct TestCertificate: Sendable {
 /// Debian's `openssl` command.
 enum OpenSSL {
     /// Runs `openssl` with `input` on standard input; returns its exit status and all output.
-    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    static func run(_ arguments: [String], input: String = "") async throws -> (status: Int32, output: String) {
+        let output = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/openssl"), arguments: arguments, input: Data(input.utf8))
+        return (output.status, output.text)
     }
 }

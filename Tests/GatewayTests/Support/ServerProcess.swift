@@ -23,12 +23,15 @@ enum BuzzBridgeExecutable {
 
     /// Runs a CLI command to completion and returns its output.
     static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let result = try await PythonPeer.runProcess(try url, arguments: arguments)
-        return (result.status, String(decoding: result.stdout, as: UTF8.self) + result.stderr)
+        let result = try await ChildProcess.run(try url, arguments: arguments)
+        return (result.status, result.text)
     }
 }
 
-/// `buzzbridge serve` as a child process, its standard output read line by line.
+/// `buzzbridge serve` as a child process, its standard output collected as it comes.
+///
+/// Stop it with ``terminate()`` or ``kill()``; one that a failing test leaves running is killed
+/// when the last reference goes, so that no server outlives the test run.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
@@ -47,6 +50,11 @@ final class ServerProcess: @unchecked Sendable {
         try process.run()
     }
 
+    deinit {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        output.fileHandleForReading.readabilityHandler = nil
+    }
+
     /// Waits until the output contains `marker`, returning everything printed so far.
     func waitFor(_ marker: String, timeout: Duration = .seconds(30)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
@@ -59,16 +67,23 @@ final class ServerProcess: @unchecked Sendable {
         throw TestFailure("no \"\(marker)\" within \(timeout): \(lines.text)")
     }
 
-    func terminate() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
+    /// The address `serve` announces once it listens.
+    func baseURL() async throws -> String {
+        let text = try await waitFor("listening on ")
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on ") }),
+              let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+        else { throw TestFailure("no address in: \(text)") }
+        return String(address)
     }
 
-    func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
+    /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
+    func terminate() async {
+        await ChildProcess.terminate(process)
+    }
+
+    /// Kills the server (SIGKILL), as a crash or a power cut would, and waits for it to be gone.
+    func kill() async {
+        await ChildProcess.kill(process)
     }
 }
 

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Runs and waits for other programs (peers, openssl, the built executable) without holding a
+/// thread of Swift concurrency's pool.
+///
+/// That pool has one thread per core, two here. A test that waited for a child on one of them
+/// (`waitUntilExit`, a blocking read) left one thread for everything else; two such waits at once
+/// left none for the server under test, and a child that waits for that server (`openssl s_client`
+/// waiting for the gateway's answer) then waits forever. Every wait here happens on a Dispatch
+/// thread instead, and the task suspends meanwhile.
+public enum ChildProcess {
+    public struct Output: Sendable {
+        public let status: Int32
+        public let stdout: Data
+        public let stderr: String
+
+        /// Standard output then standard error, as text.
+        public var text: String { String(decoding: stdout, as: UTF8.self) + stderr }
+    }
+
+    /// Runs `executable` to completion with `input` on its standard input.
+    ///
+    /// Output goes to temporary files rather than pipes, so a chatty child can never fill a pipe
+    /// buffer and wait for us while we wait for it.
+    public static func run(
+        _ executable: URL, arguments: [String], input: Data = Data(), environment: [String: String]? = nil
+    ) async throws -> Output {
+        try await onDispatchThread {
+            try runBlocking(executable, arguments: arguments, input: input, environment: environment)
+        }
+    }
+
+    /// Returns once `process` has exited.
+    public static func waitForExit(_ process: Process) async {
+        let process = UncheckedProcess(process)
+        await onDispatchThread { process.value.waitUntilExit() }
+    }
+
+    /// Waits up to `timeout` for `process` to exit; returns whether it did.
+    public static func waitForExit(_ process: Process, within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return !process.isRunning
+    }
+
+    /// Asks `process` to stop (SIGTERM) and waits; past `grace` it is killed.
+    public static func terminate(_ process: Process, grace: Duration = .seconds(10)) async {
+        if process.isRunning { process.terminate() }
+        if await waitForExit(process, within: grace) { return }
+        await kill(process)
+    }
+
+    /// Kills `process` (SIGKILL) and waits for it to be gone.
+    public static func kill(_ process: Process) async {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        await waitForExit(process)
+    }
+
+    private static func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
+        }
+    }
+
+    private static func onDispatchThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                body()
+                continuation.resume()
+            }
+        }
+    }
+
+    private static func runBlocking(_ executable: URL, arguments: [String], input: Data, environment: [String: String]?) throws -> Output {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"), errURL = folder.appendingPathComponent("stderr")
+        try input.write(to: inputURL)
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardInput = try FileHandle(forReadingFrom: inputURL)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus,
+            stdout: try Data(contentsOf: outURL),
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
+        )
+    }
+}
+
+/// `Process` is not `Sendable`; waiting for it from another thread only reads its state, which
+/// Foundation guards itself.
+private struct UncheckedProcess: @unchecked Sendable {
+    let value: Process
+    init(_ value: Process) { self.value = value }
+}
