@@ -41,10 +41,14 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookAllowPrivateAddresses = ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
 
     @Option(help: "HTTPS: certificate chain, PEM (env BUZZBRIDGE_TLS_CERT). With --tls-key, only HTTPS (TLS 1.2/1.3) is served.")
-    var tlsCert: String? = ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_CERT"]
+    var tlsCert: String?
 
     @Option(help: "HTTPS: private key, PEM (env BUZZBRIDGE_TLS_KEY).")
-    var tlsKey: String? = ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_KEY"]
+    var tlsKey: String?
+
+    // The environment fills in what the command line leaves out (an optional option takes no default).
+    private var tlsCertPath: String? { tlsCert ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_CERT"] }
+    private var tlsKeyPath: String? { tlsKey ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_KEY"] }
 
     @Flag(help: "Behind a reverse proxy that terminates TLS: require X-Forwarded-Proto: https and take the client address from X-Forwarded-For.")
     var trustProxy = ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1"
@@ -73,7 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
         guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
         }
@@ -108,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
-            tls: tlsCert.flatMap { cert in tlsKey.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
+            tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
             trustProxy: trustProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
         )
         let configuration = GatewayConfiguration(

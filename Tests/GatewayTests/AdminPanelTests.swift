@@ -254,7 +254,7 @@ struct AdminPanelWebhookTests {
         #expect(shown.text.contains("HTTP 200"))
         let request = try #require(try await receiver.waitForRequests(1).first)
         #expect(request.header("X-BuzzBridge-Event") == "webhook.test")
-        #expect(try request.json["event"] as? String == "webhook.test")
+        #expect(request.json["event"] as? String == "webhook.test")
         let expected = WebhookSignature.headers(
             event: "webhook.test", deliveryID: try #require(request.header("X-BuzzBridge-Delivery")),
             timestamp: Timestamp(millisecondsSinceEpoch: (Int64(try #require(request.header("X-BuzzBridge-Timestamp"))) ?? 0) * 1000),

@@ -68,7 +68,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler, RemovableChannelHandler {
         let body = #"{"error":{"code":"VALIDATION_ERROR","message":"This server accepts HTTPS only; use https:// (TLS 1.2 or 1.3)"},"success":false}"#
         let head = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         let reply = context.channel.allocator.buffer(string: head + body)
-        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }
 
