@@ -6,8 +6,8 @@ import Foundation
 /// That pool has one thread per core, two here. A test that waited for a child on one of them
 /// (`waitUntilExit`, a blocking read) left one thread for everything else; two such waits at once
 /// left none for the server under test, and a child that waits for that server (`openssl s_client`
-/// waiting for the gateway's answer) then waits forever. Every wait here happens on a Dispatch
-/// thread instead, and the task suspends meanwhile.
+/// waiting for the gateway's answer) then waits forever. Here a child run to completion is waited
+/// for on a Dispatch thread and a long-lived one by polling; the task suspends meanwhile.
 public enum ChildProcess {
     public struct Output: Sendable {
         public let status: Int32
@@ -25,18 +25,15 @@ public enum ChildProcess {
     public static func run(
         _ executable: URL, arguments: [String], input: Data = Data(), environment: [String: String]? = nil
     ) async throws -> Output {
-        try await onDispatchThread {
-            try runBlocking(executable, arguments: arguments, input: input, environment: environment)
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(executable, arguments: arguments, input: input, environment: environment) })
+            }
         }
     }
 
-    /// Returns once `process` has exited.
-    public static func waitForExit(_ process: Process) async {
-        let process = UncheckedProcess(process)
-        await onDispatchThread { process.value.waitUntilExit() }
-    }
-
-    /// Waits up to `timeout` for `process` to exit; returns whether it did.
+    /// Waits up to `timeout` for `process` to exit, polling, so that no thread is held; returns
+    /// whether it did.
     public static func waitForExit(_ process: Process, within timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline {
@@ -55,22 +52,7 @@ public enum ChildProcess {
     /// Kills `process` (SIGKILL) and waits for it to be gone.
     public static func kill(_ process: Process) async {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        await waitForExit(process)
-    }
-
-    private static func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
-        }
-    }
-
-    private static func onDispatchThread(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                body()
-                continuation.resume()
-            }
-        }
+        _ = await waitForExit(process, within: .seconds(10))
     }
 
     private static func runBlocking(_ executable: URL, arguments: [String], input: Data, environment: [String: String]?) throws -> Output {
@@ -96,11 +78,4 @@ public enum ChildProcess {
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
         )
     }
-}
-
-/// `Process` is not `Sendable`; waiting for it from another thread only reads its state, which
-/// Foundation guards itself.
-private struct UncheckedProcess: @unchecked Sendable {
-    let value: Process
-    init(_ value: Process) { self.value = value }
 }
