@@ -69,8 +69,19 @@ struct HTTPSTests {
         try await gateway.discard()
     }
 
-    @Test func aMissingCertificateFailsAtStartup() async throws {
+    @Test func aMissingCertificateFailsAtStartupNamingTheFile() async throws {
         let missing = SecurityConfiguration(tls: TLSFiles(certificateChainPath: "/nonexistent/cert.pem", privateKeyPath: "/nonexistent/key.pem"))
-        await #expect(throws: (any Error).self) { _ = try await ConfiguredGateway.start(security: missing) }
+        let error = await #expect(throws: TLSFileError.self) { _ = try await ConfiguredGateway.start(security: missing) }
+        #expect(error?.description == "cannot use the TLS certificate chain /nonexistent/cert.pem: no such file")
+    }
+
+    @Test func aKeyThatIsNotPEMFailsAtStartupNamingTheFile() async throws {
+        let certificate = try await TestCertificate.shared()
+        let notAKey = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-not-a-key-\(UUID().uuidString).pem")
+        try Data("not a key\n".utf8).write(to: notAKey)
+        defer { try? FileManager.default.removeItem(at: notAKey) }
+        let wrong = SecurityConfiguration(tls: TLSFiles(certificateChainPath: certificate.certificate, privateKeyPath: notAKey.path))
+        let error = await #expect(throws: TLSFileError.self) { _ = try await ConfiguredGateway.start(security: wrong) }
+        #expect(error?.description == "cannot use the TLS private key \(notAKey.path): not a PEM private key")
     }
 }

@@ -10,12 +10,20 @@ import NIOSSL
 /// HTTPS with TLS 1.2 and 1.3 only. A client speaking plain HTTP to the TLS port gets a clear
 /// error in the API's envelope instead of a dropped connection, and nothing more.
 enum HTTPSServer {
-    static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath)
-        let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
+    static func tlsConfiguration(_ files: TLSFiles) throws(TLSFileError) -> TLSConfiguration {
+        guard let chain = try? NIOSSLCertificate.fromPEMFile(files.certificateChainPath), !chain.isEmpty else {
+            throw TLSFileError(role: "certificate chain", path: files.certificateChainPath)
+        }
+        guard let key = try? NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem) else {
+            throw TLSFileError(role: "private key", path: files.privateKeyPath)
+        }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
+        // On close the server sends close_notify and waits for the client's. Clients that never
+        // answer (AsyncHTTPClient's idle pooled connections among them) held every graceful
+        // shutdown for NIOSSL's default 5 s; the client's answer is not needed for the close.
+        configuration.shutdownTimeout = .milliseconds(500)
         return configuration
     }
 
@@ -25,6 +33,24 @@ enum HTTPSServer {
         return .init { responder in
             try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration))
         }
+    }
+}
+
+/// A certificate or key file that cannot be used, named so that an operator can fix it: NIOSSL's
+/// own errors say neither which file nor why.
+public struct TLSFileError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(role: String, path: String) {
+        let reason =
+            if !FileManager.default.fileExists(atPath: path) {
+                "no such file"
+            } else if !FileManager.default.isReadableFile(atPath: path) {
+                "not readable by this user"
+            } else {
+                "not a PEM \(role)"
+            }
+        description = "cannot use the TLS \(role) \(path): \(reason)"
     }
 }
 
