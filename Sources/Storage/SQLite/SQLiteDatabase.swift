@@ -12,6 +12,8 @@ import Synchronization
 /// transaction holding its write has committed, so nothing is acknowledged before it is stored.
 final class SQLiteDatabase: Sendable {
     private let pool: DatabasePool
+    /// Read-only connections a read takes without waiting (see ``read(_:)``).
+    private let readers: [ReaderSlot]
     private let checkpointer: Checkpointer
     private let pending = Mutex(PendingWrites())
     /// Enough to fill a transaction without letting the first caller wait on a thousand others.
@@ -23,6 +25,20 @@ final class SQLiteDatabase: Sendable {
     private static let restartPatienceMilliseconds: Int32 = 20
 
     static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
+        let pool = try DatabasePool(path: path, configuration: connectionConfiguration(readerCount: readerCount))
+        var checkpointing = Configuration()
+        checkpointing.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
+        checkpointing.label = "buzzbridge.checkpoint"
+        var reading = connectionConfiguration(readerCount: 1)
+        reading.readonly = true
+        reading.label = "buzzbridge.reader"
+        return SQLiteDatabase(
+            pool: pool, readers: (0..<max(readerCount, 1)).map { _ in ReaderSlot(path: path, configuration: reading) },
+            checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing), restartPages: walRestartPages)
+        )
+    }
+
+    private static func connectionConfiguration(readerCount: Int) -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         configuration.maximumReaderCount = max(readerCount, 1)
@@ -35,15 +51,12 @@ final class SQLiteDatabase: Sendable {
             // Checkpoints are the ``Checkpointer``'s: done by a commit, their fsync held up every writer.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        var checkpointing = Configuration()
-        checkpointing.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
-        checkpointing.label = "buzzbridge.checkpoint"
-        return SQLiteDatabase(pool: pool, checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing), restartPages: walRestartPages))
+        return configuration
     }
 
-    private init(pool: DatabasePool, checkpointer: Checkpointer) {
+    private init(pool: DatabasePool, readers: [ReaderSlot], checkpointer: Checkpointer) {
         self.pool = pool
+        self.readers = readers
         self.checkpointer = checkpointer
     }
 
@@ -54,8 +67,16 @@ final class SQLiteDatabase: Sendable {
     /// Deliberately synchronous: a read of the API's indexes takes tens of microseconds of CPU,
     /// less than handing it to another thread and back (which was most of a read's cost when it
     /// went through GRDB's async API). Writes, which wait for a group commit, do suspend.
+    ///
+    /// The read takes the first free connection of ``readers`` and never waits for one: GRDB's
+    /// own reader pool guards its connections with locks the event loops then queued on, hundreds
+    /// of times a second under load, each time leaving a CPU idle for a moment (README,
+    /// "Benchmarks"). Only when every connection is in use does the read go to that pool.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead(body)
+        for reader in readers {
+            if let value = try reader.readIfFree(body) { return value }
+        }
+        return try pool.unsafeRead(body)
     }
 
     /// Runs `body` in the next group-committed write transaction and returns once that transaction
@@ -155,7 +176,53 @@ final class SQLiteDatabase: Sendable {
 
     func close() throws {
         try checkpointer.close()
+        for reader in readers { try reader.close() }
         try pool.close()
+    }
+}
+
+/// One read-only connection, opened on first use, that one read at a time may take.
+private final class ReaderSlot: Sendable {
+    private enum State {
+        case unopened
+        case open(DatabaseQueue)
+        case closed
+    }
+
+    private let path: String
+    private let configuration: Configuration
+    private let state = Mutex(State.unopened)
+
+    init(path: String, configuration: Configuration) {
+        self.path = path
+        self.configuration = configuration
+    }
+
+    /// Runs `body` on this connection, or returns nil at once if another read holds it (or it is
+    /// closed: the caller then reads from the pool, which reports the closed store).
+    func readIfFree<T>(_ body: (Database) throws -> T) throws -> T? {
+        // Written inside rather than returned: a value the lock's closure returns must be sendable.
+        var value: T?
+        _ = try state.withLockIfAvailable { state in
+            switch state {
+            case .unopened:
+                let connection = try DatabaseQueue(path: path, configuration: configuration)
+                state = .open(connection)
+                value = try connection.unsafeRead(body)
+            case .open(let connection):
+                value = try connection.unsafeRead(body)
+            case .closed:
+                break
+            }
+        }
+        return value
+    }
+
+    func close() throws {
+        try state.withLock { state in
+            if case .open(let connection) = state { try connection.close() }
+            state = .closed
+        }
     }
 }
 
