@@ -3,8 +3,9 @@ import GRDB
 import GRDBSQLite
 import Synchronization
 
-/// One SQLite file in WAL mode (GRDB's `DatabasePool`): concurrent readers, and one writer whose
-/// callers are committed in groups.
+/// One SQLite file in WAL mode: read-only connections that reads take without waiting (GRDB's
+/// `DatabasePool` when all are in use), and the pool's one writer, whose callers are committed in
+/// groups.
 ///
 /// Group commit is what lets many concurrent writers share the single SQLite writer: writes that
 /// arrive while a transaction runs wait for it, then all of them run in the next transaction (one
@@ -25,11 +26,14 @@ final class SQLiteDatabase: Sendable {
     private static let restartPatienceMilliseconds: Int32 = 20
 
     static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
-        let pool = try DatabasePool(path: path, configuration: connectionConfiguration(readerCount: readerCount))
+        var pooled = connectionConfiguration()
+        pooled.maximumReaderCount = max(readerCount, 1)
+        pooled.label = "buzzbridge"
+        let pool = try DatabasePool(path: path, configuration: pooled)
         var checkpointing = Configuration()
         checkpointing.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         checkpointing.label = "buzzbridge.checkpoint"
-        var reading = connectionConfiguration(readerCount: 1)
+        var reading = connectionConfiguration()
         reading.readonly = true
         reading.label = "buzzbridge.reader"
         return SQLiteDatabase(
@@ -38,11 +42,10 @@ final class SQLiteDatabase: Sendable {
         )
     }
 
-    private static func connectionConfiguration(readerCount: Int) -> Configuration {
+    /// The pool's connections and the readers'.
+    private static func connectionConfiguration() -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
-        configuration.maximumReaderCount = max(readerCount, 1)
-        configuration.label = "buzzbridge"
         configuration.prepareDatabase { db in
             // NORMAL in WAL mode survives a process crash (kill -9) without an fsync per commit.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -69,9 +72,9 @@ final class SQLiteDatabase: Sendable {
     /// went through GRDB's async API). Writes, which wait for a group commit, do suspend.
     ///
     /// The read takes the first free connection of ``readers`` and never waits for one: GRDB's
-    /// own reader pool guards its connections with locks the event loops then queued on, hundreds
-    /// of times a second under load, each time leaving a CPU idle for a moment (README,
-    /// "Benchmarks"). Only when every connection is in use does the read go to that pool.
+    /// own reader pool guards its connections with locks that the two event loops queued on about
+    /// 200 times a second each under load, a sleep and a wake-up every time (README, "Benchmarks").
+    /// Only when every connection is in use does the read go to that pool.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         for reader in readers {
             if let value = try reader.readIfFree(body) { return value }
