@@ -16,7 +16,7 @@ struct ReaderTests {
     }
 
     @Test func manyConcurrentReadsOnOneReaderConnectionEachSeeTheWritesBeforeThem() async throws {
-        // One reader connection for many concurrent reads: most of them go to the pool.
+        // One reader connection: a read that finds it taken by another goes to the pool.
         try await withTemporaryStore(readerCount: 1) { store, _ in
             let session = activeSession("session_readers", name: "Readers")
             try await store.createSession(session)
