@@ -207,16 +207,8 @@ private final class ReaderSlot: Sendable {
         // Written inside rather than returned: a value the lock's closure returns must be sendable.
         var value: T?
         _ = try state.withLockIfAvailable { state in
-            switch state {
-            case .unopened:
-                let connection = try DatabaseQueue(path: path, configuration: configuration)
-                state = .open(connection)
-                value = try connection.unsafeRead(body)
-            case .open(let connection):
-                value = try connection.unsafeRead(body)
-            case .closed:
-                break
-            }
+            if case .unopened = state { state = .open(try DatabaseQueue(path: path, configuration: configuration)) }
+            if case .open(let connection) = state { value = try connection.unsafeRead(body) }
         }
         return value
     }
