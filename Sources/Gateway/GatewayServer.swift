@@ -91,7 +91,7 @@ public struct GatewayServer: Service {
         self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
         self.application = Application(
             router: router,
-            server: try security.tls.map(HTTPSServer.builder) ?? .http1(),
+            server: try security.tls.map(HTTPSServer.builder) ?? .http1OnConnectionLoops(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

@@ -31,7 +31,7 @@ enum HTTPSServer {
         // Loaded once: a bad file fails at startup, not on the first connection.
         let configuration = try tlsConfiguration(files)
         return .init { responder in
-            try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration))
+            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration)))
         }
     }
 }

@@ -194,6 +194,11 @@ private final class ReaderSlot: Sendable {
 
     private let path: String
     private let configuration: Configuration
+    /// Taken by the read that uses the connection. A flag rather than `Mutex.withLockIfAvailable`,
+    /// whose failed attempts are a system call each on Linux (FUTEX_TRYLOCK_PI, and another to
+    /// unlock after one): the two event loops collided on the first slot thousands of times a second.
+    private let taken = Atomic<Bool>(false)
+    /// Only the holder of `taken` uses it, and ``close()``, so it is hardly ever contended.
     private let state = Mutex(State.unopened)
 
     init(path: String, configuration: Configuration) {
@@ -204,9 +209,11 @@ private final class ReaderSlot: Sendable {
     /// Runs `body` on this connection, or returns nil at once if another read holds it (or it is
     /// closed: the caller then reads from the pool, which reports the closed store).
     func readIfFree<T>(_ body: (Database) throws -> T) throws -> T? {
+        guard taken.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return nil }
+        defer { taken.store(false, ordering: .releasing) }
         // Written inside rather than returned: a value the lock's closure returns must be sendable.
         var value: T?
-        _ = try state.withLockIfAvailable { state in
+        try state.withLock { state in
             if case .unopened = state { state = .open(try DatabaseQueue(path: path, configuration: configuration)) }
             if case .open(let connection) = state { value = try connection.unsafeRead(body) }
         }

@@ -1,0 +1,58 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Runs each connection's requests on the event loop that owns its socket.
+///
+/// Swift concurrency's jobs run on the event loops and stay on the loop that enqueued them
+/// (`EventLoopExecutor` in the CLI). A connection's task is started by the accept loop, so it
+/// begins on the listening socket's loop, and it stays there for as long as its next request is
+/// already read when it asks for it, which under load is every time. One loop then ran the
+/// requests of both loops' connections in one unbroken turn, never polling its own sockets: new
+/// connections went unaccepted and its own connections' requests waited 100–800 ms (README,
+/// "Benchmarks"). With the connection's loop as the task's executor preference, every resumption
+/// returns there, and each loop runs only the requests of the connections it reads.
+struct LoopPinnedChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        base.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await base.handle(value: value, logger: logger)
+        }
+    }
+}
+
+extension LoopPinnedChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { base.responder }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1, each connection's requests run on its own event loop (``LoopPinnedChannel``).
+    static func http1OnConnectionLoops() -> HTTPServerBuilder {
+        .init { responder in LoopPinnedChannel(base: HTTP1Channel(responder: responder)) }
+    }
+}
+
+/// Runs a task's jobs on one event loop.
+///
+/// The jobs go to the loop as its own serial executor's jobs, as `EventLoopExecutor` hands it
+/// every other job, rather than being run as this task executor's: a request then passes through
+/// the loop's queue at each nonisolated call it makes, taking turns with the loop's other
+/// connections. Run start to finish in one job each, requests cost 271–285 µs of CPU instead of
+/// 216–228 (README, "Benchmarks").
+final class EventLoopTaskExecutor: TaskExecutor {
+    private let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        loop.executor.enqueue(job)
+    }
+}
