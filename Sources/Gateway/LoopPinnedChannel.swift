@@ -44,7 +44,7 @@ extension HTTPServerBuilder {
 /// every other job, rather than being run as this task executor's: a request then passes through
 /// the loop's queue at each nonisolated call it makes, taking turns with the loop's other
 /// connections. Run start to finish in one job each, requests cost 271–285 µs of CPU instead of
-/// 216–228 (README, "Benchmarks").
+/// 197–228 (README, "Benchmarks").
 final class EventLoopTaskExecutor: TaskExecutor {
     private let loop: any EventLoop
 
