@@ -78,8 +78,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                // PBKDF2 for the admin panel password.
+                // PBKDF2 for the admin panel password, run on NIO's thread pool for blocking work.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 // The rate limiter's per-key request log.
                 .product(name: "DequeModule", package: "swift-collections"),

@@ -5,9 +5,9 @@ import NIOCore
 /// Runs each connection's requests on the event loop that owns its socket.
 ///
 /// Swift concurrency's jobs run on the event loops and stay on the loop that enqueued them
-/// (`EventLoopExecutor` in the CLI). A connection's task is started by the accept loop, so it
-/// begins on the listening socket's loop, and it stays there for as long as its next request is
-/// already read when it asks for it, which under load is every time. One loop then ran the
+/// (`EventLoopExecutor` in the CLI). A connection's task is started by Hummingbird's accept task,
+/// so it begins on the listening socket's loop, and it stays there for as long as its next
+/// request is already read when it asks for it, as under load it mostly is. One loop then ran the
 /// requests of both loops' connections in one unbroken turn, never polling its own sockets: new
 /// connections went unaccepted and its own connections' requests waited 100–800 ms (README,
 /// "Benchmarks"). With the connection's loop as the task's executor preference, every resumption

@@ -36,11 +36,15 @@ struct LoopPinningTests {
         )
         let services = ServiceGroup(configuration: .init(services: [application], logger: Logger(label: "loop-pinning")))
         try await withThrowingTaskGroup { group in
-            group.addTask { try await services.run() }
+            group.addTask {
+                // A server that fails to start ends the stream, and the test with it.
+                defer { portContinuation.finish() }
+                try await services.run()
+            }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
-            // A fresh connection per request, sixteen at a time: they land on every loop, and most
-            // of them on a loop other than the listening socket's.
+            // A fresh connection per request, sixteen at a time, so that they land on every loop,
+            // not only on the listening socket's.
             let answers = try await withThrowingTaskGroup(of: String.self) { requests in
                 for _ in 0..<16 {
                     requests.addTask {
