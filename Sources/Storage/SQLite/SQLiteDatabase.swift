@@ -26,8 +26,9 @@ final class SQLiteDatabase: Sendable {
     private static let restartPatienceMilliseconds: Int32 = 20
 
     static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
+        let readerCount = max(readerCount, 1)
         var pooled = connectionConfiguration()
-        pooled.maximumReaderCount = max(readerCount, 1)
+        pooled.maximumReaderCount = readerCount
         pooled.label = "buzzbridge"
         let pool = try DatabasePool(path: path, configuration: pooled)
         var checkpointing = Configuration()
@@ -37,7 +38,7 @@ final class SQLiteDatabase: Sendable {
         reading.readonly = true
         reading.label = "buzzbridge.reader"
         return SQLiteDatabase(
-            pool: pool, readers: (0..<max(readerCount, 1)).map { _ in ReaderSlot(path: path, configuration: reading) },
+            pool: pool, readers: (0..<readerCount).map { _ in ReaderSlot(path: path, configuration: reading) },
             checkpointer: Checkpointer(queue: try DatabaseQueue(path: path, configuration: checkpointing), restartPages: walRestartPages)
         )
     }
