@@ -17,6 +17,13 @@ actor SendPacer {
         self.configuration = configuration
     }
 
+    /// Waits for `session`'s slot when its sends are paced: live sessions always, sandbox sessions
+    /// only when the configuration says so (tests of the pacing itself).
+    func awaitTurn(for session: Session) async throws(APIError) {
+        guard session.kind == .live || configuration.pacesSandbox else { return }
+        try await awaitTurn(for: session.id)
+    }
+
     /// Sends of `session` waiting for their slot.
     func queued(for session: SessionID) -> Int { sessions[session]?.waiting ?? 0 }
 

@@ -107,7 +107,7 @@ struct MessageRoutes {
         }
         let engine = try await services.hub.engine(for: session)
         // Waits for the session's next send slot, or refuses when its queue is full.
-        try await services.pacing.awaitTurn(for: session)
+        try await services.pacer.awaitTurn(for: session)
 
         // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
         let message = Message(

@@ -53,7 +53,7 @@ struct OpenAPIConformanceTests {
         #expect((document["openapi"] as? String)?.hasPrefix("3.1.") == true)
         #expect((document["paths"] as? [String: Any])?["/api/messages/send"] != nil)
         #expect((document["webhooks"] as? [String: Any])?.keys.sorted() == ["message.received", "message.status", "session.status"])
-        let shipped = try Data(contentsOf: PythonPeer.repositoryRoot.appendingPathComponent("Sources/Gateway/Resources/openapi.json"))
+        let shipped = try Data(contentsOf: PythonPeer.repositoryRoot.appendingPathComponent("Sources/BuzzBridgeGateway/Resources/openapi.json"))
         #expect(reply.body == shipped)
         try await gateway.discard()
     }
