@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -84,6 +85,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // The rate limiter's per-key request log.
                 .product(name: "DequeModule", package: "swift-collections"),
+                // The admin panel's page templates.
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Sources/BuzzBridgeGateway",
             resources: [.copy("Resources")]
@@ -160,6 +163,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // SHA-256 of the panel's inline blocks, to check the CSP's hashes.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
