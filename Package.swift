@@ -4,8 +4,8 @@ import PackageDescription
 // The release executable is linked by lld (in the Swift toolchain) so that what it maps at start
 // stays small: relative relocations packed (RELR) instead of 24 bytes each, no dynamic symbol table
 // for its own symbols, and the functions that start, idle and serve the API placed side by side
-// (linker/buzzbridge.order, written by scripts/gen-link-order) rather than spread over 40 MB of code.
-// Together with `--static-swift-stdlib` this took idle RSS from 40 MB to 25 MB (README, Benchmarks).
+// (linker/buzzbridge.order, written by scripts/gen-link-order) rather than spread over the whole
+// binary. Together with `--static-swift-stdlib` this keeps the idle process small (docs/benchmarks.md).
 let releaseLinkerFlags = [
     "-use-ld=lld",
     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
