@@ -163,6 +163,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // The router in process, for tests of what the API answers to bad input.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // SHA-256 of the panel's inline blocks, to check the CSP's hashes.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
