@@ -172,7 +172,12 @@ let package = Package(
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
-        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/BuzzBridgeStorageTests"),
+        .testTarget(
+            name: "BuzzBridgeStorageTests",
+            // GRDB directly, to put a database into states the store itself never writes.
+            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/BuzzBridgeStorageTests"
+        ),
         .testTarget(name: "BuzzBridgeEnginesTests", dependencies: ["BuzzBridgeEngines", "BuzzBridgeCore"], path: "Tests/BuzzBridgeEnginesTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),
