@@ -8,8 +8,11 @@ double's HTTP CONNECT proxy and TLS is checked against the double's CA (SSL_CERT
 
 Run one client per process (the Go library keeps global state):
     python Tests/peers/neonize_client.py --root HEX --proxy PORT --ca FILE --db FILE
-Commands, one per line on stdin:  connect | pair-code PHONE | push-name NAME | presence available|unavailable
-                                  | logout | disconnect | exit
+Commands, one per line on stdin:  connect | pair-code PHONE | presence available|unavailable | logout
+                                  | disconnect | store-push-name NAME | exit
+  store-push-name (before connect) writes the push name into whatsmeow's sqlite device row: WhatsApp
+  delivers it by app-state sync from the phone (Signal-encrypted), which the double does not play, and
+  whatsmeow refuses to send presence without one.
 Output, one JSON object per line on stdout: {"event": "qr", "codes": [...]} | {"event": "pair-code", "code"}
   | {"event": "paired", "jid"} | {"event": "connected"} | {"event": "logged-out", "reason"} | {"event": "disconnected"}
   | {"event": "stream-replaced"} | {"event": "connect-failure", "reason"} | {"event": "done", "command", "error"}
@@ -149,8 +152,12 @@ def main() -> None:
             threading.Thread(target=connect, daemon=True).start()
         elif command == "pair-code":
             emit("pair-code", code=client.PairPhone(argument, True))
-        elif command == "push-name":
-            client.set_profile_name(argument)
+        elif command == "store-push-name":
+            import sqlite3
+            with sqlite3.connect(arguments.db) as database:
+                changed = database.execute("UPDATE whatsmeow_device SET push_name = ?", (argument,)).rowcount
+            if changed != 1:
+                raise RuntimeError(f"{changed} device rows in {arguments.db}")
         elif command == "presence":
             client.send_presence(Presence.AVAILABLE if argument == "available" else Presence.UNAVAILABLE)
         elif command == "logout":

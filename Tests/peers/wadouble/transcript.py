@@ -76,3 +76,17 @@ def signature(entry: dict) -> str:
     inner = "{" + " ".join(signature(c) + ("*" if c.get("repeated") else "") for c in kids) + "}" if kids else ""
     prefix = f"{entry['dir']} " if "dir" in entry else ""
     return f"{prefix}{entry['tag']}[{attrs}]{inner}"
+
+
+def contains_in_order(normalised: list[dict], expected: list[str]) -> list[str]:
+    """Problems (empty = fine) when the one-line signatures `expected` do not occur in this order
+    in the normalised transcript; other stanzas may come between them."""
+    lines = [signature(entry) for entry in normalised]
+    position = 0
+    for wanted in expected:
+        while position < len(lines) and lines[position] != wanted:
+            position += 1
+        if position == len(lines):
+            return [f"missing (in order): {wanted}", "transcript:", *lines]
+        position += 1
+    return []
