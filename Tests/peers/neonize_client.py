@@ -9,7 +9,7 @@ double's HTTP CONNECT proxy and TLS is checked against the double's CA (SSL_CERT
 Run one client per process (the Go library keeps global state):
     python Tests/peers/neonize_client.py --root HEX --proxy PORT --ca FILE --db FILE
 Commands, one per line on stdin:  connect | pair-code PHONE | presence available|unavailable | logout
-                                  | disconnect | store-push-name NAME | exit
+                                  | disconnect | store-push-name NAME | privacy-settings | exit
   store-push-name (before connect) writes the push name into whatsmeow's sqlite device row: WhatsApp
   delivers it by app-state sync from the phone (Signal-encrypted), which the double does not play, and
   whatsmeow refuses to send presence without one.
@@ -66,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", required=True, help="the double's noiseRootPublicKey (hex)")
     parser.add_argument("--proxy", required=True, type=int, help="the double's HTTP CONNECT proxy port")
+    parser.add_argument("--proxy-url", default=None, help="another proxy URL instead, e.g. socks5://user:secret@127.0.0.1:PORT")
     parser.add_argument("--ca", required=True, help="the double's caFile")
     parser.add_argument("--db", required=True, help="neonize's sqlite store (kept between runs to log in again)")
     parser.add_argument("--workdir", default=None, help="where to put the patched neonize copy")
@@ -141,7 +142,7 @@ def main() -> None:
 
     def connect() -> None:
         try:
-            client.connect(ProxySettings(proxy_address=f"http://127.0.0.1:{arguments.proxy}"))
+            client.connect(ProxySettings(proxy_address=arguments.proxy_url or f"http://127.0.0.1:{arguments.proxy}"))
         except Exception as error:  # noqa: BLE001 - reported to the driver
             emit("connect-returned", error=repr(error))
         else:
@@ -160,6 +161,8 @@ def main() -> None:
                 raise RuntimeError(f"{changed} device rows in {arguments.db}")
         elif command == "presence":
             client.send_presence(Presence.AVAILABLE if argument == "available" else Presence.UNAVAILABLE)
+        elif command == "privacy-settings":  # an IQ the double does not implement: expect its 501
+            client.get_privacy_settings()
         elif command == "logout":
             client.logout()
         elif command == "disconnect":

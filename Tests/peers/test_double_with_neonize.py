@@ -33,10 +33,11 @@ RECORD = "--record" in sys.argv
 class Double:
     """The double as a child process, and its control API."""
 
-    def __init__(self, directory: str, seed: str = "1") -> None:
-        self.log = open(os.path.join(directory, "double.err"), "w")
-        self.process = subprocess.Popen([sys.executable, os.path.join(HERE, "wa_server_double.py"), "--seed", seed,
-                                         "--dir", directory], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+    def __init__(self, directory: str, seed: str = "1", state: str | None = None) -> None:
+        self.log = open(os.path.join(directory, "double.err"), "a")
+        command = [sys.executable, os.path.join(HERE, "wa_server_double.py"), "--seed", seed, "--dir", directory]
+        self.process = subprocess.Popen(command + (["--state", state] if state else []), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.info = json.loads(self.process.stdout.readline())
 
     def call(self, method: str, path: str, body: dict | None = None, timeout: float = 60) -> tuple[int, dict]:
@@ -69,7 +70,7 @@ class Double:
 class Neonize:
     """One neonize_client.py process: commands in, events out."""
 
-    def __init__(self, double: Double, directory: str, name: str = "neonize") -> None:
+    def __init__(self, double: Double, directory: str, name: str = "neonize", proxy_url: str | None = None) -> None:
         info = double.info
         self.stderr = open(os.path.join(directory, f"{name}.err"), "a")
         env = dict(os.environ, SSL_CERT_FILE=info["caFile"], PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
@@ -77,7 +78,7 @@ class Neonize:
             sys.executable, os.path.join(HERE, "neonize_client.py"), "--root", info["noiseRootPublicKey"],
             "--proxy", str(info["proxyPort"]), "--ca", info["caFile"], "--db", os.path.join(directory, "neonize.db"),
             "--workdir", os.path.join(directory, "patched"),
-        ], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
+        ] + (["--proxy-url", proxy_url] if proxy_url else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         self.events: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -156,7 +157,7 @@ ACK_RESULT = "in iq[id,to,type=result]"
 PAIR_SUCCESS = "out iq[from,id,t,type=set,xmlns=md]{pair-success[]{device-identity[] platform[name] device[jid,lid] client-props[]}}"
 PAIR_DEVICE_SIGN = "in iq[id,to,type=result]{pair-device-sign[]{device-identity[key-index]}}"
 RESTART = "out stream:error[code=515]"
-SUCCESS = "out success[abprops,creation,display_name,lid,location,props,t]"
+SUCCESS = "out success[abprops,creation,lid,location,props,t]"
 COUNT = "in iq[id,to,type=get,xmlns=encrypt]{count[]}"
 COUNT_RESULT = "out iq[from,id,type=result]{count[value]}"
 UPLOAD = ("in iq[id,to,type=set,xmlns=encrypt]{registration[] type[] identity[] list[]{key[]{id[] value[]}*} "
@@ -210,16 +211,29 @@ def record(name: str, connections: list[tuple[str, list[dict]]]) -> None:
 class Scenario:
     """A double and one neonize process in a fresh directory; stopped however the scenario ends."""
 
+    def __init__(self, state: bool = False, socks: bool = False) -> None:
+        self.state, self.socks = state, socks
+
     def __enter__(self):
         self.directory = tempfile.mkdtemp(prefix="double-neonize-")
-        self.double = Double(self.directory)
-        self.neonize = Neonize(self.double, self.directory)
+        self.state_file = os.path.join(self.directory, "double-state.json") if self.state else None
+        self.double = Double(self.directory, state=self.state_file)
+        self.neonize = self.start_neonize()
         return self
+
+    def start_neonize(self) -> Neonize:
+        socks = f"socks5://user:secret@127.0.0.1:{self.double.info['socksPort']}" if self.socks else None
+        return Neonize(self.double, self.directory, proxy_url=socks)
 
     def restart_neonize(self) -> Neonize:
         self.neonize.stop()
-        self.neonize = Neonize(self.double, self.directory)
+        self.neonize = self.start_neonize()
         return self.neonize
+
+    def restart_double(self) -> Double:
+        self.double.stop()
+        self.double = Double(self.directory, state=self.state_file)
+        return self.double
 
     def __exit__(self, kind, error, trace):
         self.neonize.stop()
@@ -307,7 +321,7 @@ def test_reconnects_after_515_503_and_cut():
             again = logged_in(s.double, paired["jid"], after=last)
             entries = transcript(s.double, last)
             closing = {"stream_error_515": "out stream:error[code=515]", "stream_error_503": "out stream:error[code=503]",
-                       "cut_socket": "out #closed[by]"}[kind]
+                       "cut_socket": "out #closed[by=cut]"}[kind]
             assert closing in [signature(e) for e in entries], (kind, [signature(e) for e in entries][-4:])
             relogin = assert_sequence(s.double, again["conn"], RELOGIN)
             last = again["conn"]
@@ -323,7 +337,7 @@ def test_keepalive_pings_and_cut_during_iq():
         s.double.ok("POST", "/fault", {"jid": paired["jid"], "kind": "cut_during_next_iq"})
         again = logged_in(s.double, paired["jid"], after=first["conn"], timeout=50)
         cut = [signature(e) for e in transcript(s.double, first["conn"])]
-        assert cut[-2:] == [PING, "out #closed[by]"], cut[-3:]
+        assert cut[-2:] == [PING, "out #closed[by=cut]"], cut[-3:]
         s.double.ok("POST", "/fault", {"jid": paired["jid"], "kind": "stop_answering_pings"})
         s.neonize.wait("keepalive-timeout", 45)
         unanswered = [signature(e) for e in transcript(s.double, again["conn"])]
@@ -370,6 +384,33 @@ def test_failure_on_login():
         event = neonize.wait("logged-out", 20)
         # neonize reports whatsmeow's ConnectFailureReason as its own enum: 2 = LOGGED_OUT (401).
         assert event["onConnect"] is True and event["reason"] == 2, event
+
+
+def test_socks5_proxy_and_unknown_iq():
+    with Scenario(socks=True) as s:
+        paired, first = paired_and_logged_in(s)
+        tunnels = s.double.ok("GET", "/clients")["tunnels"]
+        assert tunnels and all(t == {"proxy": "socks5", "target": "web.whatsapp.com:443"} for t in tunnels), tunnels
+        # neonize's get_privacy_settings swallows the error; whatsmeow logs how it parsed the answer.
+        s.neonize.command("privacy-settings")
+        with open(os.path.join(s.directory, "neonize.err")) as log:
+            assert "info query returned status 501: feature-not-implemented" in log.read()
+        assert_sequence(s.double, first["conn"], ["in iq[id,to,type=get,xmlns=privacy]{privacy[]}",
+                                                  "out iq[from,id,type=error]{error[code=501,text]}"])
+
+
+def test_double_restart_keeps_devices():
+    with Scenario(state=True) as s:
+        paired, first = paired_and_logged_in(s)
+        s.neonize.stop()
+        double = s.restart_double()
+        assert [d["jid"] for d in double.ok("GET", "/state")["devices"]] == [paired["jid"]]
+        neonize = s.start_neonize()
+        s.neonize = neonize
+        neonize.command("connect")
+        neonize.wait("connected", 30)
+        again = logged_in(double, paired["jid"])
+        assert_sequence(double, again["conn"], RELOGIN)
 
 
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}

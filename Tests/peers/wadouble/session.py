@@ -22,7 +22,7 @@ from .binary import JID, Node, marshal, unmarshal
 from .noise import NoiseResponder, PROLOGUE
 from .phone import CodeLinking, PrimaryPhone, parse_qr
 from .registry import Device, Registry
-from .transcript import Transcript, normalise
+from .transcript import Transcript, normalise, signature
 from .transport import FrameReader, frame
 
 SERVER = JID("", "s.whatsapp.net")
@@ -122,8 +122,10 @@ class Connection:
                 await self.dispatch(node)
         except Exception as error:  # noqa: BLE001 - the client went away or broke the protocol
             if not self.closed:
-                self.closed, self.closed_by = True, "client" if "ConnectionClosed" in type(error).__name__ else f"error: {error!r}"
-                self.transcript.record("in", pseudo={"tag": "#closed", "attrs": {"by": self.closed_by}})
+                by_client = "ConnectionClosed" in type(error).__name__ or isinstance(error, ConnectionError)
+                self.closed, self.closed_by = True, "client" if by_client else "error"
+                attrs = {"by": self.closed_by} if by_client else {"by": "error", "detail": repr(error)}
+                self.transcript.record("in", pseudo={"tag": "#closed", "attrs": attrs})
         finally:
             for future in self.waiting.values():
                 if not future.done():
@@ -188,7 +190,6 @@ class Connection:
         await self.send(Node("success", {
             "t": str(int(time.time())), "props": "1", "abprops": "1", "location": "frc",
             "creation": str(device.paired_at), "lid": JID(device.lid_user, "lid", device.device),
-            "display_name": device.push_name,
         }))
         await self.send(Node("ib", {}, [Node("offline", {"count": "0"})]))
         for fault in self.server.take_faults(device.jid, lambda kind: kind in IMMEDIATE_FAULTS):
@@ -514,4 +515,5 @@ class Server:
             names = {jid} | ({device.jid, device.lid} if device else set())
             chosen = [c for c in self.connections.values() if c.device is not None and (c.device.jid in names or c.device.lid in names)]
         return {"connections": [{"conn": c.number, "jid": c.device.jid if c.device else None, "entries": c.transcript.entries,
-                                 "normalised": normalise(c.transcript.entries)} for c in chosen]}
+                                 "normalised": normalise(c.transcript.entries),
+                                 "signatures": [signature(e) for e in normalise(c.transcript.entries)]} for c in chosen]}

@@ -2,7 +2,7 @@
 two clients' transcripts comparable.
 
 An entry: {"seq", "dir": "in"|"out", "tag", "attrs", "children": [...] | "content": {...}}.
-Pseudo-entries start with '#': "#client-payload" (what the handshake carried) and "#closed".
+Pseudo-entries start with '#': "#client-payload" (what the handshake carried) and "#closed" (by: client, server, cut or error, with a detail).
 `normalise` keeps tags, attribute NAMES, the values of attributes that mean the same for every
 client (type, xmlns, code, reason, stage, value-free flags …), child structure and content kinds;
 it drops ids, timestamps, JIDs, keys and lengths, and folds runs of same-shaped siblings into one
@@ -14,11 +14,13 @@ import time
 
 from .binary import JID, Node
 
-STABLE_ATTRS = {"type", "xmlns", "code", "reason", "stage", "class", "kind", "passive", "pull", "dir", "state"}
+STABLE_ATTRS = {"type", "xmlns", "code", "reason", "stage", "class", "kind", "passive", "pull", "dir", "state", "by"}
 
 
 def summarise(node: Node) -> dict:
-    entry: dict = {"tag": node.tag, "attrs": {k: str(v) if isinstance(v, JID) else v for k, v in node.attrs.items()}}
+    # Empty attributes are not written on the wire (binary.marshal skips them), so they are not recorded either.
+    attrs = {k: str(v) if isinstance(v, JID) else v for k, v in node.attrs.items() if v not in (None, "")}
+    entry: dict = {"tag": node.tag, "attrs": attrs}
     if isinstance(node.content, list):
         entry["children"] = [summarise(child) for child in node.content]
     elif isinstance(node.content, bytes):
