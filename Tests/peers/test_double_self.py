@@ -157,6 +157,11 @@ def test_transport_and_control_refusals():
         with socket.create_connection(("127.0.0.1", double.info["proxyPort"])) as proxy:
             proxy.sendall(b"GET http://web.whatsapp.com/ HTTP/1.1\r\nHost: web.whatsapp.com\r\n\r\n")
             assert proxy.recv(100).startswith(b"HTTP/1.1 405")
+        with socket.create_connection(("127.0.0.1", double.info["socksPort"])) as socks:
+            socks.sendall(b"\x05\x01\x02")
+            assert socks.recv(2) == b"\x05\x02"
+            socks.sendall(b"\x01\x04user\x05wrong")
+            assert socks.recv(2) == b"\x01\x01", "wrong SOCKS5 password refused"
         assert double.call("GET", "/nothing")[0] == 404
         assert double.call("GET", "/transcript?conn=99")[0] == 404
         assert double.call("POST", "/phone/remove-device", {"jid": "1:1@s.whatsapp.net"})[0] == 404

@@ -263,6 +263,11 @@ def test_qr_pairing_and_first_login():
         assert device["prekeyIds"] == list(range(1, 813)), device["prekeyIds"][:5]
         assert device["signedPreKeyId"] == 1 and device["pairedBy"] == "qr"
         record("qr_pairing", [("pairing", pairing), ("first-login", first)])
+        for conn, role in ((1, "pairing"), (login["conn"], "first-login")):
+            answer = s.double.ok("POST", "/transcript/compare", {"conn": conn, "recording": "qr_pairing", "role": role, "mode": "exact"})
+            assert answer["match"], answer["problems"]
+        mismatch = s.double.ok("POST", "/transcript/compare", {"conn": 1, "recording": "qr_pairing", "role": "first-login"})
+        assert not mismatch["match"] and mismatch["problems"], "a pairing transcript is not a login transcript"
 
 
 def test_code_pairing():

@@ -38,7 +38,16 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
   GET  /transcript?conn=N  or ?jid=J   {"connections": [{"conn", "jid", "entries": [...], "normalised": [...]}]}
        entries: every stanza in order, {"seq", "dir": "in"|"out", "tag", "attrs", "children"|"content"},
        plus "#client-payload" (the handshake's payload) and "#closed"; "normalised" keeps only what
-       every client must share (see wadouble/transcript.py).
+       every client must share (see wadouble/transcript.py); "signatures" is one line per normalised stanza.
+  POST /transcript/compare {"conn": N, "recording": "qr_pairing", "role": "pairing", "mode": "in-order"|"exact"}
+       compares connection N with a role of Tests/peers/transcripts/neonize_<recording>.json (what real
+       whatsmeow did): in-order = every recorded stanza occurs in this order; exact = the same stanzas
+       in the same order, ignoring ib telemetry and #closed. Answer {"match", "problems", "expected", "actual"}.
+
+Pairing as WhatsApp does it: a registration connection gets one pair-device IQ with six refs; the
+client shows them in turn (60 s, then 20 s each, whatsmeow qrchan.go) and disconnects when they run
+out; the double accepts a scan of any ref of a connection that is still open and unpaired. Device
+numbers count from 1 per phone number; the LID user is derived from the seed and the number.
 
 What the double answers after `success`: prekey count (`encrypt`/`count`), prekey upload (stored),
 prekey bundle fetch (`encrypt`/`key`, from uploaded keys), passive/active, ping (`w:p`),

@@ -6,9 +6,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from .session import ControlError, Server
+from .transcript import compare
+
+RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "transcripts")
+
+
+def compare_with_recording(server: Server, body: dict) -> dict:
+    """POST /transcript/compare {"conn", "recording": "qr_pairing", "role": "pairing", "mode": "in-order"|"exact"}"""
+    name = str(body.get("recording", ""))
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ControlError(400, "recording must be a name like qr_pairing")
+    path = os.path.join(RECORDINGS, f"neonize_{name}.json")
+    if not os.path.exists(path):
+        raise ControlError(404, f"no recording {path}")
+    with open(path, encoding="utf-8") as file:
+        recording = json.load(file)
+    role = str(body.get("role", ""))
+    chosen = next((c for c in recording["connections"] if c["role"] == role), None)
+    if chosen is None:
+        raise ControlError(404, f"recording {name} has roles {[c['role'] for c in recording['connections']]}")
+    actual = server.transcript(int(body.get("conn", 0)), None)["connections"][0]["signatures"]
+    try:
+        problems = compare(chosen["signatures"], actual, str(body.get("mode", "in-order")))
+    except ValueError as error:
+        raise ControlError(400, str(error)) from error
+    return {"match": not problems, "problems": problems, "expected": chosen["signatures"], "actual": actual}
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            422: "Unprocessable Entity", 500: "Internal Server Error", 504: "Gateway Timeout"}
@@ -23,6 +50,8 @@ def control_api(server: Server):
         if method == "GET" and path == "/transcript":
             conn = query.get("conn")
             return server.transcript(int(conn) if conn else None, query.get("jid"))
+        if method == "POST" and path == "/transcript/compare":
+            return compare_with_recording(server, body)
         if method == "POST" and path == "/phone/scan":
             return await server.scan(str(body.get("qr", "")), str(body.get("phone", "")))
         if method == "POST" and path == "/phone/enter-code":

@@ -92,3 +92,34 @@ def contains_in_order(normalised: list[dict], expected: list[str]) -> list[str]:
             return [f"missing (in order): {wanted}", "transcript:", *lines]
         position += 1
     return []
+
+
+# Stanzas whose presence or place depends on timing rather than on the protocol: telemetry and
+# offline-delivery markers (ib), and the pseudo-entry for a closed socket.
+OPTIONAL_PREFIXES = ("in ib[", "out ib[", "in #closed[", "out #closed[")
+
+
+def compare(expected: list[str], actual: list[str], mode: str = "in-order") -> list[str]:
+    """Problems (empty = match) between two lists of signatures.
+    in-order: every expected signature occurs in `actual`, in this order (others may come between).
+    exact: after dropping optional stanzas (OPTIONAL_PREFIXES) from both, the lists are equal."""
+    if mode == "in-order":
+        position = 0
+        for wanted in expected:
+            while position < len(actual) and actual[position] != wanted:
+                position += 1
+            if position == len(actual):
+                return [f"missing (in order): {wanted}"]
+            position += 1
+        return []
+    if mode != "exact":
+        raise ValueError(f"unknown mode {mode!r}")
+    required = [line for line in expected if not line.startswith(OPTIONAL_PREFIXES)]
+    seen = [line for line in actual if not line.startswith(OPTIONAL_PREFIXES)]
+    for index, (wanted, got) in enumerate(zip(required, seen)):
+        if wanted != got:
+            return [f"stanza {index}: expected {wanted}", f"stanza {index}: got      {got}"]
+    if len(required) != len(seen):
+        longer = required[len(seen):] if len(required) > len(seen) else seen[len(required):]
+        return [f"{'missing' if len(required) > len(seen) else 'unexpected'}: {line}" for line in longer]
+    return []

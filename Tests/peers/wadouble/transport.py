@@ -130,37 +130,41 @@ def socks5_proxy(target_port: int, tunnels: list, username: bytes = b"user", pas
     """SOCKS5 with username/password (RFC 1929) or no auth; CONNECT by domain name or IPv4."""
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            version, count = await reader.readexactly(2)
-            methods = await reader.readexactly(count)
-            if version != 5 or not ({0, 2} & set(methods)):
-                writer.write(b"\x05\xff")
-                return
-            if 2 in methods:
-                writer.write(b"\x05\x02")
-                _, user_length = await reader.readexactly(2)
-                user = await reader.readexactly(user_length)
-                secret = await reader.readexactly((await reader.readexactly(1))[0])
-                if (user, secret) != (username, password):
-                    writer.write(b"\x01\x01")
-                    return
-                writer.write(b"\x01\x00")
-            else:
-                writer.write(b"\x05\x00")
-            _, command, _, address_type = await reader.readexactly(4)
-            if command != 1 or address_type not in (1, 3):
-                writer.write(b"\x05\x07\x00\x01" + bytes(6))
-                return
-            if address_type == 3:
-                host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
-            else:
-                host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
-            port = int.from_bytes(await reader.readexactly(2), "big")
-            tunnels.append({"proxy": "socks5", "target": f"{host}:{port}"})
-            writer.write(b"\x05\x00\x00\x01" + bytes([127, 0, 0, 1]) + target_port.to_bytes(2, "big"))
+            await negotiate(reader, writer)
             await writer.drain()
-            await _tunnel(reader, writer, target_port)
-            return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
-        writer.close()
+        finally:
+            writer.close()
+
+    async def negotiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        version, count = await reader.readexactly(2)
+        methods = await reader.readexactly(count)
+        if version != 5 or not ({0, 2} & set(methods)):
+            writer.write(b"\x05\xff")
+            return
+        if 2 in methods:
+            writer.write(b"\x05\x02")
+            _, user_length = await reader.readexactly(2)
+            user = await reader.readexactly(user_length)
+            secret = await reader.readexactly((await reader.readexactly(1))[0])
+            if (user, secret) != (username, password):
+                writer.write(b"\x01\x01")
+                return
+            writer.write(b"\x01\x00")
+        else:
+            writer.write(b"\x05\x00")
+        _, command, _, address_type = await reader.readexactly(4)
+        if command != 1 or address_type not in (1, 3):
+            writer.write(b"\x05\x07\x00\x01" + bytes(6))
+            return
+        if address_type == 3:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        else:
+            host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        tunnels.append({"proxy": "socks5", "target": f"{host}:{port}"})
+        writer.write(b"\x05\x00\x00\x01" + bytes([127, 0, 0, 1]) + target_port.to_bytes(2, "big"))
+        await writer.drain()
+        await _tunnel(reader, writer, target_port)
     return handle
