@@ -50,9 +50,17 @@ out; the double accepts a scan of any ref of a connection that is still open and
 numbers count from 1 per phone number; the LID user is derived from the seed and the number.
 
 What the double answers after `success`: prekey count (`encrypt`/`count`), prekey upload (stored),
-prekey bundle fetch (`encrypt`/`key`, from uploaded keys), passive/active, ping (`w:p`),
+prekey bundle fetch (`encrypt`/`key`, one-time key consumed), usync (`devices`, `lid`, `contact`;
+other query tags echoed empty), privacy tokens (accepted), passive/active, ping (`w:p`),
 `remove-companion-device` logout (recorded, device forgotten), presence (push name recorded);
 any other IQ gets <error code="501" text="feature-not-implemented"/>.
+Messages: a client's 1:1 `message` is acked (`ack class=message`) and each `<participants><to jid>`
+ciphertext is relayed to that device as `<message from=SENDER_LID_DEVICE sender_pn=… id t type
+[notify] [recipient for the sender's own devices]><enc/>[<device-identity/> for pkmsg]</message>`,
+queued while the device is offline and delivered right after its next `success` (before
+`<ib><offline count=N/></ib>`). Receipts are acked and relayed to the sender's devices. Device
+lists hold the companions paired here only, not the phone (device 0). GET /state also lists
+"messages" (deliveries, receipts) and "offline" (queued per device).
 """
 import argparse
 import asyncio

@@ -46,7 +46,8 @@ def control_api(server: Server):
         if method == "GET" and path == "/clients":
             return {"clients": [c.summary() for c in server.connections.values()], "faults": server.faults, "tunnels": server.tunnels}
         if method == "GET" and path == "/state":
-            return server.registry.state()
+            return {**server.registry.state(), "messages": server.messages,
+                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued}}
         if method == "GET" and path == "/transcript":
             conn = query.get("conn")
             return server.transcript(int(conn) if conn else None, query.get("jid"))

@@ -18,6 +18,7 @@ import time
 
 from wa_protos import companion_reg
 
+from . import messaging
 from .binary import JID, Node, marshal, unmarshal
 from .noise import NoiseResponder, PROLOGUE
 from .phone import CodeLinking, PrimaryPhone, parse_qr
@@ -191,7 +192,8 @@ class Connection:
             "t": str(int(time.time())), "props": "1", "abprops": "1", "location": "frc",
             "creation": str(device.paired_at), "lid": JID(device.lid_user, "lid", device.device),
         }))
-        await self.send(Node("ib", {}, [Node("offline", {"count": "0"})]))
+        delivered = await messaging.deliver_offline(self)
+        await self.send(Node("ib", {}, [Node("offline", {"count": str(delivered)})]))
         for fault in self.server.take_faults(device.jid, lambda kind: kind in IMMEDIATE_FAULTS):
             asyncio.create_task(self.server.apply_now(self, fault["kind"]))
 
@@ -220,6 +222,10 @@ class Connection:
                 await self.close("cut")
                 return
             await self.answer_iq(node)
+        elif node.tag == "message" and self.state == "logged-in":
+            await messaging.relay_message(self, node)
+        elif node.tag == "receipt" and self.state == "logged-in":
+            await messaging.relay_receipt(self, node)
         elif node.tag == "presence":
             self.presence = node.attr("type")
             if node.attr("name"):
@@ -251,6 +257,14 @@ class Connection:
             await self.upload_prekeys(node)
         elif xmlns == "encrypt" and kind == "get" and first == "key":
             await self.send(self.result(node, [Node("list", {}, [self.server.prekey_bundle(u) for u in node.child("key").children()])]))
+        elif xmlns == "privacy" and kind == "set" and first == "tokens":
+            # Privacy tokens a client issues to its contacts (whatsmeow tctoken.go): recorded, accepted.
+            for token in children[0].children():
+                self.server.privacy_tokens.append({"from": self.device.jid if self.device else None,
+                                                   "to": token.attr("jid"), "type": token.attr("type")})
+            await self.send(self.result(node))
+        elif xmlns == "usync" and first == "usync":
+            await self.send(messaging.usync_result(self.server, node))
         elif xmlns == "md" and first == "remove-companion-device":
             await self.logout(node)
         elif xmlns == "md" and first == "link_code_companion_reg":
@@ -315,6 +329,9 @@ class Server:
         self.ids = itertools.count(1)
         self.faults: list[dict] = []
         self.tunnels: list[dict] = []
+        self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
+        self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
+        self.privacy_tokens: list[dict] = []
 
     def new_id(self) -> str:
         return f"{next(self.ids)}"
