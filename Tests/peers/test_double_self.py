@@ -170,8 +170,9 @@ def test_transport_and_control_refusals():
 
 
 def test_normaliser_folds_and_drops():
-    entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"}, "children": [
-        {"tag": "list", "attrs": {}, "children": [{"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}] * 3}]}]
+    key = {"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}
+    entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"},
+                "children": [{"tag": "list", "attrs": {}, "children": [key] * 3}]}]
     line = signature(normalise(entries)[0])
     assert line == "in iq[id,type=set,xmlns=encrypt]{list[]{key[]{id[]}*}}", line
     assert contains_in_order(normalise(entries), [line]) == []
