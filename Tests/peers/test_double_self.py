@@ -94,6 +94,12 @@ def test_pairing_with_a_correct_companion_then_login():
         assert error.attr("type") == "error" and error.child("error").attr("code") == "501", error
         transcript = double.ok("GET", f"/transcript?jid={companion.jid}")["connections"]
         assert len(transcript) == 2 and transcript[1]["signatures"][0].startswith("in #client-payload[")
+        removed = double.ok("POST", "/phone/remove-device", {"jid": str(companion.jid)})
+        assert removed["notified"] == [2], removed
+        error = login.receive()
+        assert error.tag == "stream:error" and error.attr("code") == "401", error
+        assert error.child("conflict").attr("type") == "device_removed", error
+        assert double.ok("GET", "/state")["devices"] == []
     finally:
         double.stop()
 

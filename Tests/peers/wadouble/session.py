@@ -497,7 +497,7 @@ class Server:
         device = self.registry.by_jid(jid)
         if device is None:
             raise ControlError(404, "no such paired device")
-        live = self.live_connections(device.jid)
+        live = [c for c in self.live_connections(device.jid) if c.state == "logged-in"]
         self.registry.remove(device.jid, "removed_by_phone")
         for connection in live:
             await connection.stream_error("401", "device_removed")
