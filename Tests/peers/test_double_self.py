@@ -168,6 +168,9 @@ def test_transport_and_control_refusals():
             assert socks.recv(2) == b"\x05\x02"
             socks.sendall(b"\x01\x04user\x05wrong")
             assert socks.recv(2) == b"\x01\x01", "wrong SOCKS5 password refused"
+        with socket.create_connection(("127.0.0.1", double.info["controlPort"])) as control:
+            control.sendall(b"POST /fault HTTP/1.1\r\nContent-Length: 1\r\n\r\n{")
+            assert control.recv(100).startswith(b"HTTP/1.1 400"), "a body that is not JSON"
         assert double.call("GET", "/nothing")[0] == 404
         assert double.call("GET", "/transcript?conn=99")[0] == 404
         assert double.call("POST", "/phone/remove-device", {"jid": "1:1@s.whatsapp.net"})[0] == 404

@@ -276,6 +276,25 @@ def test_qr_pairing_and_first_login():
         assert not mismatch["match"] and mismatch["problems"], "a pairing transcript is not a login transcript"
 
 
+def test_tampered_pair_success_refused():
+    with Scenario() as s:
+        refusals = []
+        for tamper, text in (("hmac", "hmac-mismatch"), ("signature", "signature-mismatch")):
+            neonize = s.restart_neonize() if refusals else s.neonize
+            neonize.command("connect")
+            qr = neonize.wait("qr")["codes"][0]
+            answer = s.double.ok("POST", "/phone/scan", {"qr": qr, "phone": PHONE, "tamper": tamper})
+            assert answer == {"refused": True, "code": "401", "text": text}, (tamper, answer)
+            conn = max(c["conn"] for c in s.double.clients())
+            # whatsmeow answers the error, ends the QR flow and disconnects (pair.go, qrchan.go).
+            wait_until(lambda: next(c for c in s.double.clients() if c["conn"] == conn)["state"] == "closed", what="disconnect")
+            refusals.append(assert_sequence(s.double, conn, [REGISTRATION, PAIR_DEVICE, ACK_RESULT, PAIR_SUCCESS,
+                                                             "in iq[id,to,type=error]{error[code=401,text]}", "in #closed[by=client]"]))
+            assert RESTART not in [signature(e) for e in refusals[-1]]
+        assert s.double.ok("GET", "/state")["devices"] == []
+        record("tampered_pair_success", [("hmac", refusals[0]), ("signature", refusals[1])])
+
+
 def test_code_pairing():
     with Scenario() as s:
         s.neonize.command("connect")

@@ -14,13 +14,16 @@ Prints ONE JSON line on stdout, then serves until its stdin closes:
     (stands in for whatsmeow's WACertPubKey). Same seed, same key; default seed is random.
   - controlPort: the control API, HTTP/1.1 JSON on 127.0.0.1, one request per connection.
 
-Control API (JSON bodies and answers; errors {"error": "..."} with status 400/404/409/422/504):
+Control API (JSON bodies and answers; errors {"error": "..."} with status 400/404/409/422/504;
+409 also when the client's connection closed during the request):
   POST /phone/scan         {"qr": "https://wa.me/settings/linked_devices#ref,noise,identity,adv[,type]",
                             "phone": "60123456789"}
        The phone scans a QR: the ref must be one the double sent on an open unpaired connection,
        the keys those of its handshake and registration. Sends pair-success, waits for and
        verifies pair-device-sign, then sends stream:error 515. Answer {"jid": "60123456789:1@s.whatsapp.net",
        "lid": "<lid>:1@lid"} once the companion's device signature checked out (422 if not).
+       With "tamper": "hmac" | "signature" the phone sends a broken device identity instead; the answer
+       is the companion's refusal {"refused": true, "code": "401", "text": "hmac-mismatch"} (422 if it accepted).
   POST /phone/enter-code   {"code": "ABCD-1234", "phone": "60123456789"}
        The phone types the code the companion showed after its companion_hello for that number:
        primary_hello notification, companion_finish checked (400 when the code is wrong), then as scan.

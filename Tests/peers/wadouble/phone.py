@@ -69,17 +69,23 @@ class PrimaryPhone:
         self.account_private = curve.generatePrivateKey(_derive(self.seed, "account"))
         self.account_public = curve.generatePublicKey(self.account_private)
 
-    def device_identity(self, companion_identity: bytes, adv_secret: bytes, key_index: int) -> tuple[bytes, bytes]:
-        """Returns (pair-success <device-identity> bytes, the ADVDeviceIdentity details signed)."""
+    def device_identity(self, companion_identity: bytes, adv_secret: bytes, key_index: int, tamper: str = "") -> tuple[bytes, bytes]:
+        """Returns (pair-success <device-identity> bytes, the ADVDeviceIdentity details signed).
+        tamper "hmac" breaks the HMAC, "signature" the account signature (under a valid HMAC), so a
+        companion's refusal (pair.go: 401 hmac-mismatch / signature-mismatch) can be tested."""
         details = adv.ADVDeviceIdentity(
             rawID=int.from_bytes(os.urandom(4), "big"), timestamp=int(time.time()), keyIndex=key_index,
             accountType=adv.E2EE, deviceType=adv.E2EE,
         ).SerializeToString()
         signature = curve.calculateSignature(os.urandom(64), self.account_private, b"\x06\x00" + details + companion_identity)
+        if tamper == "signature":
+            signature = bytes([signature[0] ^ 0x01]) + signature[1:]
         signed = adv.ADVSignedDeviceIdentity(
             details=details, accountSignatureKey=self.account_public, accountSignature=signature,
         ).SerializeToString()
         mac = hmac.new(adv_secret, signed, hashlib.sha256).digest()
+        if tamper == "hmac":
+            mac = bytes([mac[0] ^ 0x01]) + mac[1:]
         container = adv.ADVSignedDeviceIdentityHMAC(details=signed, HMAC=mac, accountType=adv.E2EE)
         return container.SerializeToString(), details
 

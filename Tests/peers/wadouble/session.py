@@ -16,6 +16,8 @@ import itertools
 import os
 import time
 
+from websockets.exceptions import ConnectionClosed
+
 from wa_protos import companion_reg
 
 from . import messaging
@@ -71,7 +73,10 @@ class Connection:
         if self.closed:
             raise ConnectionError("connection closed")
         self.transcript.record("out", node)
-        await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
+        try:
+            await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
+        except ConnectionClosed as error:
+            raise ConnectionError("client connection closed") from error
 
     async def request(self, node: Node, timeout: float = REPLY_TIMEOUT) -> Node:
         """Sends a server IQ and waits for the client's result/error with the same id."""
@@ -398,7 +403,7 @@ class Server:
             raise ControlError(400, "phone must be the international number, digits only")
         return PrimaryPhone(self.seed, number)
 
-    async def scan(self, qr: str, phone_number: str) -> dict:
+    async def scan(self, qr: str, phone_number: str, tamper: str = "") -> dict:
         try:
             scanned = parse_qr(qr)
         except ValueError as error:
@@ -412,9 +417,9 @@ class Server:
             raise ControlError(409, "the QR's Noise key is not the key the connection's handshake used")
         if scanned.identity_key != connection.registration["identity"]:
             raise ControlError(409, "the QR's identity key is not the registration payload's")
-        return await self.pair(connection, phone, scanned.identity_key, scanned.adv_secret, "qr")
+        return await self.pair(connection, phone, scanned.identity_key, scanned.adv_secret, "qr", tamper)
 
-    async def enter_code(self, code: str, phone_number: str) -> dict:
+    async def enter_code(self, code: str, phone_number: str, tamper: str = "") -> dict:
         phone = self.phone(phone_number)
         candidates = [c for c in self.connections.values()
                       if not c.closed and c.state == "unpaired" and c.code_request and c.code_request["phone"] == phone_number]
@@ -450,9 +455,14 @@ class Server:
             await connection.send(connection.error(finish, 400, "bad-request"))
             raise ControlError(400, str(error)) from error
         await connection.send(connection.result(finish))
-        return await self.pair(connection, phone, identity, adv_secret, "code")
+        return await self.pair(connection, phone, identity, adv_secret, "code", tamper)
 
-    async def pair(self, connection: Connection, phone: PrimaryPhone, identity: bytes, adv_secret: bytes, method: str) -> dict:
+    async def pair(self, connection: Connection, phone: PrimaryPhone, identity: bytes, adv_secret: bytes, method: str,
+                   tamper: str = "") -> dict:
+        """Sends pair-success and checks the reply. With `tamper` ("hmac" or "signature") the phone sends
+        a broken device identity and the answer reports the companion's refusal instead."""
+        if tamper not in ("", "hmac", "signature"):
+            raise ControlError(400, "tamper must be hmac or signature")
         connection.state = "pairing"
         device = self.registry.allocate(phone.phone, connection.noise.client_static, identity, method)
         registration = connection.registration
@@ -460,7 +470,7 @@ class Server:
         device.signed_prekey = registration["signedPreKey"]
         device.platform = "android"
         key_index = len([d for d in self.registry.devices.values() if d.phone == phone.phone]) + 1
-        identity_bytes, details = phone.device_identity(identity, adv_secret, key_index)
+        identity_bytes, details = phone.device_identity(identity, adv_secret, key_index, tamper)
         props = companion_reg.ClientPairingProps(isChatDbLidMigrated=True, isSyncdPureLidSession=True).SerializeToString()
         try:
             reply = await connection.request(Node("iq", {"from": SERVER, "type": "set", "id": self.new_id(), "xmlns": "md",
@@ -474,6 +484,12 @@ class Server:
         except (asyncio.TimeoutError, ConnectionError) as error:
             connection.state = "unpaired"
             raise ControlError(504, "the companion did not answer pair-success") from error
+        if tamper:
+            connection.state = "unpaired"
+            failure = reply.child("error")
+            if reply.attr("type") != "error" or failure is None:
+                raise ControlError(422, f"the companion accepted a pair-success with a broken {tamper}")
+            return {"refused": True, "code": failure.attr("code"), "text": failure.attr("text")}
         if reply.attr("type") == "error":
             connection.state = "unpaired"
             failure = reply.child("error")
