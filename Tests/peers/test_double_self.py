@@ -6,7 +6,6 @@ Run:  .venv-test/bin/python Tests/peers/test_double_self.py   (or with -m pytest
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys

@@ -10,7 +10,8 @@ import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from .session import ControlError, Server
+from .errors import ControlError
+from .session import Server
 from .transcript import compare
 
 RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "transcripts")
@@ -54,11 +55,11 @@ def control_api(server: Server):
         if method == "POST" and path == "/transcript/compare":
             return compare_with_recording(server, body)
         if method == "POST" and path == "/phone/scan":
-            return await server.scan(str(body.get("qr", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
+            return await server.phones.scan(str(body.get("qr", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
         if method == "POST" and path == "/phone/enter-code":
-            return await server.enter_code(str(body.get("code", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
+            return await server.phones.enter_code(str(body.get("code", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
         if method == "POST" and path == "/phone/remove-device":
-            return await server.remove_device(str(body.get("jid", "")))
+            return await server.phones.remove_device(str(body.get("jid", "")))
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")

@@ -149,6 +149,25 @@ async def relay_receipt(connection: "Connection", receipt: Node) -> None:
                 await other.send(stanza)
 
 
+def prekey_bundle(server: "Server", request: Node) -> Node:
+    """One <user> of an `encrypt`/`key` answer: the device's bundle, consuming its lowest one-time prekey."""
+    jid = request.attr("jid")
+    device = server.registry.by_jid(jid)
+    if device is None or not device.signed_prekey:
+        return Node("user", {"jid": jid}, [Node("error", {"code": "404", "text": "item-not-found"})])
+    children = [Node("registration", {}, device.registration_id.to_bytes(4, "big")), Node("type", {}, b"\x05"),
+                Node("identity", {}, bytes.fromhex(device.identity_key))]
+    if device.prekeys:
+        key_id = min(device.prekeys, key=int)
+        value = device.prekeys.pop(key_id)
+        children.append(Node("key", {}, [Node("id", {}, int(key_id).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(value))]))
+        server.registry.save()
+    skey = device.signed_prekey
+    children.append(Node("skey", {}, [Node("id", {}, int(skey["id"]).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(skey["value"])),
+                                      Node("signature", {}, bytes.fromhex(skey["signature"]))]))
+    return Node("user", {"jid": jid}, children)
+
+
 async def deliver_offline(connection: "Connection") -> int:
     queued = connection.server.offline.pop(connection.device.jid, [])
     for stanza in queued:
