@@ -91,10 +91,15 @@ def test_pairing_with_a_correct_companion_then_login():
         login.send(Node("iq", {"id": "a2", "to": JID("", "s.whatsapp.net"), "type": "get", "xmlns": "nonsense"}, [Node("x")]))
         error = login.receive()
         assert error.attr("type") == "error" and error.child("error").attr("code") == "501", error
+        assert double.ok("POST", "/fault", {"jid": str(companion.jid), "kind": "stream_error_500"})["applied"] == [2]
+        stream_error = login.receive()
+        assert stream_error.tag == "stream:error" and stream_error.attr("code") == "500", stream_error
+        login = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert login.receive().tag == "success"
         transcript = double.ok("GET", f"/transcript?jid={companion.jid}")["connections"]
-        assert len(transcript) == 2 and transcript[1]["signatures"][0].startswith("in #client-payload[")
+        assert len(transcript) == 3 and all(t["signatures"][0].startswith("in #client-payload[") for t in transcript)
         removed = double.ok("POST", "/phone/remove-device", {"jid": str(companion.jid)})
-        assert removed["notified"] == [2], removed
+        assert removed["notified"] == [3], removed
         error = login.receive()
         assert error.tag == "stream:error" and error.attr("code") == "401", error
         assert error.child("conflict").attr("type") == "device_removed", error

@@ -41,6 +41,11 @@ def is_failure_fault(kind: str) -> bool:
     return kind.startswith("failure_") and kind[len("failure_"):].isdigit()
 
 
+def is_immediate_fault(kind: str) -> bool:
+    """Faults applied to a logged-in connection at once: stream_error_N for any code, and the named ones."""
+    return kind in IMMEDIATE_FAULTS or (kind.startswith("stream_error_") and kind[len("stream_error_"):].isdigit())
+
+
 class Connection:
     def __init__(self, server: "Server", number: int, websocket) -> None:
         self.server, self.number, self.websocket = server, number, websocket
@@ -195,7 +200,7 @@ class Connection:
         }))
         delivered = await messaging.deliver_offline(self)
         await self.send(Node("ib", {}, [Node("offline", {"count": str(delivered)})]))
-        for fault in self.server.take_faults(device.jid, lambda kind: kind in IMMEDIATE_FAULTS):
+        for fault in self.server.take_faults(device.jid, is_immediate_fault):
             asyncio.create_task(self.server.apply_now(self, fault["kind"]))
 
     async def fail(self, reason: str) -> None:
@@ -367,7 +372,7 @@ class Server:
         return taken
 
     async def inject(self, jid: str | None, kind: str) -> dict:
-        if kind not in IMMEDIATE_FAULTS | CONNECTION_FAULTS and not is_failure_fault(kind):
+        if kind not in CONNECTION_FAULTS and not is_immediate_fault(kind) and not is_failure_fault(kind):
             raise ControlError(400, f"unknown fault kind {kind!r}")
         targets = [c for c in self.live_connections(jid) if c.state == "logged-in"]
         if is_failure_fault(kind) or not targets:
@@ -381,10 +386,8 @@ class Server:
         return {"queued": False, "applied": [c.number for c in targets]}
 
     async def apply_now(self, connection: Connection, kind: str) -> None:
-        if kind == "stream_error_515":
-            await connection.stream_error("515")
-        elif kind == "stream_error_503":
-            await connection.stream_error("503")
+        if kind.startswith("stream_error_"):
+            await connection.stream_error(kind[len("stream_error_"):])
         elif kind == "replaced":
             await connection.stream_error(None, "replaced")
         elif kind == "device_removed":
