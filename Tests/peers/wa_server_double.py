@@ -34,7 +34,7 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
        next login), stop_answering_pings, cut_during_next_iq (closes the socket on the next IQ
        the client sends, before answering). Answer {"queued": bool, "applied": [conn numbers]}.
   GET  /clients            {"clients": [{"conn", "state": handshake|unpaired|pairing|paired|logged-in|
-                            logged-out|failed|closed, "payload": registration|login, "jid", "lid",
+                            closing|logged-out|failed|closed, "payload": registration|login, "jid", "lid",
                             "pushName", "presence", "active", "refs", "closedBy", ...}], "faults", "tunnels"}
   GET  /state              {"devices": [{"jid", "lid", "pushName", "prekeyIds", "prekeyCount",
                             "signedPreKeyId", "registrationId", "pairedBy"}], "logouts": [...], "removed": [...]}

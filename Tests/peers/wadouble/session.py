@@ -105,6 +105,8 @@ class Connection:
             self.websocket.transport.abort()
 
     async def stream_error(self, code: str | None, conflict: str | None = None) -> None:
+        if self.state == "logged-in":
+            self.state = "closing"  # the stream is over for this connection, whatever the socket still does
         children = [Node("conflict", {"type": conflict})] if conflict else None
         await self.send(Node("stream:error", {"code": code} if code else {}, children))
         asyncio.create_task(self.close("server", delay=0.5))
