@@ -358,6 +358,19 @@ def test_reconnects_after_515_503_and_cut():
         record("reconnect", [("after-cut", relogin)])
 
 
+def test_prekeys_topped_up_when_low():
+    with Scenario() as s:
+        paired, first = paired_and_logged_in(s)
+        s.double.ok("POST", "/fault", {"jid": paired["jid"], "kind": "prekeys_low"})
+        # whatsmeow uploads a batch of 50 (prekeys.go: WantedPreKeyCount) with the next ids.
+        device = wait_until(lambda: next((d for d in s.double.ok("GET", "/state")["devices"] if d["prekeyCount"] > 3), None),
+                            what="a new prekey batch")
+        assert device["prekeyIds"] == [810, 811, 812] + list(range(813, 863)), device["prekeyIds"]
+        topped = assert_sequence(s.double, first["conn"], [
+            "out notification[from,id,t,type=encrypt]{count[value]}", "in ack[class=notification,id,to,type=encrypt]", UPLOAD, RESULT])
+        record("prekeys_low", [("top-up", topped)])
+
+
 def test_keepalive_pings_and_cut_during_iq():
     with Scenario() as s:
         paired, first = paired_and_logged_in(s)

@@ -29,7 +29,8 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
        primary_hello notification, companion_finish checked (400 when the code is wrong), then as scan.
   POST /phone/remove-device {"jid": "..."}   unlink (stream:error 401 device_removed if connected).
   POST /fault              {"jid": "... (omit: every logged-in client, or the next to log in)", "kind": K}
-       K: stream_error_515, stream_error_503 (any stream_error_N), device_removed, replaced, cut_socket (now; queued
+       K: stream_error_515, stream_error_503 (any stream_error_N), device_removed, replaced, cut_socket,
+       prekeys_low (keeps 3 one-time prekeys, sends <notification type="encrypt"><count value="3"/>) (now; queued
        for the next login when no such client is connected), failure_N e.g. failure_405 (at the
        next login), stop_answering_pings, cut_during_next_iq (closes the socket on the next IQ
        the client sends, before answering). Answer {"queued": bool, "applied": [conn numbers]}.

@@ -32,7 +32,8 @@ from .transport import FrameReader, frame
 
 SERVER = JID("", "s.whatsapp.net")
 REF_COUNT = 6
-IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket"}
+IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket", "prekeys_low"}
+LOW_PREKEYS = 3
 CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq"}
 REPLY_TIMEOUT = 20.0
 
@@ -398,6 +399,15 @@ class Server:
             await connection.stream_error("401", "device_removed")
         elif kind == "cut_socket":
             await connection.close("cut")
+        elif kind == "prekeys_low" and connection.device is not None:
+            # As if contacts had used up the one-time prekeys: keep the newest few and tell the device
+            # (whatsmeow notification.go: handleEncryptNotification uploads a new batch below 5).
+            device = connection.device
+            keep = sorted(device.prekeys, key=int)[-LOW_PREKEYS:]
+            device.prekeys = {key: device.prekeys[key] for key in keep}
+            self.registry.save()
+            await connection.send(Node("notification", {"from": SERVER, "type": "encrypt", "id": self.new_id(),
+                                                        "t": str(int(time.time()))}, [Node("count", {"value": str(len(keep))})]))
 
     # -- views -----------------------------------------------------------------------------------------
     def transcript(self, conn: int | None, jid: str | None) -> dict:
