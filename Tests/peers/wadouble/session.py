@@ -69,16 +69,18 @@ class Connection:
         self.code_request: dict | None = None
         self.companion_finish: asyncio.Future | None = None
         self.opened_at = time.time()
+        self.send_lock = asyncio.Lock()  # one writer: frames leave in the order their Noise nonces were used
 
     # -- sending -------------------------------------------------------------------------------
     async def send(self, node: Node) -> None:
         if self.closed:
             raise ConnectionError("connection closed")
-        self.transcript.record("out", node)
-        try:
-            await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
-        except ConnectionClosed as error:
-            raise ConnectionError("client connection closed") from error
+        async with self.send_lock:
+            self.transcript.record("out", node)
+            try:
+                await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
+            except ConnectionClosed as error:
+                raise ConnectionError("client connection closed") from error
 
     async def request(self, node: Node, timeout: float = REPLY_TIMEOUT) -> Node:
         """Sends a server IQ and waits for the client's result/error with the same id."""
@@ -110,7 +112,7 @@ class Connection:
             self.state = "closing"  # the stream is over for this connection, whatever the socket still does
         children = [Node("conflict", {"type": conflict})] if conflict else None
         await self.send(Node("stream:error", {"code": code} if code else {}, children))
-        asyncio.create_task(self.close("server", delay=0.5))
+        self.server.spawn(self.close("server", delay=0.5))
 
     def summary(self) -> dict:
         return {
@@ -204,12 +206,12 @@ class Connection:
         delivered = await messaging.deliver_offline(self)
         await self.send(Node("ib", {}, [Node("offline", {"count": str(delivered)})]))
         for fault in self.server.take_faults(device.jid, is_immediate_fault):
-            asyncio.create_task(self.server.apply_now(self, fault["kind"]))
+            self.server.spawn(self.server.apply_now(self, fault["kind"]))
 
     async def fail(self, reason: str) -> None:
         self.state = "failed"
         await self.send(Node("failure", {"reason": reason, "location": "frc"}))
-        asyncio.create_task(self.close("server", delay=0.5))
+        self.server.spawn(self.close("server", delay=0.5))
 
     def apply_connection_fault(self, kind: str) -> None:
         if kind == "stop_answering_pings":
@@ -342,6 +344,13 @@ class Server:
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine) -> None:
+        """Runs a coroutine in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def new_id(self) -> str:
         return f"{next(self.ids)}"
