@@ -53,6 +53,12 @@ client shows them in turn (60 s, then 20 s each, whatsmeow qrchan.go) and discon
 out; the double accepts a scan of any ref of a connection that is still open and unpaired. Device
 numbers count from 1 per phone number; the LID user is derived from the seed and the number.
 
+A login payload for a paired device whose Noise key matches gets `<success t lid props abprops
+location creation/>` then `<ib><offline count=N/></ib>`; an unknown device or another Noise key
+gets `<failure reason="401"/>`; a second login of the same device sends the first connection
+`<stream:error><conflict type="replaced"/></stream:error>`. --state FILE keeps paired devices,
+their prekeys, logouts and removals across runs of the double (not queued messages).
+
 What the double answers after `success`: prekey count (`encrypt`/`count`), prekey upload (stored),
 prekey bundle fetch (`encrypt`/`key`, one-time key consumed), usync (`devices`, `lid`, `contact`;
 other query tags echoed empty), privacy tokens (accepted), passive/active, ping (`w:p`),
