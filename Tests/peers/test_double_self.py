@@ -96,10 +96,16 @@ def test_pairing_with_a_correct_companion_then_login():
         assert stream_error.tag == "stream:error" and stream_error.attr("code") == "500", stream_error
         login = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
         assert [login.receive().tag for _ in range(2)] == ["success", "ib"]
+        second = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert second.receive().tag == "success"
+        replaced = login.receive()
+        assert replaced.tag == "stream:error" and replaced.child("conflict").attr("type") == "replaced", replaced
+        login = second
+        assert login.receive().tag == "ib"
         transcript = double.ok("GET", f"/transcript?jid={companion.jid}")["connections"]
-        assert len(transcript) == 3 and all(t["signatures"][0].startswith("in #client-payload[") for t in transcript)
+        assert len(transcript) == 4 and all(t["signatures"][0].startswith("in #client-payload[") for t in transcript)
         removed = double.ok("POST", "/phone/remove-device", {"jid": str(companion.jid)})
-        assert removed["notified"] == [3], removed
+        assert removed["notified"] == [4], removed
         error = login.receive()
         assert error.tag == "stream:error" and error.attr("code") == "401", error
         assert error.child("conflict").attr("type") == "device_removed", error
