@@ -7,6 +7,7 @@ Run:  .venv-test/bin/python Tests/peers/test_double_self.py   (or with -m pytest
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -112,6 +113,7 @@ def test_pairing_with_a_correct_companion_then_login():
         assert double.ok("GET", "/state")["devices"] == []
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_pair_device_sign_mistakes_are_refused():
@@ -125,6 +127,7 @@ def test_pair_device_sign_mistakes_are_refused():
             assert "out stream:error[code=515]" not in entries, entries
         finally:
             double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_scan_refusals():
@@ -143,6 +146,7 @@ def test_scan_refusals():
         assert status == 404, answer
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_unknown_device_login_fails_401_and_faults():
@@ -159,6 +163,7 @@ def test_unknown_device_login_fails_401_and_faults():
         assert double.ok("GET", "/clients")["faults"] == []
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_transport_and_control_refusals():
@@ -186,6 +191,7 @@ def test_transport_and_control_refusals():
         assert double.call("POST", "/phone/remove-device", {"jid": "1:1@s.whatsapp.net"})[0] == 404
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_normaliser_folds_and_drops():

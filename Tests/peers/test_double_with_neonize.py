@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ class Double:
     """The double as a child process, and its control API."""
 
     def __init__(self, directory: str, seed: str = "1", state: str | None = None) -> None:
+        self.directory = directory
         self.log = open(os.path.join(directory, "double.err"), "a")
         command = [sys.executable, os.path.join(HERE, "wa_server_double.py"), "--seed", seed, "--dir", directory]
         self.process = subprocess.Popen(command + (["--state", state] if state else []), stdin=subprocess.PIPE,
@@ -246,6 +248,8 @@ class Scenario:
         self.double.stop()
         if error is not None:
             print(f"  logs kept in {self.directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.directory, ignore_errors=True)  # the patched neonize copy alone is ~20 MB
 
 
 def paired_and_logged_in(s: Scenario) -> tuple[dict, dict]:
