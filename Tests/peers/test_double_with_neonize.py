@@ -526,6 +526,9 @@ SCENARIOS = {name[len("test_"):]: function for name, function in globals().items
 
 
 def main() -> int:
+    if "--list" in sys.argv:
+        print("\n".join(SCENARIOS))
+        return 0
     chosen = [a for a in sys.argv[1:] if not a.startswith("--")] or list(SCENARIOS)
     failures = 0
     for name in chosen:
