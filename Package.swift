@@ -163,7 +163,9 @@ let package = Package(
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
-        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/BuzzBridgeStorageTests"),
+        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport"], path: "Tests/BuzzBridgeStorageTests"),
+        // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
+        .executableTarget(name: "ProtocolStoreProbe", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/ProtocolStoreProbe"),
         .testTarget(name: "BuzzBridgeEnginesTests", dependencies: ["BuzzBridgeEngines", "BuzzBridgeCore"], path: "Tests/BuzzBridgeEnginesTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),
