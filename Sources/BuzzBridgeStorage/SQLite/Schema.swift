@@ -235,5 +235,13 @@ enum Schema {
             ) WITHOUT ROWID
             """,
         ],
+        // What the live engine learns about the linked account, and why a session last disconnected.
+        [
+            "ALTER TABLE sessions ADD COLUMN lid TEXT",
+            "ALTER TABLE sessions ADD COLUMN push_name TEXT",
+            "ALTER TABLE sessions ADD COLUMN platform TEXT",
+            "ALTER TABLE sessions ADD COLUMN disconnect_reason TEXT",
+            "ALTER TABLE sessions ADD COLUMN connection TEXT",
+        ],
     ]
 }
