@@ -23,7 +23,7 @@ public enum Pairing {
     /// How long a QR code stays valid: 60 s while six refs remain (the first of the usual six),
     /// 20 s otherwise (whatsmeow qrchan.go: emitQRs).
     public static func validity(remainingRefs: Int) -> Duration {
-        remainingRefs == 6 ? .seconds(60) : .seconds(20)
+        remainingRefs == 6 ? PairingRefRotation.firstDuration : PairingRefRotation.laterDuration
     }
 
     /// What to store for a verified pair-success: the device, the primary's identity under its

@@ -226,7 +226,7 @@ public enum PairingCode {
               let shared = try? privateKey.sharedSecretFromKeyAgreement(with: theirs)
         else { throw .crypto }
         let bytes = shared.withUnsafeBytes { Data($0) }
-        guard bytes.contains(where: { $0 != 0 }) else { throw .crypto }
+        guard bytes.reduce(0, |) != 0 else { throw .crypto }
         return bytes
     }
 
