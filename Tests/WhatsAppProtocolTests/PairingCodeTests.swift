@@ -157,6 +157,14 @@ import Testing
         #expect(Pairing.request(in: BinaryNode(tag: "iq", attributes: ["from": .jid(.server)], children: [success, BinaryNode(tag: "x")])) == nil)
     }
 
+    @Test func unifiedSessionIdIsServerTimePlusThreeDaysModuloAWeek() {
+        #expect(UnifiedSession.id(now: Date(timeIntervalSince1970: 0), serverTimeOffset: .zero) == "259200000")
+        #expect(UnifiedSession.id(now: Date(timeIntervalSince1970: 5 * 86400), serverTimeOffset: .zero) == "86400000")
+        #expect(UnifiedSession.id(now: Date(timeIntervalSince1970: 5 * 86400), serverTimeOffset: .seconds(-1)) == "86399000")
+        let node = UnifiedSession.node(now: Date(), serverTimeOffset: .zero)
+        #expect(node.tag == "ib" && node.children.map(\.tag) == ["unified_session"])
+    }
+
     @Test func primaryIdentityGoesUnderTheLIDUsersDeviceZero() throws {
         let key = Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation
         let device = PairedDevice(jid: .user("60123456789", device: 4), lid: .lid("8877", device: 4), businessName: "", platform: "android", account: Data(), primaryIdentityKey: key)

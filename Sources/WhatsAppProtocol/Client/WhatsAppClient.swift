@@ -372,6 +372,7 @@ public actor WhatsAppClient {
         if let offset = Pairing.serverTimeOffset(node, now: Date()) { serverTimeOffset = offset }
         pendingLink = nil
         enqueue(outcome.reply)
+        enqueue(UnifiedSession.node(now: Date(), serverTimeOffset: serverTimeOffset))
         let account = PairedAccount(
             jid: outcome.device.jid,
             lid: outcome.device.lid,
@@ -497,6 +498,7 @@ public actor WhatsAppClient {
 
     private func sendPresence() async throws {
         guard let pushName, !pushName.isEmpty else { throw WhatsAppClientError.noPushName }
+        enqueue(UnifiedSession.node(now: Date(), serverTimeOffset: serverTimeOffset))
         try await sendNode(BinaryNode(tag: "presence", attributes: ["type": "available", "name": .string(pushName)]))
     }
 
@@ -506,6 +508,8 @@ public actor WhatsAppClient {
               let size = PreKeys.uploadSize(serverCount: serverCount, uploadedCount: uploaded)
         else { return }
         await uploadPreKeys(count: size, generation: generation, serverCount: serverCount)
+        // whatsmeow asks for the count once more after an upload (connectionevents.go).
+        _ = try? await sendIQ(PreKeys.countQuery)
     }
 
     /// Generates and stores the keys first, uploads them, and marks them uploaded once the
