@@ -18,15 +18,31 @@ public struct InfoQuery: Sendable, Equatable {
     public var content: [BinaryNode]
     /// Overrides the client's request timeout.
     public var timeout: Duration?
+    /// Whether a request cut off by a lost connection is sent once more after the client logs
+    /// in again (within 5 s; never after a logout or a replacement; whatsmeow request.go:
+    /// retryFrame).
+    public var retriesAfterReconnect: Bool
 
-    public init(namespace: String, kind: Kind, to: JID = .server, target: JID? = nil, content: [BinaryNode] = [], timeout: Duration? = nil) {
+    public init(
+        namespace: String,
+        kind: Kind,
+        to: JID = .server,
+        target: JID? = nil,
+        content: [BinaryNode] = [],
+        timeout: Duration? = nil,
+        retriesAfterReconnect: Bool = true
+    ) {
         self.namespace = namespace
         self.kind = kind
         self.to = to
         self.target = target
         self.content = content
         self.timeout = timeout
+        self.retriesAfterReconnect = retriesAfterReconnect
     }
+
+    /// How long a cut-off request waits for the client to be logged in again before its retry.
+    public static let retryWait: Duration = .seconds(5)
 
     /// The stanza sent for this query with request id `id`.
     public func node(id: String) -> BinaryNode {

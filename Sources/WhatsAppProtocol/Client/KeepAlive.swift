@@ -68,5 +68,6 @@ public struct KeepAlive: Sendable {
     }
 
     /// `<iq xmlns="w:p" type="get" to="s.whatsapp.net"/>`, no child (whatsmeow keepalive.go: sendKeepAlive).
-    public static let ping = InfoQuery(namespace: "w:p", kind: .get)
+    /// Never retried: a ping cut off by a lost connection simply failed.
+    public static let ping = InfoQuery(namespace: "w:p", kind: .get, retriesAfterReconnect: false)
 }

@@ -128,20 +128,46 @@ public actor WhatsAppClient {
         }
     }
 
-    /// Sends an IQ and waits for its answer: the `result` stanza, or `InfoQueryError`.
+    /// Sends an IQ and waits for its answer: the `result` stanza, or `InfoQueryError`. A
+    /// request cut off by a lost connection is sent once more, with the same id, when the
+    /// client is logged in again within `InfoQuery.retryWait`.
     public func sendIQ(_ query: InfoQuery) async throws -> BinaryNode {
-        guard let connection else { throw InfoQueryError.notConnected }
-        let id = requestIDs.next()
+        let node = query.node(id: requestIDs.next())
         let timeout = query.timeout ?? options.requestTimeout
-        let answer = try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<BinaryNode, any Error>) in
+        let answer: BinaryNode
+        do {
+            answer = try await request(node, timeout: timeout)
+        } catch InfoQueryError.disconnected where query.retriesAfterReconnect {
+            guard await waitUntilLoggedIn(within: InfoQuery.retryWait) else { throw InfoQueryError.disconnected }
+            answer = try await request(node, timeout: timeout)
+        }
+        return try InfoQuery.outcome(of: answer).get()
+    }
+
+    private func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
+        guard let connection, let id = node.attributes.string("id") else { throw InfoQueryError.notConnected }
+        return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<BinaryNode, any Error>) in
             waiters.add(id, waiter)
-            connection.outgoing.yield(Outgoing(node: query.node(id: id), sent: nil))
+            connection.outgoing.yield(Outgoing(node: node, sent: nil))
             Task { [weak self] in
                 try? await Task.sleep(for: timeout)
                 await self?.expire(id)
             }
         }
-        return try InfoQuery.outcome(of: answer).get()
+    }
+
+    /// Whether the client is logged in now or becomes so within `limit`; false at once when
+    /// it stopped (a logout or a replacement is never retried through).
+    private func waitUntilLoggedIn(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            switch machine.state {
+            case .loggedIn: return true
+            case .stopped, .idle: return false
+            default: try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        return false
     }
 
     /// The state of the connection, for status pages.
