@@ -133,6 +133,8 @@ let package = Package(
                 // Renders the pairing QR code with the gateway's encoder.
                 "QRCode",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // PBKDF2 and AES-CTR for pairing by phone number (the code's key wrapping).
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // zlib for compressed incoming frames.
                 .product(name: "CompressNIO", package: "compress-nio"),
