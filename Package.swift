@@ -94,6 +94,7 @@ let package = Package(
                 "BuzzBridgeGateway",
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
+                "BuzzBridgeLiveEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +105,20 @@ let package = Package(
             ],
             path: "Sources/BuzzBridgeCLI",
             linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]
+        ),
+        // The live WhatsApp engine: the protocol client joined to the gateway's engine interface and
+        // store. Its own target, so that the sandbox never links the protocol stack.
+        .target(
+            name: "BuzzBridgeLiveEngine",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeEngines",
+                "BuzzBridgeStorage",
+                "WhatsAppProtocol",
+                "SignalProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/BuzzBridgeLiveEngine"
         ),
         .target(name: "ConcurrencyHook", path: "Sources/ConcurrencyHook"),
         // QR Model 2 encoder and a minimal PNG writer: the pairing QR needs byte mode, level L and a PNG, ~600 lines with no dependency.
@@ -168,6 +183,11 @@ let package = Package(
         .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport"], path: "Tests/BuzzBridgeStorageTests"),
         // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
         .executableTarget(name: "ProtocolStoreProbe", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/ProtocolStoreProbe"),
+        .testTarget(
+            name: "BuzzBridgeLiveEngineTests",
+            dependencies: ["BuzzBridgeLiveEngine", "BuzzBridgeStorage", "BuzzBridgeCore", "WhatsAppProtocol", "SignalProtocol"],
+            path: "Tests/BuzzBridgeLiveEngineTests"
+        ),
         .testTarget(name: "BuzzBridgeEnginesTests", dependencies: ["BuzzBridgeEngines", "BuzzBridgeCore"], path: "Tests/BuzzBridgeEnginesTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),

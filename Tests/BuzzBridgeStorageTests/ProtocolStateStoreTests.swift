@@ -27,12 +27,14 @@ struct ProtocolStateStoreTests {
                 try tx.setCredentials([1, 2, 3])
                 try tx.setSignedPreKey([4, 5])
                 try tx.setPairedDevice([6])
+                try tx.setPushName(Array("Shop".utf8))
             }
             try await store.withTransaction(session: one) { tx in try tx.setCredentials([9]) }
             let blobs: [[UInt8]?] = try await store.readProtocolState(session: one) { state in
                 [try state.credentials(), try state.signedPreKey(), try state.pairedDevice()]
             }
             #expect(blobs == [[9], [4, 5], [6]])
+            #expect(try await store.readProtocolState(session: one) { try $0.pushName() } == Array("Shop".utf8))
             try await store.withTransaction(session: one) { tx in try tx.setPairedDevice(nil) }
             #expect(try await store.readProtocolState(session: one) { try $0.pairedDevice() } == nil)
             #expect(try await store.readProtocolState(session: one) { try $0.credentials() } == [9])
@@ -194,6 +196,7 @@ struct ProtocolStateStoreTests {
                     try tx.setCredentials([1])
                     try tx.setPairedDevice([2])
                     try tx.setSignedPreKey([3])
+                    try tx.setPushName([9])
                     for id in try tx.reservePreKeyIDs(count: 3) { try tx.putPreKey(id: id, record: [4]) }
                     try tx.putIdentity([5], of: alice)
                     try tx.putSignalSession([6], with: alice)
@@ -216,7 +219,7 @@ struct ProtocolStateStoreTests {
         let (alice, bob) = (alice, bob)
         return try await store.readProtocolState(session: session) { state in
             [
-                try state.credentials() != nil, try state.pairedDevice() != nil, try state.signedPreKey() != nil,
+                try state.credentials() != nil, try state.pairedDevice() != nil, try state.signedPreKey() != nil, try state.pushName() != nil,
                 try state.preKey(id: 1) != nil, try state.identity(of: alice) != nil, try state.signalSession(with: alice) != nil,
                 try state.senderKey(group: "g@g.us", sender: bob) != nil, try state.lid(forPhone: "60123456789") != nil,
                 try state.deviceList(ofUser: "60123456789") != nil,

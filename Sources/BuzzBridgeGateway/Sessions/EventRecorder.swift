@@ -94,9 +94,9 @@ struct EventRecorder: EngineEventSink {
             session.connection = nil
             session.connectedAt = nil
             session.disconnectedAt = time
-            // The account is gone, except when only the client version was refused: its
-            // credentials are kept so that a restart with `--wa-version` logs in again.
-            if reason != .outdatedClient {
+            // The account is gone, unless only this connection was refused (a client version,
+            // a temporary ban): its credentials are kept and the next start logs in again.
+            if !reason.keepsAccount {
                 session.phoneNumber = nil
                 session.lid = nil
                 session.platform = nil

@@ -32,10 +32,11 @@ actor SessionHub {
         return engine
     }
 
-    /// Whether `session` has an account to log in to again: active, or refused only for its
-    /// client version (credentials kept, see ``DisconnectReason/outdatedClient``).
+    /// Whether `session` has an account to log in to again: active, or disconnected for a reason
+    /// that keeps the account (see ``DisconnectReason/keepsAccount``).
     static func isLinked(_ session: Session) -> Bool {
-        session.status == .active || (session.status == .disconnected && session.disconnectReason == .outdatedClient && session.phoneNumber != nil)
+        session.status == .active
+            || (session.status == .disconnected && session.disconnectReason?.keepsAccount == true && session.phoneNumber != nil)
     }
 
     /// After a restart: a QR shown by the previous process can no longer be scanned, so pending

@@ -36,6 +36,8 @@ public protocol ProtocolStateReader {
     /// The account this device is linked to, written once pairing succeeded.
     func pairedDevice() throws -> [UInt8]?
     func signedPreKey() throws -> [UInt8]?
+    /// The name presence announces, as the client keeps it.
+    func pushName() throws -> [UInt8]?
 
     func preKey(id: UInt32) throws -> StoredPreKey?
     /// Prekeys not yet uploaded, oldest id first.
@@ -61,6 +63,7 @@ public protocol ProtocolStateTransaction: ProtocolStateReader {
     func setCredentials(_ bytes: [UInt8]) throws
     func setPairedDevice(_ bytes: [UInt8]?) throws
     func setSignedPreKey(_ bytes: [UInt8]) throws
+    func setPushName(_ bytes: [UInt8]) throws
 
     /// Gives out `count` prekey ids never given out before for this session (until the 24-bit id
     /// space wraps, after 16 million keys), in order. The counter moves in this transaction, so a

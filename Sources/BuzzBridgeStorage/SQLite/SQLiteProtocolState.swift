@@ -20,10 +20,12 @@ struct SQLiteProtocolState: ProtocolStateTransaction {
     func credentials() throws -> [UInt8]? { try deviceColumn("credentials") }
     func pairedDevice() throws -> [UInt8]? { try deviceColumn("paired_device") }
     func signedPreKey() throws -> [UInt8]? { try deviceColumn("signed_prekey") }
+    func pushName() throws -> [UInt8]? { try deviceColumn("push_name") }
 
     func setCredentials(_ bytes: [UInt8]) throws { try setDeviceColumn("credentials", bytes) }
     func setPairedDevice(_ bytes: [UInt8]?) throws { try setDeviceColumn("paired_device", bytes) }
     func setSignedPreKey(_ bytes: [UInt8]) throws { try setDeviceColumn("signed_prekey", bytes) }
+    func setPushName(_ bytes: [UInt8]) throws { try setDeviceColumn("push_name", bytes) }
 
     /// `column` is one of the fixed names above, never caller input.
     private func deviceColumn(_ column: String) throws -> [UInt8]? {

@@ -243,5 +243,7 @@ enum Schema {
             "ALTER TABLE sessions ADD COLUMN disconnect_reason TEXT",
             "ALTER TABLE sessions ADD COLUMN connection TEXT",
         ],
+        // The push name the protocol client announces, kept with the rest of its state.
+        ["ALTER TABLE wa_device ADD COLUMN push_name BLOB"],
     ]
 }
