@@ -87,7 +87,8 @@ public struct GatewayServer: Service {
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
         AdminPanelRoutes(
             provisioning: provisioning, store: store, hub: hub, password: AdminPassword(store: store), logins: AdminPanelSessions(),
-            failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS
+            failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS,
+            pages: try AdminPages.load()
         ).register(on: router)
 
         self.hub = hub

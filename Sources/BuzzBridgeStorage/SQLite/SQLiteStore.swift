@@ -9,7 +9,7 @@ public final class SQLiteStore: GatewayStore {
 
     /// Opens (creating and migrating if needed) the database at `path`.
     /// `walRestartPages`: the WAL is started over once it holds this many 4 KiB pages (16 MB by
-    /// default, a quarter of a second of sends at full load); tests make it small.
+    /// default); tests make it small.
     public static func open(path: String, readerCount: Int = 4, walRestartPages: Int = 4096) async throws -> SQLiteStore {
         let database = try SQLiteDatabase.open(path: path, readerCount: readerCount, walRestartPages: walRestartPages)
         let store = SQLiteStore(database: database)

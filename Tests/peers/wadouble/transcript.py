@@ -14,7 +14,7 @@ import time
 
 from .binary import JID, Node
 
-STABLE_ATTRS = {"type", "xmlns", "code", "reason", "stage", "class", "kind", "passive", "pull", "dir", "state", "by"}
+STABLE_ATTRS = {"type", "xmlns", "code", "reason", "stage", "class", "kind", "passive", "pull", "dir", "state", "by", "context", "mode"}
 
 
 def summarise(node: Node) -> dict:
