@@ -2,6 +2,7 @@ import ArgumentParser
 import BuzzBridgeCore
 import BuzzBridgeEngines
 import BuzzBridgeGateway
+import BuzzBridgeLiveEngine
 import BuzzBridgeStorage
 import Foundation
 import Logging
@@ -72,6 +73,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sends that may wait per session; beyond it a send gets RATE_LIMIT_EXCEEDED.")
     var sendQueueLimit: Int = 50
 
+    @Option(help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY).")
+    var waProxy: String?
+
+    @Option(help: "WhatsApp: a PEM file of extra trusted certificate authorities for the TLS connection (env BUZZBRIDGE_WA_CA_FILE).")
+    var waCaFile: String?
+
+    @Option(help: "WhatsApp: replace the pinned root key of the server's Noise certificate chain, 64 hex digits. ONLY for a server double (env BUZZBRIDGE_WA_NOISE_ROOT_KEY).")
+    var waNoiseRootKey: String?
+
+    @Option(help: "WhatsApp: the WhatsApp Web version announced, X.Y.Z; set it when WhatsApp refuses the built-in one (failure 405) (env BUZZBRIDGE_WA_VERSION).")
+    var waVersion: String?
+
+    /// The flags, or the environment where a flag is left out.
+    private var whatsApp: WhatsAppConnectionSettings {
+        let environment = ProcessInfo.processInfo.environment
+        return WhatsAppConnectionSettings(
+            proxy: waProxy ?? environment["BUZZBRIDGE_WA_PROXY"], caFile: waCaFile ?? environment["BUZZBRIDGE_WA_CA_FILE"],
+            noiseRootKey: waNoiseRootKey ?? environment["BUZZBRIDGE_WA_NOISE_ROOT_KEY"], version: waVersion ?? environment["BUZZBRIDGE_WA_VERSION"]
+        )
+    }
+
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
@@ -87,6 +109,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
+        }
+        do {
+            _ = try whatsApp.clientOptions()
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -122,8 +149,18 @@ struct ServeCommand: AsyncParsableCommand {
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
             trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
         )
+        let whatsApp = whatsApp
+        if whatsApp.replacesNoiseRoot {
+            let warning = "WARNING: --wa-noise-root-key replaces WhatsApp's pinned server key: live sessions trust ONLY that key's "
+                + "server, never WhatsApp itself. Use it with a test server double, never in production."
+            announce(String(repeating: "!", count: 100))
+            announce(warning)
+            announce(String(repeating: "!", count: 100))
+            logger.critical("\(warning)")
+        }
+        let live = LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"))
         let configuration = GatewayConfiguration(
-            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security
+            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in

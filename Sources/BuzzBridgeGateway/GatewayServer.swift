@@ -15,11 +15,14 @@ public struct GatewayConfiguration: Sendable {
     public var webhooks: WebhookConfiguration
     /// HTTPS, rate limits and send pacing.
     public var security: SecurityConfiguration
+    /// Builds the engines of live sessions (the live engine's factory); nil answers them with 503.
+    public var liveEngines: (any EngineFactory)?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
-        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init()
+        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil
     ) {
+        self.liveEngines = liveEngines
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -50,7 +53,8 @@ public struct GatewayServer: Service {
         configuration: GatewayConfiguration, store: any GatewayStore & WebhookStore, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
-        let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
+        let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
+        let hub = SessionHub(store: store, factory: factory, logger: logger)
         let services = GatewayServices(store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing))
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
@@ -79,7 +83,7 @@ public struct GatewayServer: Service {
 
         let provisioning = Provisioning(store: store)
         let admin = router.group("admin/api").add(middleware: failedAuth).add(middleware: AdminAuthenticator(provisioning: provisioning))
-        AdminRoutes(provisioning: provisioning).register(on: admin)
+        AdminRoutes(provisioning: provisioning, hub: hub).register(on: admin)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
         AdminPanelRoutes(

@@ -10,6 +10,9 @@ public protocol GatewayStore: Sendable {
     func session(_ id: SessionID) async throws -> Session?
     func sessions() async throws -> [Session]
     func updateSession(_ session: Session, events: [OutboxEvent]) async throws
+    /// Sets only the names an operator controls, leaving what the engine writes untouched;
+    /// returns the updated session, or nil when there is none.
+    func updateSessionNames(_ id: SessionID, name: String, pushName: String?) async throws -> Session?
 
     // API keys
     func createAPIKey(_ key: APIKeyRecord) async throws
