@@ -97,41 +97,10 @@ struct MessageRoutes {
             throw APIError(.messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters", details: ["message": "has \(text.unicodeScalars.count) characters"])
         }
         let replyTo = try body.string("reply_to").map(MessageID.init(rawValue:))
-
-        let session = try await services.session(for: context)
-        guard session.status == .active, let ownNumber = session.phoneNumber else { throw APIError.sessionInactive }
-        var quoted: Message?
-        if let replyTo {
-            quoted = try await services.store.message(replyTo, in: caller.sessionID)
-            guard quoted != nil else { throw APIError.invalid("reply_to", "must name a message of this session") }
-        }
-        let engine = try await services.hub.engine(for: session)
-        // Waits for the session's next send slot, or refuses when its queue is full.
-        try await services.pacer.awaitTurn(for: session)
-
-        // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
-        let message = Message(
-            id: .generate(), sessionID: session.id, direction: .outgoing, from: ownNumber, fromName: session.name,
-            to: phone, body: text, status: .pending, timestamp: .now(), replyTo: replyTo
-        )
-        _ = try await services.store.insertMessage(message, events: [])
-        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
-        let receipt: SendReceipt
-        do {
-            receipt = try await engine.send(OutgoingMessage(id: message.id, to: phone, body: text, quotedExternalID: quoted?.externalID))
-        } catch {
-            // Refused on the spot: the caller gets the error instead of a message id, so no
-            // webhook announces a message it never heard of; the record stays as `failed`.
-            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
-            throw APIError(error)
-        }
-        let sent = try await services.store.advanceMessage(
-            message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
-        )
+        let message = try await Messaging(services: services).send(.init(phone: phone, text: text, replyTo: replyTo), from: caller.sessionID)
         return Success(
             SentMessage(
-                messageID: message.id.rawValue, phone: phone.e164, message: text,
-                status: (sent?.status ?? .sent).rawValue, timestamp: message.timestamp
+                messageID: message.id.rawValue, phone: phone.e164, message: text, status: message.status.rawValue, timestamp: message.timestamp
             ),
             message: "Message sent successfully"
         )
@@ -147,29 +116,9 @@ struct MessageRoutes {
     @Sendable func markRead(request: Request, context: GatewayRequestContext) async throws -> Success<ReadReceipt> {
         let caller = try context.requireCaller()
         let id = MessageID(rawValue: try context.parameters.require("message_id"))
-        guard let message = try await services.store.message(id, in: caller.sessionID) else {
-            throw APIError(.notFound, "Message not found", details: ["message_id": id.rawValue])
-        }
-        guard message.direction == .incoming else {
-            throw APIError.invalid("message_id", "names an outgoing message; only incoming messages can be marked read")
-        }
-        var readAt = message.readAt
-        if message.status != .read {
-            let now = Timestamp.now()
-            let updated = try await services.store.advanceMessage(id, in: caller.sessionID, to: .read, at: now, externalID: nil) { _ in [] }
-            readAt = updated?.readAt ?? now
-            // The blue ticks go to the sender only once the read is stored.
-            let session = try await services.session(for: context)
-            if session.status == .active, let externalID = message.externalID {
-                do {
-                    try await services.hub.engine(for: session).markRead(IncomingMessageReference(externalID: externalID, from: message.from))
-                } catch {
-                    context.logger.warning("read receipt not sent", metadata: ["message": "\(id)", "error": "\(error)"])
-                }
-            }
-        }
+        let readAt = try await Messaging(services: services).markRead(id, in: caller.sessionID, logger: context.logger)
         return Success(
-            ReadReceipt(messageID: id.rawValue, status: MessageStatus.read.rawValue, readAt: (readAt ?? .now()).iso8601),
+            ReadReceipt(messageID: id.rawValue, status: MessageStatus.read.rawValue, readAt: readAt.iso8601),
             message: "Message marked as read"
         )
     }
