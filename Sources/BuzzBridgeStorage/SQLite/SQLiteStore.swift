@@ -42,9 +42,9 @@ public final class SQLiteStore: GatewayStore {
             try db.run(
                 """
                 INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)
                 """,
-                [session.id.rawValue, session.kind.rawValue, session.name, session.status.rawValue, session.phoneNumber?.e164,
+                [session.id.rawValue, session.kind.rawValue, IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164,
                  session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored]
             )
         }
@@ -66,10 +66,10 @@ public final class SQLiteStore: GatewayStore {
         try await database.write { db in
             try db.run(
                 """
-                UPDATE sessions SET name = ?, status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
+                UPDATE sessions SET name = CAST(? AS TEXT), status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
                     disconnected_at = ? WHERE id = ?
                 """,
-                [session.name, session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
+                [IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
                  session.lastActivity?.stored, session.disconnectedAt?.stored, session.id.rawValue]
             )
             try Self.record(events, in: db)
@@ -124,12 +124,12 @@ public final class SQLiteStore: GatewayStore {
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
                     body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
                 RETURNING seq
                 """,
                 [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
-                 message.from.e164, message.fromName, message.to.e164, message.contact.e164, message.body,
+                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164, IntactText.argument(message.body),
                  message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
                  message.timestamp.stored, message.readAt?.stored, message.timestamp.stored]
             )
@@ -138,10 +138,10 @@ public final class SQLiteStore: GatewayStore {
             if message.direction == .incoming, let name = message.fromName, !name.isEmpty {
                 try db.run(
                     """
-                    INSERT INTO contacts (session_id, phone, name, updated_at) VALUES (?, ?, ?, ?)
+                    INSERT INTO contacts (session_id, phone, name, updated_at) VALUES (?, ?, CAST(? AS TEXT), ?)
                     ON CONFLICT (session_id, phone) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
                     """,
-                    [message.sessionID.rawValue, message.from.e164, name, message.timestamp.stored]
+                    [message.sessionID.rawValue, message.from.e164, IntactText.argument(name), message.timestamp.stored]
                 )
             }
             try Self.record(events, in: db)
@@ -280,14 +280,14 @@ public final class SQLiteStore: GatewayStore {
             var name: String?
             let rows = try db.messages(pageSQL, arguments) { row in
                 total = row[Self.messageColumnCount]
-                name = row[Self.messageColumnCount + 1]
+                name = row.intactText(Self.messageColumnCount + 1)
             }
             if rows.isEmpty {
                 if let before = query.before {
                     let anchor = try db.countRows("SELECT 1 FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact])
                     guard anchor > 0 else { throw StoreError.unknownCursor(before) }
                 }
-                let found = try db.rows("SELECT \(summary)", [session, contact]) { row in (total: row[0] as Int?, name: row[1] as String?) }.first
+                let found = try db.rows("SELECT \(summary)", [session, contact]) { row in (total: row[0] as Int?, name: row.intactText(1)) }.first
                 total = found?.total ?? 0
                 name = found?.name
             }
@@ -404,7 +404,7 @@ extension Session {
         self.init(
             id: SessionID(rawValue: try row.required("id")),
             kind: try row.value("kind"),
-            name: try row.required("name"),
+            name: row.intactText("name") ?? "",
             status: try row.value("status"),
             phoneNumber: (row["phone_number"] as String?).flatMap { PhoneNumber($0) },
             connectedAt: row.timestamp("connected_at"),
@@ -456,9 +456,9 @@ extension Message {
             externalID: row[2],
             direction: try value(3),
             from: try phone(4),
-            fromName: row[5],
+            fromName: row.intactText(5),
             to: try phone(6),
-            body: try text(7),
+            body: row.intactText(7) ?? "",
             status: try value(8),
             timestamp: Timestamp(stored: row[12] ?? 0),
             type: try value(9),
