@@ -72,7 +72,8 @@ public struct GatewayServer: Service {
         SandboxRoutes(services: services).register(on: api)
         // Unknown /api paths also pass authentication and the rate limit, so that every /api
         // response carries the key's budget and nothing is revealed to a caller without a key.
-        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+        MethodNotAllowedRoutes.register(on: api, prefix: "/api", router: router)
+        for method in MethodNotAllowedRoutes.methods {
             api.on("**", method: method) { _, _ -> Response in throw APIError.notFound }
         }
 
@@ -81,6 +82,7 @@ public struct GatewayServer: Service {
         AdminRoutes(provisioning: provisioning).register(on: admin)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
+        MethodNotAllowedRoutes.register(on: admin, prefix: "/admin/api", router: router)
         AdminPanelRoutes(
             provisioning: provisioning, store: store, hub: hub, password: AdminPassword(store: store), logins: AdminPanelSessions(),
             failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS

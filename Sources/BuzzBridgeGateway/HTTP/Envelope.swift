@@ -78,7 +78,10 @@ extension APIError {
 
     func response() -> Response {
         let body = Body(error: .init(code: code.rawValue, message: message, details: details))
+        var headers = self.headers
+        // RFC 9110: a 401 names the scheme that would be accepted.
+        if code.status == .unauthorized, headers[.wwwAuthenticate] == nil { headers[.wwwAuthenticate] = #"Bearer realm="BuzzBridge""# }
         // Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
-        return (try? JSONResponse.make(body, status: code.status)) ?? Response(status: code.status)
+        return (try? JSONResponse.make(body, status: code.status, headers: headers)) ?? Response(status: code.status, headers: headers)
     }
 }

@@ -89,7 +89,7 @@ struct MessageRoutes {
 
     @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Success<SentMessage> {
         let caller = try context.requireCaller()
-        let body = try await JSONObjectInput.read(request, context: context)
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "reply_to"])
         let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
         let text = try body.requiredString("message")
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw APIError.invalid("message", "must not be empty") }
