@@ -59,12 +59,9 @@ public struct GatewayServer: Service {
         try DocsRoutes().register(on: router)
 
         // One budget of failed authentications per client address, shared by every credential.
-        let failedAuth = FailedAuthLimitMiddleware(
-            limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy
-        )
+        let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
         let api = router.group("api")
-            .add(middleware: failedAuth)
-            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder()))
+            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth))
             .add(middleware: APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute))
             .add(middleware: ScopeMiddleware())
         SessionRoutes(services: services).register(on: api)
@@ -78,7 +75,7 @@ public struct GatewayServer: Service {
         }
 
         let provisioning = Provisioning(store: store)
-        let admin = router.group("admin/api").add(middleware: failedAuth).add(middleware: AdminAuthenticator(provisioning: provisioning))
+        let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning, failures: failedAuth))
         AdminRoutes(provisioning: provisioning).register(on: admin)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)

@@ -7,11 +7,12 @@ import Hummingbird
 struct AdminAuthenticator: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let provisioning: Provisioning
+    let failures: FailedAuthLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = BearerToken.token(in: request),
               try await provisioning.isAdminToken(token)
-        else { throw APIError(.unauthorized, "Invalid or missing admin token") }
+        else { throw failures.refusal(APIError(.unauthorized, "Invalid or missing admin token"), request: request, context: context) }
         return try await next(request, context)
     }
 }

@@ -61,7 +61,7 @@ struct AdminPanelErrorPages: RouterMiddleware {
             for (field, problem) in (apiError.details ?? [:]).sorted(by: { $0.key < $1.key }) {
                 details.append("<li><code>\(field)</code> \(problem)</li>")
             }
-            return AdminLayout.page(
+            var page = AdminLayout.page(
                 title: "Something went wrong", section: context.adminCSRF == nil ? nil : .sessions, csrf: context.adminCSRF,
                 status: apiError.code.status,
                 """
@@ -70,6 +70,8 @@ struct AdminPanelErrorPages: RouterMiddleware {
                 <p><a href="/admin">Back to the admin panel</a></p>
                 """
             )
+            page.headers.append(contentsOf: apiError.headers)
+            return page
         }
     }
 }
