@@ -3,6 +3,7 @@ import BuzzBridgeEngines
 import BuzzBridgeStorage
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -85,13 +86,24 @@ public struct GatewayServer: Service {
             failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS
         ).register(on: router)
 
+        if security.connections.admittedConnections < security.connections.maximumConnections {
+            logger.warning(
+                "connection cap lowered to the file descriptor limit",
+                metadata: ["configured": "\(security.connections.maximumConnections)", "admitted": "\(security.connections.admittedConnections)"]
+            )
+        }
         self.hub = hub
         self.store = store
         self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
         self.application = Application(
             router: router,
-            server: try security.tls.map(HTTPSServer.builder) ?? .http1OnConnectionLoops(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
+            server: try security.tls.map { try HTTPSServer.builder($0, limits: security.connections) }
+                ?? .http1OnConnectionLoops(limits: security.connections),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge",
+                // Past the cap the server stops accepting until a connection closes.
+                availableConnectionsDelegate: MaximumAvailableConnections(security.connections.admittedConnections, logger: logger)
+            ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )

@@ -82,6 +82,16 @@ struct ContractHardeningTests {
         try await gateway.discard()
     }
 
+    @Test func headersOverTheLimitAre431InTheEnvelope() async throws {
+        let gateway = try await ConfiguredGateway.start()
+        let reply = try await gateway.request(.GET, "/api/session/status", bearer: gateway.apiKey, headers: [("X-Padding", String(repeating: "p", count: 90 * 1024))])
+        #expect(reply.status == 431)
+        #expect(reply.errorCode == "HEADERS_TOO_LARGE")
+        #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)
+        #expect(try await gateway.request(.GET, "/api/session/status", bearer: gateway.apiKey).status == 200)
+        try await gateway.discard()
+    }
+
     @Test func every401NamesTheBearerScheme() async throws {
         let gateway = try await ConfiguredGateway.start()
         for (path, bearer) in [("/api/session/status", nil), ("/api/session/status", "wrong"), ("/admin/api/sessions", "bzb_admin_wrong")] {

@@ -76,12 +76,21 @@ extension APIError {
         let error: Detail
     }
 
-    func response() -> Response {
+    /// The envelope's JSON. Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
+    var envelopeJSON: Data {
         let body = Body(error: .init(code: code.rawValue, message: message, details: details))
+        return (try? JSONResponse.encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL_ERROR","message":"Internal server error"},"success":false}"#.utf8)
+    }
+
+    /// The headers the answer carries: its own, and for a 401 the scheme that would be accepted (RFC 9110).
+    var responseHeaders: HTTPFields {
         var headers = self.headers
-        // RFC 9110: a 401 names the scheme that would be accepted.
+        headers[.contentType] = "application/json; charset=utf-8"
         if code.status == .unauthorized, headers[.wwwAuthenticate] == nil { headers[.wwwAuthenticate] = #"Bearer realm="BuzzBridge""# }
-        // Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
-        return (try? JSONResponse.make(body, status: code.status, headers: headers)) ?? Response(status: code.status, headers: headers)
+        return headers
+    }
+
+    func response() -> Response {
+        Response(status: code.status, headers: responseHeaders, body: ResponseBody(byteBuffer: ByteBuffer(bytes: envelopeJSON)))
     }
 }

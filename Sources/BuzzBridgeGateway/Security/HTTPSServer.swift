@@ -35,11 +35,11 @@ enum HTTPSServer {
         "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
     ].joined(separator: ":")
 
-    static func builder(_ files: TLSFiles) throws -> HTTPServerBuilder {
+    static func builder(_ files: TLSFiles, limits: ConnectionLimits) throws -> HTTPServerBuilder {
         // Loaded once: a bad file fails at startup, not on the first connection.
         let configuration = try tlsConfiguration(files)
         return .init { responder in
-            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration)))
+            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel.limited(responder: responder, limits: limits), tlsConfiguration: configuration)))
         }
     }
 }

@@ -37,9 +37,15 @@ final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
     private let lines = LockedLines()
 
-    init(arguments: [String]) throws {
-        process.executableURL = try BuzzBridgeExecutable.url
-        process.arguments = arguments
+    /// With `openFiles`, the server runs under that descriptor limit (util-linux `prlimit`).
+    init(arguments: [String], openFiles: Int? = nil) throws {
+        if let openFiles {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(openFiles):\(openFiles)", "--", try BuzzBridgeExecutable.url.path] + arguments
+        } else {
+            process.executableURL = try BuzzBridgeExecutable.url
+            process.arguments = arguments
+        }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         let lines = self.lines
@@ -74,6 +80,19 @@ final class ServerProcess: @unchecked Sendable {
               let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
         else { throw TestFailure("no address in: \(text)") }
         return String(address)
+    }
+
+    /// CPU time the process has used so far, in clock ticks (utime + stime of /proc/PID/stat).
+    var cpuTicks: Int {
+        get throws {
+            let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            guard let close = stat.lastIndex(of: ")") else { throw TestFailure("unreadable stat: \(stat)") }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { throw TestFailure("unreadable stat: \(stat)") }
+            return user + system
+        }
     }
 
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
