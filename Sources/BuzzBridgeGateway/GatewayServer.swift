@@ -51,7 +51,9 @@ public struct GatewayServer: Service {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
-        let services = GatewayServices(store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing))
+        let services = GatewayServices(
+            store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing), idempotentSends: IdempotentSends(store: store)
+        )
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
         if security.requiresHTTPS { router.add(middleware: StrictTransportSecurityMiddleware()) }

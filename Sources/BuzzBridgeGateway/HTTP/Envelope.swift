@@ -28,6 +28,30 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
         enum CodingKeys: String, CodingKey { case success, data, message }
     }
 
+    /// The envelope's JSON, as ``response(from:context:)`` sends it.
+    func jsonBytes() -> [UInt8] {
+        guard let writable = data as? any JSONWritable else {
+            return (try? JSONResponse.encoder.encode(Body(data: data, message: message))).map(Array.init) ?? []
+        }
+        var json = JSONWriter(capacity: 4 * 1024)
+        json.object { envelope in
+            envelope.key("data")
+            writable.write(to: &envelope)
+            if let message {
+                envelope.key("message")
+                envelope.value(message)
+            }
+            envelope.key("success")
+            envelope.value(true)
+        }
+        return json.bytes
+    }
+
+    /// The answer as a response.
+    func response() -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes())))
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
         guard let writable = data as? any JSONWritable else {
             return try JSONResponse.make(Body(data: data, message: message), status: status)

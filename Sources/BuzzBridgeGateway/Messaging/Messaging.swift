@@ -23,7 +23,9 @@ struct Messaging: Sendable {
     /// leaves, so a crash mid-send leaves a record; an engine refusal leaves it `failed` and is
     /// thrown (no webhook announces a message the caller never got an id for); an accepted
     /// send is stored as `sent` with WhatsApp's id and announced by a `message.status` webhook.
-    func send(_ request: SendRequest, from sessionID: SessionID) async throws -> Message {
+    ///
+    /// With `idempotency` the key is stored with the message, in the same insert.
+    func send(_ request: SendRequest, from sessionID: SessionID, idempotency: IdempotencyTag? = nil) async throws -> Message {
         guard let session = try await services.store.session(sessionID) else {
             throw APIError(.unauthorized, "Invalid or missing API key")
         }
@@ -42,7 +44,11 @@ struct Messaging: Sendable {
             id: .generate(), sessionID: session.id, direction: .outgoing, from: ownNumber, fromName: session.name,
             to: request.phone, body: request.text, status: .pending, timestamp: .now(), replyTo: request.replyTo
         )
-        _ = try await services.store.insertMessage(message, events: [])
+        if let idempotency {
+            try await services.store.insertMessage(message, idempotency: idempotency)
+        } else {
+            _ = try await services.store.insertMessage(message, events: [])
+        }
         let receipt: SendReceipt
         do {
             receipt = try await engine.send(

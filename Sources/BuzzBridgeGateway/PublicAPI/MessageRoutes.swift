@@ -87,8 +87,12 @@ struct MessageRoutes {
         }
     }
 
-    @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Success<SentMessage> {
+    @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
+        let idempotencyKey = request.headers[.idempotencyKey]
+        if let idempotencyKey, !IdempotentSends.isValid(idempotencyKey) {
+            throw APIError.invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+        }
         let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "reply_to"])
         let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
         let text = try body.requiredString("message")
@@ -97,13 +101,43 @@ struct MessageRoutes {
             throw APIError(.messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters", details: ["message": "has \(text.unicodeScalars.count) characters"])
         }
         let replyTo = try body.string("reply_to").map(MessageID.init(rawValue:))
-        let message = try await Messaging(services: services).send(.init(phone: phone, text: text, replyTo: replyTo), from: caller.sessionID)
-        return Success(
+        let sendRequest = Messaging.SendRequest(phone: phone, text: text, replyTo: replyTo)
+        let messaging = Messaging(services: services)
+        guard let idempotencyKey else {
+            return Self.success(for: try await messaging.send(sendRequest, from: caller.sessionID)).response()
+        }
+        let fingerprint = IdempotentSends.fingerprint(of: sendRequest)
+        let (answer, replayed) = try await services.idempotentSends.answer(
+            key: idempotencyKey, session: caller.sessionID, fingerprint: fingerprint,
+            perform: {
+                let tag = IdempotencyTag(key: idempotencyKey, fingerprint: fingerprint)
+                return Self.answer(for: try await messaging.send(sendRequest, from: caller.sessionID, idempotency: tag))
+            },
+            render: { Self.answer(for: $0) },
+            envelope: { error in Self.answer(for: (error as? APIError) ?? (error as? EngineError).map(APIError.init) ?? APIError(.internalError, "Internal server error")) }
+        )
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// The success answer for a sent message, as bytes that can be stored and replayed.
+    static func answer(for message: Message) -> IdempotentSends.Answer {
+        IdempotentSends.Answer(status: 200, body: success(for: message).jsonBytes())
+    }
+
+    static func success(for message: Message) -> Success<SentMessage> {
+        Success(
             SentMessage(
-                messageID: message.id.rawValue, phone: phone.e164, message: text, status: message.status.rawValue, timestamp: message.timestamp
+                messageID: message.id.rawValue, phone: message.to.e164, message: message.body, status: message.status.rawValue,
+                timestamp: message.timestamp
             ),
             message: "Message sent successfully"
         )
+    }
+
+    static func answer(for error: APIError) -> IdempotentSends.Answer {
+        IdempotentSends.Answer(status: Int(error.code.status.code), body: Array(error.envelopeJSON))
     }
 
     struct ReadReceipt: Encodable, Sendable {

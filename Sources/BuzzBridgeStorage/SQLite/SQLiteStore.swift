@@ -151,6 +151,50 @@ public final class SQLiteStore: GatewayStore {
         return inserted
     }
 
+    public func insertMessage(_ message: Message, idempotency: IdempotencyTag) async throws {
+        try await database.write { db in
+            try db.run(
+                """
+                INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint)
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
+                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164,
+                 IntactText.argument(message.body), message.status.rawValue, message.type.rawValue, message.mediaURL,
+                 message.replyTo?.rawValue, message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
+                 idempotency.key, idempotency.fingerprint]
+            )
+            try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
+        }
+    }
+
+    public func idempotentSend(key: String, in session: SessionID) async throws -> IdempotentSend? {
+        try database.read { db in
+            try db.rows(
+                "SELECT \(Self.messageColumns), request_fingerprint, answer_status, answer_body FROM messages WHERE session_id = ? AND idempotency_key = ?",
+                [session.rawValue, key]
+            ) { row in
+                IdempotentSend(
+                    message: try Message(row: row), fingerprint: row[Self.messageColumnCount] ?? "",
+                    answerStatus: row[Self.messageColumnCount + 1], answerBody: (row[Self.messageColumnCount + 2] as Data?).map { Array($0) }
+                )
+            }.first
+        }
+    }
+
+    public func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws {
+        try await database.write { db in
+            try db.run("UPDATE messages SET answer_status = ?, answer_body = ? WHERE id = ?", [status, Data(body), message.rawValue])
+        }
+    }
+
+    public func releaseIdempotencyKey(_ key: String, in session: SessionID) async throws {
+        try await database.write { db in
+            try db.run("UPDATE messages SET idempotency_key = NULL WHERE session_id = ? AND idempotency_key = ?", [session.rawValue, key])
+        }
+    }
+
     public func advanceMessage(
         _ id: MessageID, in session: SessionID, to status: MessageStatus, at time: Timestamp,
         externalID: String?, announce: @escaping @Sendable (Message) -> [OutboxEvent]
