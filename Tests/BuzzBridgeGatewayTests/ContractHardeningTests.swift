@@ -92,6 +92,21 @@ struct ContractHardeningTests {
         try await gateway.discard()
     }
 
+    @Test func phoneNumbersAreTrimmedOfSpacesAndTabsOnlyAsThePatternSays() async throws {
+        let gateway = try await ConfiguredGateway.start()
+        for (phone, status) in [(" \t+60123456789 \t", 200), ("\n+60123456789", 400), ("+60123456789\r", 400), ("\u{A0}+60123456789", 400)] {
+            let body = TestGateway.json(["phone": phone, "message": "hi"])
+            let reply = try await gateway.request(.POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: body)
+            // The sandbox session is not connected: a phone that passes gets SESSION_INACTIVE, not a phone error.
+            if status == 200 {
+                #expect(reply.errorDetails["phone"] == nil, "\(phone.debugDescription): \(reply.text)")
+            } else {
+                #expect(reply.errorDetails["phone"] != nil, "\(phone.debugDescription): \(reply.text)")
+            }
+        }
+        try await gateway.discard()
+    }
+
     @Test func every401NamesTheBearerScheme() async throws {
         let gateway = try await ConfiguredGateway.start()
         for (path, bearer) in [("/api/session/status", nil), ("/api/session/status", "wrong"), ("/admin/api/sessions", "bzb_admin_wrong")] {

@@ -44,8 +44,10 @@ struct QueryInput {
 enum PhoneInput {
     /// Accepts E.164. A `+` sent unencoded in a query string arrives as a space, and some
     /// clients leave the `+` out altogether; both are read as the number they mean.
+    /// Only spaces and tabs around the number are ignored, as the OpenAPI document's pattern says.
     static func parse(_ text: String, field: String) throws(APIError) -> PhoneNumber {
-        var candidate = text.trimmingCharacters(in: .whitespaces)
+        var candidate = String(text.trimmingPrefix { $0 == " " || $0 == "\t" })
+        while let last = candidate.last, last == " " || last == "\t" { candidate.removeLast() }
         if let first = candidate.first, first.isNumber { candidate = "+" + candidate }
         guard let phone = PhoneNumber(candidate) else {
             throw .invalid(field, "must be a phone number in E.164 format, such as +60123456789")
