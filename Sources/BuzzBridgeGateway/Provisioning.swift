@@ -99,3 +99,13 @@ public enum ProvisioningError: Error, Sendable, Equatable, CustomStringConvertib
         }
     }
 }
+
+extension APIError {
+    /// The one place provisioning errors become API errors (admin API and panel alike).
+    init(_ error: ProvisioningError) {
+        switch error {
+        case .unknownSession(let id): self.init(.notFound, "Session not found", details: ["session_id": id.rawValue])
+        case .unknownKey(let id): self.init(.notFound, "API key not found or already revoked", details: ["key_id": id])
+        }
+    }
+}

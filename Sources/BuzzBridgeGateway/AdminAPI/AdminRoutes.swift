@@ -158,8 +158,8 @@ struct AdminRoutes {
         let issued: IssuedAPIKey
         do {
             issued = try await provisioning.regenerateKey(id)
-        } catch ProvisioningError.unknownKey {
-            throw APIError(.notFound, "API key not found or already revoked", details: ["key_id": id])
+        } catch let error as ProvisioningError {
+            throw APIError(error)
         }
         guard let owner = try await provisioning.store.session(issued.record.sessionID) else { throw APIError.notFound }
         return Success(NewKey(apiKey: issued.plaintext, key: KeySummary(record: issued.record, kind: owner.kind)), message: "API key regenerated")

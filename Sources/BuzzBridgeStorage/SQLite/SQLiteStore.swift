@@ -9,7 +9,7 @@ public final class SQLiteStore: GatewayStore {
 
     /// Opens (creating and migrating if needed) the database at `path`.
     /// `walRestartPages`: the WAL is started over once it holds this many 4 KiB pages (16 MB by
-    /// default, a quarter of a second of sends at full load); tests make it small.
+    /// default); tests make it small.
     public static func open(path: String, readerCount: Int = 4, walRestartPages: Int = 4096) async throws -> SQLiteStore {
         let database = try SQLiteDatabase.open(path: path, readerCount: readerCount, walRestartPages: walRestartPages)
         let store = SQLiteStore(database: database)
@@ -24,6 +24,7 @@ public final class SQLiteStore: GatewayStore {
     private func migrate() async throws {
         try await database.write { db in
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            guard version <= Schema.migrations.count else { throw StoreError.schemaTooNew(found: version, supported: Schema.migrations.count) }
             for (index, statements) in Schema.migrations.enumerated() where index >= version {
                 for statement in statements { try db.execute(sql: statement) }
             }

@@ -37,8 +37,9 @@ final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
     private let lines = LockedLines()
 
-    /// With `openFiles`, the server runs under that descriptor limit (util-linux `prlimit`).
-    init(arguments: [String], openFiles: Int? = nil) throws {
+    /// `environment` is added to the test process's own. With `openFiles`, the server runs under
+    /// that descriptor limit (util-linux `prlimit`).
+    init(arguments: [String], environment: [String: String] = [:], openFiles: Int? = nil) throws {
         if let openFiles {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
             process.arguments = ["--nofile=\(openFiles):\(openFiles)", "--", try BuzzBridgeExecutable.url.path] + arguments
@@ -46,6 +47,7 @@ final class ServerProcess: @unchecked Sendable {
             process.executableURL = try BuzzBridgeExecutable.url
             process.arguments = arguments
         }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         let lines = self.lines
