@@ -6,7 +6,8 @@ import Hummingbird
 /// Registered on the same group as the path's real handlers, after them, so the answer passes
 /// the group's authentication and rate limit (and carries its headers) like any other.
 enum MethodNotAllowedRoutes {
-    static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace]
+    /// The methods HTTP defines for resources, and QUERY (the safe method with a body, RFC draft).
+    static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
 
     /// For every route of `router` under `prefix` (a group's path, e.g. `/api`), a handler for
     /// each method the route lacks. Wildcard paths are left alone.
