@@ -314,12 +314,12 @@ public actor WhatsAppClient {
         guard let connection else { return }
         self.connection = nil
         // The writer sends what is queued and closes the socket; a write stuck on a dead
-        // connection is cut short after a second.
+        // connection is cut short after five seconds.
         connection.outgoing.finish()
         for task in connection.tasks { task.cancel() }
         let socket = connection.socket
         Task {
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .seconds(5))
             await socket.close()
         }
     }
