@@ -4,8 +4,8 @@ import PackageDescription
 // The release executable is linked by lld (in the Swift toolchain) so that what it maps at start
 // stays small: relative relocations packed (RELR) instead of 24 bytes each, no dynamic symbol table
 // for its own symbols, and the functions that start, idle and serve the API placed side by side
-// (linker/buzzbridge.order, written by scripts/gen-link-order) rather than spread over 40 MB of code.
-// Together with `--static-swift-stdlib` this took idle RSS from 40 MB to 25 MB (README, Benchmarks).
+// (linker/buzzbridge.order, written by scripts/gen-link-order) rather than spread over the whole
+// binary. Together with `--static-swift-stdlib` this keeps the idle process small (docs/benchmarks.md).
 let releaseLinkerFlags = [
     "-use-ld=lld",
     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -84,6 +85,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // The rate limiter's per-key request log.
                 .product(name: "DequeModule", package: "swift-collections"),
+                // The admin panel's page templates.
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Sources/BuzzBridgeGateway",
             resources: [.copy("Resources")]
@@ -94,6 +97,7 @@ let package = Package(
                 "BuzzBridgeGateway",
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
+                "BuzzBridgeLiveEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,8 +109,24 @@ let package = Package(
             path: "Sources/BuzzBridgeCLI",
             linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]
         ),
+        // The live WhatsApp engine: the protocol client joined to the gateway's engine interface and
+        // store. Its own target, so that the sandbox never links the protocol stack.
+        .target(
+            name: "BuzzBridgeLiveEngine",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeEngines",
+                "BuzzBridgeStorage",
+                "WhatsAppProtocol",
+                "SignalProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/BuzzBridgeLiveEngine"
+        ),
         .target(name: "ConcurrencyHook", path: "Sources/ConcurrencyHook"),
-        // QR Model 2 encoder and a minimal PNG writer: the pairing QR needs byte mode, level L and a PNG, ~600 lines with no dependency.
+        // QR Model 2 encoder and a minimal PNG writer: the pairing code needs byte mode, one error-correction level
+        // and a 1-bit PNG, a small, fixed part of ISO/IEC 18004 that is simpler to own than to adapt,
+        // and is proven in tests against independent implementations (zxing-cpp decodes it, segno encodes the same).
         .target(
             name: "QRCode",
             dependencies: [
@@ -162,10 +182,26 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // The router in process, for tests of what the API answers to bad input.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // SHA-256 of the panel's inline blocks, to check the CSP's hashes.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
-        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/BuzzBridgeStorageTests"),
+        .testTarget(
+            name: "BuzzBridgeStorageTests",
+            // GRDB directly, to put a database into states the store itself never writes.
+            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/BuzzBridgeStorageTests"
+        ),
+        // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
+        .executableTarget(name: "ProtocolStoreProbe", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/ProtocolStoreProbe"),
+        .testTarget(
+            name: "BuzzBridgeLiveEngineTests",
+            dependencies: ["BuzzBridgeLiveEngine", "BuzzBridgeStorage", "BuzzBridgeCore", "WhatsAppProtocol", "SignalProtocol"],
+            path: "Tests/BuzzBridgeLiveEngineTests"
+        ),
         .testTarget(name: "BuzzBridgeEnginesTests", dependencies: ["BuzzBridgeEngines", "BuzzBridgeCore"], path: "Tests/BuzzBridgeEnginesTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),

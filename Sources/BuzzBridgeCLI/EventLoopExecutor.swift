@@ -3,8 +3,8 @@ import NIOCore
 import NIOPosix
 
 /// Runs Swift concurrency's jobs on NIO's event loop threads instead of a second pool of threads:
-/// a request is then read, handled and answered without crossing threads, which was a large part
-/// of each request's cost on a 2-core machine (reads 280 µs of CPU each instead of 380–430).
+/// a request is then read, handled and answered without crossing threads. Handing each request to
+/// another pool and back was a large part of its cost (docs/benchmarks.md).
 ///
 /// This is what `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()`
 /// does, but it finds the runtime's hook through the linker (see ConcurrencyHook.h), so that it

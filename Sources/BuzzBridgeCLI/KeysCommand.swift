@@ -49,14 +49,14 @@ struct KeysCommand: AsyncParsableCommand {
                 let sessionID = SessionID(rawValue: session)
                 let keys = try await Provisioning(store: store).keys(for: sessionID)
                 let kind = try await store.session(sessionID)?.kind ?? .sandbox
-                print("KEY_ID        PREFIX                     CREATED               LAST_USED             EXPIRES               REVOKED               SCOPES")
+                var table = TextTable("KEY_ID", "PREFIX", "CREATED", "LAST_USED", "EXPIRES", "REVOKED", "SCOPES")
                 for key in keys {
-                    print([
-                        key.id.padding(13), (kind.keyPrefix + key.id + "…").padding(26), key.createdAt.iso8601.padding(21),
-                        (key.lastUsedAt?.iso8601 ?? "never").padding(21), (key.expiresAt?.iso8601 ?? "never").padding(21),
-                        (key.revokedAt?.iso8601 ?? "-").padding(21), APIKeyScope.format(key.scopes),
-                    ].joined(separator: " "))
+                    table.add(
+                        key.id, kind.keyPrefix + key.id + "…", key.createdAt.iso8601, key.lastUsedAt?.iso8601 ?? "never",
+                        key.expiresAt?.iso8601 ?? "never", key.revokedAt?.iso8601 ?? "-", APIKeyScope.format(key.scopes)
+                    )
                 }
+                print(table.render())
             }
         }
     }

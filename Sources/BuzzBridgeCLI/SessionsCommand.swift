@@ -37,13 +37,11 @@ struct SessionsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(dataOptions) { store in
                 let sessions = try await store.sessions()
-                print("SESSION                   KIND     STATUS        PHONE           NAME")
+                var table = TextTable("SESSION", "KIND", "STATUS", "PHONE", "NAME")
                 for session in sessions {
-                    print([
-                        session.id.rawValue.padding(25), session.kind.rawValue.padding(8), session.status.rawValue.padding(13),
-                        (session.phoneNumber?.e164 ?? "-").padding(15), session.name,
-                    ].joined(separator: " "))
+                    table.add(session.id.rawValue, session.kind.rawValue, session.status.rawValue, session.phoneNumber?.e164 ?? "-", session.name)
                 }
+                print(table.render())
             }
         }
     }
@@ -51,8 +49,3 @@ struct SessionsCommand: AsyncParsableCommand {
 
 extension SessionKind: ExpressibleByArgument {}
 
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}

@@ -55,12 +55,11 @@ struct WebhooksCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(dataOptions) { store in
                 let endpoints = try await store.webhookEndpoints(session: SessionID(rawValue: session))
-                print("WEBHOOK_ID                EVENTS                                          URL")
+                var table = TextTable("WEBHOOK_ID", "EVENTS", "URL")
                 for endpoint in endpoints {
-                    print([
-                        endpoint.id.rawValue.padding(25), (endpoint.events?.joined(separator: ",") ?? "all").padding(47), endpoint.url,
-                    ].joined(separator: " "))
+                    table.add(endpoint.id.rawValue, endpoint.events?.joined(separator: ",") ?? "all", endpoint.url)
                 }
+                print(table.render())
             }
         }
     }

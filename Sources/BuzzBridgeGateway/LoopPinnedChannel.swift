@@ -9,9 +9,10 @@ import NIOCore
 /// so it begins on the listening socket's loop, and it stays there for as long as its next
 /// request is already read when it asks for it, as under load it mostly is. One loop then ran the
 /// requests of both loops' connections in one unbroken turn, never polling its own sockets: new
-/// connections went unaccepted and its own connections' requests waited 100–800 ms (README,
-/// "Benchmarks"). With the connection's loop as the task's executor preference, every resumption
-/// returns there, and each loop runs only the requests of the connections it reads.
+/// connections went unaccepted and its own connections' requests waited for whole turns
+/// (docs/benchmarks.md, "read stalls"). With the connection's loop as the task's executor
+/// preference, every resumption returns there, and each loop runs only the requests of the
+/// connections it reads.
 struct LoopPinnedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
@@ -43,8 +44,8 @@ extension HTTPServerBuilder {
 /// The jobs go to the loop as its own serial executor's jobs, as `EventLoopExecutor` hands it
 /// every other job, rather than being run as this task executor's: a request then passes through
 /// the loop's queue at each nonisolated call it makes, taking turns with the loop's other
-/// connections. Run start to finish in one job each, requests cost 271–285 µs of CPU instead of
-/// 197–228 (README, "Benchmarks").
+/// connections. Run start to finish in one job each, requests cost about a third more CPU
+/// (docs/benchmarks.md).
 final class EventLoopTaskExecutor: TaskExecutor {
     private let loop: any EventLoop
 

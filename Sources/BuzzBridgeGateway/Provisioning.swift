@@ -18,6 +18,14 @@ public struct Provisioning: Sendable {
         return session
     }
 
+    /// Sets a session's name and push name; throws when there is no such session.
+    public func updateSession(_ id: SessionID, name: String, pushName: String?) async throws -> Session {
+        guard let session = try await store.updateSessionNames(id, name: name, pushName: pushName) else {
+            throw ProvisioningError.unknownSession(id)
+        }
+        return session
+    }
+
     /// A new key; by default with every scope, the instance's rate limit and no expiry.
     public func issueKey(
         for sessionID: SessionID, label: String? = nil, scopes: Set<APIKeyScope> = Set(APIKeyScope.allCases),
@@ -96,6 +104,16 @@ public enum ProvisioningError: Error, Sendable, Equatable, CustomStringConvertib
         switch self {
         case .unknownSession(let id): "no session \(id)"
         case .unknownKey(let id): "no active API key \(id)"
+        }
+    }
+}
+
+extension APIError {
+    /// The one place provisioning errors become API errors (admin API and panel alike).
+    init(_ error: ProvisioningError) {
+        switch error {
+        case .unknownSession(let id): self.init(.notFound, "Session not found", details: ["session_id": id.rawValue])
+        case .unknownKey(let id): self.init(.notFound, "API key not found or already revoked", details: ["key_id": id])
         }
     }
 }

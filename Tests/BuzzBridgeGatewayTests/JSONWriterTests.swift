@@ -37,6 +37,14 @@ struct JSONWriterTests {
         var conversationWriter = JSONWriter()
         conversation.write(to: &conversationWriter)
         #expect(conversationWriter.bytes == Array(try JSONResponse.encoder.encode(conversation)))
+
+        // Members listed out of key order would make the writer's bytes differ from the encoder's.
+        let sent = MessageRoutes.SentMessage(
+            messageID: "msg_1", phone: "+60123456789", message: body, status: "sent", timestamp: Timestamp(millisecondsSinceEpoch: 1)
+        )
+        var sentWriter = JSONWriter()
+        sent.write(to: &sentWriter)
+        #expect(sentWriter.bytes == Array(try JSONResponse.encoder.encode(sent)))
     }
 
     @Test func emptyContainersAndNesting() {

@@ -90,54 +90,6 @@ struct MessageAPITests {
         try await gateway.discard()
     }
 
-    @Test func sendValidatesItsBody() async throws {
-        let gateway = try await TestGateway.start()
-        try await gateway.connect()
-        let cases: [(body: String?, code: String, field: String)] = [
-            (nil, "VALIDATION_ERROR", "body"),
-            ("not json", "VALIDATION_ERROR", "body"),
-            ("[1,2]", "VALIDATION_ERROR", "body"),
-            (#"{"message":"hi"}"#, "VALIDATION_ERROR", "phone"),
-            (#"{"phone":60123456789,"message":"hi"}"#, "VALIDATION_ERROR", "phone"),
-            (#"{"phone":"0123","message":"hi"}"#, "VALIDATION_ERROR", "phone"),
-            (#"{"phone":"+60 12-345","message":"hi"}"#, "VALIDATION_ERROR", "phone"),
-            (#"{"phone":"+60123456789"}"#, "VALIDATION_ERROR", "message"),
-            (#"{"phone":"+60123456789","message":true}"#, "VALIDATION_ERROR", "message"),
-            (#"{"phone":"+60123456789","message":"   "}"#, "VALIDATION_ERROR", "message"),
-            (#"{"phone":"+60123456789","message":"hi","reply_to":7}"#, "VALIDATION_ERROR", "reply_to"),
-            (#"{"phone":"+60123456789","message":"hi","reply_to":"msg_unknown"}"#, "VALIDATION_ERROR", "reply_to"),
-        ]
-        for testCase in cases {
-            let reply = try await gateway.post("/api/messages/send", testCase.body)
-            #expect(reply.status == 400, "\(testCase.body ?? "<empty>")")
-            #expect(reply.errorCode == testCase.code, "\(testCase.body ?? "<empty>")")
-            #expect(reply.errorDetails[testCase.field] != nil, "\(testCase.body ?? "<empty>") → \(reply.text)")
-            #expect(try reply.json["success"] as? Bool == false)
-        }
-        #expect(try await messages(gateway).isEmpty, "no message is stored for a refused send")
-        try await gateway.discard()
-    }
-
-    @Test func messageLengthLimitIs4096Characters() async throws {
-        let gateway = try await TestGateway.start()
-        try await gateway.connect()
-        let fits = String(repeating: "é", count: 4096)
-        #expect(try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"\#(fits)"}"#).status == 200)
-        let tooLong = String(repeating: "a", count: 4097)
-        let reply = try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"\#(tooLong)"}"#)
-        #expect(reply.status == 400)
-        #expect(reply.errorCode == "MESSAGE_TOO_LONG")
-        try await gateway.discard()
-    }
-
-    @Test func sendNeedsAnActiveSession() async throws {
-        let gateway = try await TestGateway.start()
-        let reply = try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"hi"}"#)
-        #expect(reply.status == 400)
-        #expect(reply.errorCode == "SESSION_INACTIVE")
-        try await gateway.discard()
-    }
-
     @Test func replyToAKnownMessageIsThreaded() async throws {
         let gateway = try await TestGateway.start()
         try await gateway.connect()
@@ -220,23 +172,6 @@ struct MessageAPITests {
         #expect(future.isEmpty)
         let past = try await gateway.get("/api/messages?from_date=2020-01-01&to_date=2999-01-01T00:00:00%2B08:00").data
         #expect((past["pagination"] as? [String: Any])?["total"] as? Int == 7)
-        try await gateway.discard()
-    }
-
-    @Test func listRejectsMalformedParameters() async throws {
-        let gateway = try await TestGateway.start()
-        let cases: [(query: String, field: String)] = [
-            ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("offset=-1", "offset"),
-            ("status=archived", "status"), ("phone=hello", "phone"), ("from_date=yesterday", "from_date"),
-            ("to_date=2025-13-01", "to_date"), ("from_date=2025-02-30", "from_date"),
-            ("from_date=2025-10-06T00:00:00Z&to_date=2025-10-05T00:00:00Z", "to_date"),
-        ]
-        for testCase in cases {
-            let reply = try await gateway.get("/api/messages?\(testCase.query)")
-            #expect(reply.status == 400, "\(testCase.query)")
-            #expect(reply.errorCode == "VALIDATION_ERROR", "\(testCase.query)")
-            #expect(reply.errorDetails[testCase.field] != nil, "\(testCase.query) → \(reply.text)")
-        }
         try await gateway.discard()
     }
 

@@ -9,13 +9,14 @@ double's HTTP CONNECT proxy and TLS is checked against the double's CA (SSL_CERT
 Run one client per process (the Go library keeps global state):
     python Tests/peers/neonize_client.py --root HEX --proxy PORT --ca FILE --db FILE
 Commands, one per line on stdin:  connect | pair-code PHONE | presence available|unavailable | logout
-                                  | disconnect | store-push-name NAME | privacy-settings | exit
+                                  | disconnect | store-push-name NAME | privacy-settings | send PHONE TEXT | exit
   store-push-name (before connect) writes the push name into whatsmeow's sqlite device row: WhatsApp
   delivers it by app-state sync from the phone (Signal-encrypted), which the double does not play, and
   whatsmeow refuses to send presence without one.
 Output, one JSON object per line on stdout: {"event": "qr", "codes": [...]} | {"event": "pair-code", "code"}
   | {"event": "paired", "jid"} | {"event": "connected"} | {"event": "logged-out", "reason"} | {"event": "disconnected"}
   | {"event": "stream-replaced"} | {"event": "connect-failure", "reason"} | {"event": "done", "command", "error"}
+  | {"event": "sent", "id"} | {"event": "message", "id", "text", "chat", "sender", "fromMe"} | {"event": "receipt", "ids", "type"}
 whatsmeow's own log goes to stderr.
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main() -> None:
     from neonize._binder import ProxySettings  # noqa: E402
     from neonize.events import (  # noqa: E402
         ConnectedEv, ConnectFailureEv, DisconnectedEv, LoggedOutEv, PairStatusEv, StreamReplacedEv, ClientOutdatedEv,
-        KeepAliveTimeoutEv, KeepAliveRestoredEv, StreamErrorEv,
+        KeepAliveTimeoutEv, KeepAliveRestoredEv, StreamErrorEv, MessageEv, ReceiptEv,
     )
     from neonize.utils.enum import Presence  # noqa: E402
     import neonize
@@ -140,6 +141,20 @@ def main() -> None:
     def _keepalive_restored(_client, _event) -> None:
         emit("keepalive-restored")
 
+    def jid_text(jid) -> str:
+        return f"{jid.User}{':' + str(jid.Device) if jid.Device else ''}@{jid.Server}" if jid.User else ""
+
+    @client.event(MessageEv)
+    def _message(_client, event) -> None:
+        source = event.Info.MessageSource
+        text = event.Message.conversation or event.Message.extendedTextMessage.text
+        emit("message", id=event.Info.ID, text=text, chat=jid_text(source.Chat), sender=jid_text(source.Sender),
+             senderAlt=jid_text(source.SenderAlt), fromMe=bool(source.IsFromMe), pushName=event.Info.Pushname)
+
+    @client.event(ReceiptEv)
+    def _receipt(_client, event) -> None:
+        emit("receipt", ids=list(event.MessageIDs), type=int(event.Type), sender=jid_text(event.MessageSource.Sender))
+
     def connect() -> None:
         try:
             client.connect(ProxySettings(proxy_address=arguments.proxy_url or f"http://127.0.0.1:{arguments.proxy}"))
@@ -161,6 +176,11 @@ def main() -> None:
                 raise RuntimeError(f"{changed} device rows in {arguments.db}")
         elif command == "presence":
             client.send_presence(Presence.AVAILABLE if argument == "available" else Presence.UNAVAILABLE)
+        elif command == "send":
+            phone, _, text = argument.partition(" ")
+            from neonize.utils.jid import build_jid
+            response = client.send_message(build_jid(phone), text)
+            emit("sent", id=response.ID, timestamp=int(response.Timestamp))
         elif command == "privacy-settings":  # an IQ the double does not implement: expect its 501
             client.get_privacy_settings()
         elif command == "logout":

@@ -6,8 +6,8 @@ Run:  .venv-test/bin/python Tests/peers/test_double_self.py   (or with -m pytest
 """
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -92,10 +92,28 @@ def test_pairing_with_a_correct_companion_then_login():
         login.send(Node("iq", {"id": "a2", "to": JID("", "s.whatsapp.net"), "type": "get", "xmlns": "nonsense"}, [Node("x")]))
         error = login.receive()
         assert error.attr("type") == "error" and error.child("error").attr("code") == "501", error
+        assert double.ok("POST", "/fault", {"jid": str(companion.jid), "kind": "stream_error_500"})["applied"] == [2]
+        stream_error = login.receive()
+        assert stream_error.tag == "stream:error" and stream_error.attr("code") == "500", stream_error
+        login = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert [login.receive().tag for _ in range(2)] == ["success", "ib"]
+        second = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert second.receive().tag == "success"
+        replaced = login.receive()
+        assert replaced.tag == "stream:error" and replaced.child("conflict").attr("type") == "replaced", replaced
+        login = second
+        assert login.receive().tag == "ib"
         transcript = double.ok("GET", f"/transcript?jid={companion.jid}")["connections"]
-        assert len(transcript) == 2 and transcript[1]["signatures"][0].startswith("in #client-payload[")
+        assert len(transcript) == 4 and all(t["signatures"][0].startswith("in #client-payload[") for t in transcript)
+        removed = double.ok("POST", "/phone/remove-device", {"jid": str(companion.jid)})
+        assert removed["notified"] == [4], removed
+        error = login.receive()
+        assert error.tag == "stream:error" and error.attr("code") == "401", error
+        assert error.child("conflict").attr("type") == "device_removed", error
+        assert double.ok("GET", "/state")["devices"] == []
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_pair_device_sign_mistakes_are_refused():
@@ -109,6 +127,7 @@ def test_pair_device_sign_mistakes_are_refused():
             assert "out stream:error[code=515]" not in entries, entries
         finally:
             double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_scan_refusals():
@@ -127,6 +146,7 @@ def test_scan_refusals():
         assert status == 404, answer
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_unknown_device_login_fails_401_and_faults():
@@ -143,6 +163,7 @@ def test_unknown_device_login_fails_401_and_faults():
         assert double.ok("GET", "/clients")["faults"] == []
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_transport_and_control_refusals():
@@ -162,16 +183,21 @@ def test_transport_and_control_refusals():
             assert socks.recv(2) == b"\x05\x02"
             socks.sendall(b"\x01\x04user\x05wrong")
             assert socks.recv(2) == b"\x01\x01", "wrong SOCKS5 password refused"
+        with socket.create_connection(("127.0.0.1", double.info["controlPort"])) as control:
+            control.sendall(b"POST /fault HTTP/1.1\r\nContent-Length: 1\r\n\r\n{")
+            assert control.recv(100).startswith(b"HTTP/1.1 400"), "a body that is not JSON"
         assert double.call("GET", "/nothing")[0] == 404
         assert double.call("GET", "/transcript?conn=99")[0] == 404
         assert double.call("POST", "/phone/remove-device", {"jid": "1:1@s.whatsapp.net"})[0] == 404
     finally:
         double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
 
 
 def test_normaliser_folds_and_drops():
-    entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"}, "children": [
-        {"tag": "list", "attrs": {}, "children": [{"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}] * 3}]}]
+    key = {"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}
+    entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"},
+                "children": [{"tag": "list", "attrs": {}, "children": [key] * 3}]}]
     line = signature(normalise(entries)[0])
     assert line == "in iq[id,type=set,xmlns=encrypt]{list[]{key[]{id[]}*}}", line
     assert contains_in_order(normalise(entries), [line]) == []

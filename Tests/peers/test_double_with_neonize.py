@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ class Double:
     """The double as a child process, and its control API."""
 
     def __init__(self, directory: str, seed: str = "1", state: str | None = None) -> None:
+        self.directory = directory
         self.log = open(os.path.join(directory, "double.err"), "a")
         command = [sys.executable, os.path.join(HERE, "wa_server_double.py"), "--seed", seed, "--dir", directory]
         self.process = subprocess.Popen(command + (["--state", state] if state else []), stdin=subprocess.PIPE,
@@ -72,11 +74,15 @@ class Neonize:
 
     def __init__(self, double: Double, directory: str, name: str = "neonize", proxy_url: str | None = None) -> None:
         info = double.info
+        patched = os.path.join(directory, "patched")
+        if not os.path.isdir(os.path.join(patched, "neonize")):  # made once here, so clients never race to copy it
+            from neonize_client import patched_neonize
+            patched_neonize(bytes.fromhex(info["noiseRootPublicKey"]), patched)
         self.stderr = open(os.path.join(directory, f"{name}.err"), "a")
         env = dict(os.environ, SSL_CERT_FILE=info["caFile"], PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
         self.process = subprocess.Popen([
             sys.executable, os.path.join(HERE, "neonize_client.py"), "--root", info["noiseRootPublicKey"],
-            "--proxy", str(info["proxyPort"]), "--ca", info["caFile"], "--db", os.path.join(directory, "neonize.db"),
+            "--proxy", str(info["proxyPort"]), "--ca", info["caFile"], "--db", os.path.join(directory, f"{name}.db"),
             "--workdir", os.path.join(directory, "patched"),
         ] + (["--proxy-url", proxy_url] if proxy_url else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         self.events: queue.Queue = queue.Queue()
@@ -118,6 +124,8 @@ class Neonize:
         return event
 
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
         try:
             self.send("exit")
             self.process.wait(10)
@@ -136,10 +144,10 @@ def wait_until(predicate, timeout: float = 20, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def pair_by_qr(double: Double, neonize: Neonize) -> dict:
+def pair_by_qr(double: Double, neonize: Neonize, phone: str = PHONE) -> dict:
     neonize.command("connect")
     qr = neonize.wait("qr")["codes"][0]
-    paired = double.ok("POST", "/phone/scan", {"qr": qr, "phone": PHONE})
+    paired = double.ok("POST", "/phone/scan", {"qr": qr, "phone": phone})
     assert neonize.wait("paired")["jid"] == paired["jid"]
     return paired
 
@@ -240,6 +248,8 @@ class Scenario:
         self.double.stop()
         if error is not None:
             print(f"  logs kept in {self.directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.directory, ignore_errors=True)  # the patched neonize copy alone is ~20 MB
 
 
 def paired_and_logged_in(s: Scenario) -> tuple[dict, dict]:
@@ -268,6 +278,25 @@ def test_qr_pairing_and_first_login():
             assert answer["match"], answer["problems"]
         mismatch = s.double.ok("POST", "/transcript/compare", {"conn": 1, "recording": "qr_pairing", "role": "first-login"})
         assert not mismatch["match"] and mismatch["problems"], "a pairing transcript is not a login transcript"
+
+
+def test_tampered_pair_success_refused():
+    with Scenario() as s:
+        refusals = []
+        for tamper, text in (("hmac", "hmac-mismatch"), ("signature", "signature-mismatch")):
+            neonize = s.restart_neonize() if refusals else s.neonize
+            neonize.command("connect")
+            qr = neonize.wait("qr")["codes"][0]
+            answer = s.double.ok("POST", "/phone/scan", {"qr": qr, "phone": PHONE, "tamper": tamper})
+            assert answer == {"refused": True, "code": "401", "text": text}, (tamper, answer)
+            conn = max(c["conn"] for c in s.double.clients())
+            # whatsmeow answers the error, ends the QR flow and disconnects (pair.go, qrchan.go).
+            wait_until(lambda: next(c for c in s.double.clients() if c["conn"] == conn)["state"] == "closed", what="disconnect")
+            refusals.append(assert_sequence(s.double, conn, [REGISTRATION, PAIR_DEVICE, ACK_RESULT, PAIR_SUCCESS,
+                                                             "in iq[id,to,type=error]{error[code=401,text]}", "in #closed[by=client]"]))
+            assert RESTART not in [signature(e) for e in refusals[-1]]
+        assert s.double.ok("GET", "/state")["devices"] == []
+        record("tampered_pair_success", [("hmac", refusals[0]), ("signature", refusals[1])])
 
 
 def test_code_pairing():
@@ -331,6 +360,19 @@ def test_reconnects_after_515_503_and_cut():
             relogin = assert_sequence(s.double, again["conn"], RELOGIN)
             last = again["conn"]
         record("reconnect", [("after-cut", relogin)])
+
+
+def test_prekeys_topped_up_when_low():
+    with Scenario() as s:
+        paired, first = paired_and_logged_in(s)
+        s.double.ok("POST", "/fault", {"jid": paired["jid"], "kind": "prekeys_low"})
+        # whatsmeow uploads a batch of 50 (prekeys.go: WantedPreKeyCount) with the next ids.
+        device = wait_until(lambda: next((d for d in s.double.ok("GET", "/state")["devices"] if d["prekeyCount"] > 3), None),
+                            what="a new prekey batch")
+        assert device["prekeyIds"] == [810, 811, 812] + list(range(813, 863)), device["prekeyIds"]
+        topped = assert_sequence(s.double, first["conn"], [
+            "out notification[from,id,t,type=encrypt]{count[value]}", "in ack[class=notification,id,to,type=encrypt]", UPLOAD, RESULT])
+        record("prekeys_low", [("top-up", topped)])
 
 
 def test_keepalive_pings_and_cut_during_iq():
@@ -398,8 +440,14 @@ def test_socks5_proxy_and_unknown_iq():
         assert tunnels and all(t == {"proxy": "socks5", "target": "web.whatsapp.com:443"} for t in tunnels), tunnels
         # neonize's get_privacy_settings swallows the error; whatsmeow logs how it parsed the answer.
         s.neonize.command("privacy-settings")
-        with open(os.path.join(s.directory, "neonize.err")) as log:
-            assert "info query returned status 501: feature-not-implemented" in log.read()
+        # whatsmeow's log line can reach the file after the command has returned: wait for it.
+        expected, deadline = "info query returned status 501: feature-not-implemented", time.time() + 10
+        while True:
+            with open(os.path.join(s.directory, "neonize.err")) as log:
+                if expected in log.read():
+                    break
+            assert time.time() < deadline, f"whatsmeow never logged: {expected}"
+            time.sleep(0.1)
         assert_sequence(s.double, first["conn"], ["in iq[id,to,type=get,xmlns=privacy]{privacy[]}",
                                                   "out iq[from,id,type=error]{error[code=501,text]}"])
 
@@ -418,10 +466,75 @@ def test_double_restart_keeps_devices():
         assert_sequence(double, again["conn"], RELOGIN)
 
 
+def test_message_between_two_companions():
+    """Two phones, each with a neonize companion: Signal runs end to end between the two whatsmeow
+    clients, the double relays usync, prekey bundles, messages, receipts and offline delivery."""
+    bob_phone = "60198765432"
+    with Scenario() as s:
+        alice = s.neonize
+        bob = Neonize(s.double, s.directory, "bob")
+        try:
+            alice_paired = pair_by_qr(s.double, alice)
+            alice.wait("connected", 30)
+            bob_paired = pair_by_qr(s.double, bob, bob_phone)
+            bob.wait("connected", 30)
+            alice_login = logged_in(s.double, alice_paired["jid"])
+            bob_login = logged_in(s.double, bob_paired["jid"])
+            alice.command(f"send {bob_phone} hello bob", timeout=60)
+            message = bob.wait("message", 30)
+            assert message["text"] == "hello bob" and not message["fromMe"], message
+            assert message["sender"] == alice_paired["lid"] and message["senderAlt"] == alice_paired["jid"], message
+            receipt = alice.wait("receipt", 30)
+            # 9 = inactive: bob has sent no presence, so whatsmeow's delivery receipt is "inactive".
+            assert receipt["ids"] == [message["id"]] and receipt["type"] == 9 and receipt["sender"] == bob_paired["lid"], receipt
+            sent = assert_sequence(s.double, alice_login["conn"], [
+                "in iq[id,to,type=get,xmlns=usync]{usync[context=background,index,last,mode=full,sid]{query[]{business[]{verified_name[]} "
+                "status[] picture[] devices[version] lid[]} list[]{user[jid]}}}",
+                "in iq[id,to,type=get,xmlns=usync]{usync[context=message,index,last,mode=query,sid]{query[]{devices[version]} list[]{user[jid]*}}}",
+                "in iq[id,to,type=get,xmlns=encrypt]{key[]{user[jid,reason=identity]}}",
+                "out iq[from,id,type=result]{list[]{user[jid]{registration[] type[] identity[] key[]{id[] value[]} "
+                "skey[]{id[] value[] signature[]}}}}",
+                "in message[id,peer_recipient_pn,to,type=text]{participants[]{to[jid]{enc[type=pkmsg,v]}} device-identity[] bot[biz_bot]}",
+                "out ack[class=message,from,id,t]",
+                "out receipt[from,id,t,type=inactive]",
+            ])
+            received = assert_sequence(s.double, bob_login["conn"], [
+                "out message[from,id,sender_pn,t,type=text]{enc[type=pkmsg,v] device-identity[]}",
+                "in receipt[id,to,type=inactive]",
+                "out ack[class=receipt,from,id,type=inactive]",
+            ])
+            # Bob goes offline: the next message waits, and arrives after his next success.
+            bob.stop()
+            alice.command(f"send {bob_phone} while you were away", timeout=60)
+            state = s.double.ok("GET", "/state")
+            assert state["offline"] == {bob_paired["jid"]: 1}, state["offline"]
+            bob = Neonize(s.double, s.directory, "bob")
+            bob.command("connect")
+            late = bob.wait("message", 40)
+            assert late["text"] == "while you were away" and late["sender"] == alice_paired["lid"], late
+            again = logged_in(s.double, bob_paired["jid"], after=bob_login["conn"])
+            # Still pkmsg: bob has not answered, so alice's Signal session has not left the prekey stage.
+            offline = assert_sequence(s.double, again["conn"], [
+                LOGIN, SUCCESS, "out message[from,id,sender_pn,t,type=text]{enc[type=pkmsg,v] device-identity[]}",
+                "out ib[]{offline[count]}", "in receipt[id,to,type=inactive]"])
+            # Bob answers on the session alice's pkmsg set up: a plain msg, which alice decrypts.
+            bob.command(f"send {PHONE} hi alice", timeout=60)
+            reply = alice.wait("message", 30)
+            assert reply["text"] == "hi alice" and reply["sender"] == bob_paired["lid"], reply
+            assert "in message[id,peer_recipient_pn,to,type=text]{participants[]{to[jid]{enc[type=msg,v]}} bot[biz_bot]}" in [
+                signature(e) for e in transcript(s.double, again["conn"])]
+            record("message", [("sender", sent), ("receiver", received), ("offline-receiver", offline)])
+        finally:
+            bob.stop()
+
+
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}
 
 
 def main() -> int:
+    if "--list" in sys.argv:
+        print("\n".join(SCENARIOS))
+        return 0
     chosen = [a for a in sys.argv[1:] if not a.startswith("--")] or list(SCENARIOS)
     failures = 0
     for name in chosen:

@@ -44,6 +44,7 @@ struct AdminPanelGuard: RouterMiddleware {
 /// Errors in the panel become HTML pages, not the API's JSON envelope.
 struct AdminPanelErrorPages: RouterMiddleware {
     typealias Context = GatewayRequestContext
+    let pages: AdminPages
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -57,18 +58,10 @@ struct AdminPanelErrorPages: RouterMiddleware {
                 context.logger.error("admin panel request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
                 apiError = APIError(.internalError, "Internal server error")
             }
-            var details: [HTML] = []
-            for (field, problem) in (apiError.details ?? [:]).sorted(by: { $0.key < $1.key }) {
-                details.append("<li><code>\(field)</code> \(problem)</li>")
-            }
-            return AdminLayout.page(
-                title: "Something went wrong", section: context.adminCSRF == nil ? nil : .sessions, csrf: context.adminCSRF,
-                status: apiError.code.status,
-                """
-                \(AdminLayout.notice(apiError.message, kind: "error"))
-                \(details.isEmpty ? "" : HTML(raw: "<ul>" + details.map(\.raw).joined() + "</ul>"))
-                <p><a href="/admin">Back to the admin panel</a></p>
-                """
+            let details = (apiError.details ?? [:]).sorted { $0.key < $1.key }.map { PanelViews.ErrorPage.Detail(field: $0.key, problem: $0.value) }
+            return try pages.render(
+                "error", title: "Something went wrong", section: context.adminCSRF == nil ? nil : .sessions, csrf: context.adminCSRF,
+                status: apiError.code.status, page: PanelViews.ErrorPage(message: apiError.message, details: details)
             )
         }
     }

@@ -19,9 +19,10 @@ struct AdminPanelRoutes: Sendable {
     let urlPolicy: WebhookURLPolicy
     /// Cookies get `Secure` when the panel is served over HTTPS (directly or via a trusted proxy).
     let secureCookies: Bool
+    let pages: AdminPages
 
     func register(on router: Router<GatewayRequestContext>) {
-        let panel = router.group("admin").add(middleware: AdminPanelErrorPages())
+        let panel = router.group("admin").add(middleware: AdminPanelErrorPages(pages: pages))
         panel.get(use: { _, _ in Self.redirect("/admin/sessions") })
         panel.get("login", use: loginPage)
         panel.group("login").add(middleware: failedLogins).post(use: login)
@@ -56,24 +57,18 @@ struct AdminPanelRoutes: Sendable {
 
     @Sendable func loginPage(request: Request, context: GatewayRequestContext) async throws -> Response {
         if let id = request.cookies[AdminCookie.session]?.value, logins.login(id) != nil { return Self.redirect("/admin/sessions") }
-        return loginForm(problem: nil, status: .ok)
+        return try loginForm(problem: nil, status: .ok)
     }
 
-    private func loginForm(problem: String?, status: HTTPResponse.Status) -> Response {
+    private func loginForm(problem: String?, status: HTTPResponse.Status) throws -> Response {
         let token = RandomToken.base62(length: 43)
-        var response = AdminLayout.page(
-            title: "Log in", section: nil, csrf: nil, flash: problem.map { AdminLayout.notice($0, kind: "error") }, status: status,
-            """
-            <form method="post" action="/admin/login" class="card login">
-              <input type="hidden" name="_csrf" value="\(token)">
-              <label for="password">Admin password</label>
-              <input type="password" id="password" name="password" autocomplete="current-password" required autofocus>
-              <p class="hint">Set with <code>buzzbridge admin set-password</code>; the first start prints one.</p>
-              <div class="row"><button type="submit">Log in</button></div>
-            </form>
-            """
+        var response = try pages.render(
+            "login", title: "Log in", section: nil, csrf: nil, flash: problem.map(AdminPages.Flash.problem), status: status,
+            page: PanelViews.Login(loginToken: token)
         )
-        response.headers.append(HTTPField(name: .setCookie, value: AdminCookie.header(AdminCookie.loginCSRF, value: token, path: "/admin/login", secure: secureCookies)))
+        response.headers.append(
+            HTTPField(name: .setCookie, value: AdminCookie.header(AdminCookie.loginCSRF, value: token, path: "/admin/login", secure: secureCookies))
+        )
         return response
     }
 
@@ -85,7 +80,7 @@ struct AdminPanelRoutes: Sendable {
         }
         guard let candidate = form["password"], try await password.verify(candidate) else {
             // A 401 is what the failed-login limiter counts.
-            return loginForm(problem: "Wrong password.", status: .unauthorized)
+            return try loginForm(problem: "Wrong password.", status: .unauthorized)
         }
         let id = logins.start()
         return Self.redirect("/admin/sessions", cookies: [
@@ -112,27 +107,9 @@ struct AdminPanelRoutes: Sendable {
         return session
     }
 
-    static func badge(_ text: String) -> HTML { "<span class=\"badge \(text)\">\(text)</span>" }
-    static func time(_ time: Timestamp?) -> HTML { time.map { "<time>\($0.iso8601)</time>" } ?? "<span class=\"muted\">—</span>" }
-
     @Sendable func sessionsPage(request: Request, context: GatewayRequestContext) async throws -> Response {
-        let rows = try await store.sessions().map { session -> HTML in
-            """
-            <tr><td><a href="/admin/sessions/\(session.id.rawValue)">\(session.name)</a><br><code class="muted">\(session.id.rawValue)</code></td>
-            <td>\(session.kind.rawValue)</td><td>\(Self.badge(session.status.rawValue))</td><td>\(session.phoneNumber?.e164 ?? "—")</td>
-            <td>\(Self.time(session.connectedAt))</td><td>\(Self.time(session.lastActivity))</td></tr>
-            """
-        }
-        return AdminLayout.page(title: "Sessions", section: .sessions, csrf: context.adminCSRF, """
-            <table><thead><tr><th>Session</th><th>Kind</th><th>Status</th><th>Phone number</th><th>Connected</th><th>Last activity</th></tr></thead>
-            <tbody>\(rows)</tbody></table>
-            <h2>New session</h2>
-            <form method="post" action="/admin/sessions" class="card">\(AdminLayout.csrfField(context.adminCSRF))
-              <label for="name">Name</label><input type="text" id="name" name="name" maxlength="100" required placeholder="OFYS Support">
-              <label for="kind">Kind</label><select id="kind" name="kind"><option value="live">live (a real WhatsApp number)</option><option value="sandbox">sandbox</option></select>
-              <div class="row"><button type="submit">Create session and first API key</button></div>
-            </form>
-            """)
+        let sessions = try await store.sessions().map(PanelViews.SessionRow.init)
+        return try pages.render("sessions", title: "Sessions", section: .sessions, csrf: context.adminCSRF, page: PanelViews.Sessions(sessions: sessions))
     }
 
     @Sendable func createSession(request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -142,42 +119,21 @@ struct AdminPanelRoutes: Sendable {
         guard let name = form["name"], name.count <= 100 else { throw APIError.invalid("name", "must be 1 to 100 characters") }
         let session = try await provisioning.createSession(kind: kind, name: name)
         let issued = try await provisioning.issueKey(for: session.id, label: "created with the session")
-        return newKeyPage(issued, session: session, context: context, heading: "Session \(session.name) created")
+        return try newKeyPage(issued, session: session, context: context, heading: "Session \(session.name) created")
     }
 
     @Sendable func sessionPage(request: Request, context: GatewayRequestContext) async throws -> Response {
         var session = try await session(context)
-        var pairing: HTML = ""
+        var pairing: [PanelViews.Pairing] = []
         if session.status != .active {
-            let state = try await pairingState(for: session)
+            pairing = [PanelViews.Pairing(try await pairingState(for: session))]
             // Showing a code made the session pending.
             session = try await store.session(session.id) ?? session
-            let image: HTML = state.qrCode.map { "<img src=\"\($0)\" alt=\"WhatsApp pairing QR code\">" } ?? "<img alt=\"\">"
-            pairing = """
-                <h2>Link a phone</h2>
-                <div class="card qr" data-qr-poll="/admin/sessions/\(session.id.rawValue)/pairing">\(image)
-                  <div><p>Open WhatsApp on the phone → <strong>Linked devices</strong> → <strong>Link a device</strong>, and scan this code.</p>
-                  <p class="muted">The code renews itself until it is scanned; this one expires at <span id="qr-expiry">\(state.expiresAt ?? "—")</span>.</p>
-                  \(state.problem.map { AdminLayout.notice($0, kind: "error") } ?? "")</div>
-                </div>
-                """
         }
-        let disconnect: HTML = session.status == .disconnected ? "" : """
-            <form method="post" action="/admin/sessions/\(session.id.rawValue)/disconnect" class="inline">\(AdminLayout.csrfField(context.adminCSRF))
-            <button class="danger" type="submit">Disconnect</button></form>
-            """
-        return AdminLayout.page(title: session.name, section: .sessions, csrf: context.adminCSRF, """
-            <div class="card"><table><tbody>
-            <tr><th>Session id</th><td><code>\(session.id.rawValue)</code></td></tr>
-            <tr><th>Kind</th><td>\(session.kind.rawValue)</td></tr>
-            <tr><th>Status</th><td><span id="session-status" class="badge \(session.status.rawValue)">\(session.status.rawValue)</span></td></tr>
-            <tr><th>Phone number</th><td>\(session.phoneNumber?.e164 ?? "—")</td></tr>
-            <tr><th>Connected</th><td>\(Self.time(session.connectedAt))</td></tr>
-            <tr><th>Last activity</th><td>\(Self.time(session.lastActivity))</td></tr>
-            </tbody></table>
-            <div class="row">\(disconnect)<a href="/admin/keys#\(session.id.rawValue)">API keys</a> · <a href="/admin/webhooks#\(session.id.rawValue)">Webhooks</a> · <a href="/admin/messages?session_id=\(session.id.rawValue)">Messages</a></div></div>
-            \(pairing)
-            """)
+        return try pages.render(
+            "session", title: session.name, section: .sessions, csrf: context.adminCSRF,
+            page: PanelViews.SessionDetail(session: session, pairing: pairing)
+        )
     }
 
     struct PairingState: Encodable, Sendable {
@@ -194,7 +150,7 @@ struct AdminPanelRoutes: Sendable {
             return PairingState(status: session.status.rawValue, phoneNumber: session.phoneNumber?.e164, qrCode: nil, expiresAt: nil, problem: nil)
         }
         do {
-            let code = try await hub.engine(for: session).pairingCode()
+            let code = try await hub.engine(for: session).qrCode()
             let image = try QRCode(text: code.payload, errorCorrection: .medium).pngDataURI(moduleSize: 8, quietZone: 4)
             // Showing a code moves the session to pending; report the stored status.
             let status = try await store.session(session.id)?.status ?? session.status
@@ -226,47 +182,15 @@ struct AdminPanelRoutes: Sendable {
     // MARK: API keys
 
     @Sendable func keysPage(request: Request, context: GatewayRequestContext) async throws -> Response {
-        let sessions = try await store.sessions()
-        var sections: [HTML] = []
-        for session in sessions {
-            let rows = try await store.apiKeys(session: session.id).reversed().map { key -> HTML in
-                let state = key.revokedAt != nil ? "revoked" : (key.isExpired(at: .now()) ? "expired" : "active")
-                let actions: HTML = key.revokedAt != nil ? "" : """
-                    <form method="post" action="/admin/keys/\(key.id)/regenerate" class="inline">\(AdminLayout.csrfField(context.adminCSRF))<button class="secondary" type="submit">Regenerate</button></form>
-                    <form method="post" action="/admin/keys/\(key.id)/revoke" class="inline">\(AdminLayout.csrfField(context.adminCSRF))<button class="danger" type="submit">Revoke</button></form>
-                    """
-                return """
-                    <tr data-key-id="\(key.id)"><td><code>\(APIKeyFormat.displayPrefix(of: key, kind: session.kind))</code><br><span class="muted">\(key.label ?? "")</span></td>
-                    <td>\(key.scopes.sorted().map(\.rawValue).joined(separator: ", "))</td><td>\(key.requestsPerMinute.map(String.init) ?? "default")</td>
-                    <td>\(Self.time(key.createdAt))</td><td>\(Self.time(key.lastUsedAt))</td><td>\(Self.time(key.expiresAt))</td>
-                    <td>\(Self.badge(state))</td><td>\(actions)</td></tr>
-                    """
-            }
-            sections.append("""
-                <h2 id="\(session.id.rawValue)">\(session.name) <span class="muted">· \(session.kind.rawValue)</span></h2>
-                <table><thead><tr><th>Key</th><th>Scopes</th><th>Requests/min</th><th>Created</th><th>Last used</th><th>Expires</th><th>State</th><th></th></tr></thead>
-                <tbody>\(rows)</tbody></table>
-                """)
+        var sections: [PanelViews.KeySection] = []
+        for session in try await store.sessions() {
+            let keys = try await store.apiKeys(session: session.id).reversed().map { PanelViews.KeyRow(key: $0, kind: session.kind) }
+            sections.append(PanelViews.KeySection(session: session, keys: keys))
         }
-        let options = sessions.map { session -> HTML in "<option value=\"\(session.id.rawValue)\">\(session.name) (\(session.kind.rawValue))</option>" }
-        let scopes = APIKeyScope.allCases.map { scope -> HTML in
-            "<label><input type=\"checkbox\" name=\"scopes\" value=\"\(scope.rawValue)\" checked> \(scope.rawValue)</label>"
-        }
-        let flash: HTML? = request.uri.queryParameters.get("done").flatMap { done in
-            done == "revoked" ? AdminLayout.notice("The key was revoked; it stopped working at once.") : nil
-        }
-        return AdminLayout.page(title: "API keys", section: .keys, csrf: context.adminCSRF, flash: flash, """
-            <p class="muted">Rotate without downtime: create a new key, switch your integration to it, then revoke the old one. Both work in between.</p>
-            <form method="post" action="/admin/keys" class="card"><h2 style="margin-top:0">New API key</h2>\(AdminLayout.csrfField(context.adminCSRF))
-              <label for="key-session">Session</label><select id="key-session" name="session_id">\(options)</select>
-              <label for="label">Label</label><input type="text" id="label" name="label" maxlength="100" placeholder="OFYS production">
-              <label>Scopes</label><div class="checks">\(scopes)</div>
-              <label for="rate">Requests per minute</label><input type="number" id="rate" name="requests_per_minute" min="1" max="100000" placeholder="instance default">
-              <label for="expires">Expires after (days)</label><input type="number" id="expires" name="expires_in_days" min="1" max="3650" placeholder="never">
-              <div class="row"><button type="submit">Create key</button></div>
-            </form>
-            \(sections)
-            """)
+        return try pages.render(
+            "keys", title: "API keys", section: .keys, csrf: context.adminCSRF, flash: PanelNotice.flash(of: request),
+            page: PanelViews.Keys(sessions: sections, scopes: APIKeyScope.allCases.map(\.rawValue))
+        )
     }
 
     @Sendable func createKey(request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -287,87 +211,54 @@ struct AdminPanelRoutes: Sendable {
         let label = form["label"]
         if let label, label.count > 100 { throw APIError.invalid("label", "must be at most 100 characters") }
         let issued = try await provisioning.issueKey(for: session.id, label: label, scopes: scopes, requestsPerMinute: limit, expiresAt: expiry)
-        return newKeyPage(issued, session: session, context: context, heading: "API key created")
+        return try newKeyPage(issued, session: session, context: context, heading: "API key created")
     }
 
     @Sendable func revokeKey(request: Request, context: GatewayRequestContext) async throws -> Response {
         let id = try context.parameters.require("key_id")
         guard try await provisioning.revokeKey(id) else { throw APIError(.notFound, "API key not found or already revoked", details: ["key_id": id]) }
-        return Self.redirect("/admin/keys?done=revoked")
+        return Self.redirect(PanelNotice.keyRevoked.location("/admin/keys"))
     }
 
     @Sendable func regenerateKey(request: Request, context: GatewayRequestContext) async throws -> Response {
-        let id = try context.parameters.require("key_id")
         let issued: IssuedAPIKey
         do {
-            issued = try await provisioning.regenerateKey(id)
-        } catch ProvisioningError.unknownKey {
-            throw APIError(.notFound, "API key not found or already revoked", details: ["key_id": id])
+            issued = try await provisioning.regenerateKey(try context.parameters.require("key_id"))
+        } catch let error as ProvisioningError {
+            throw APIError(error)
         }
         guard let session = try await store.session(issued.record.sessionID) else { throw APIError.notFound }
-        return newKeyPage(issued, session: session, context: context, heading: "API key regenerated; the old one is revoked")
+        return try newKeyPage(issued, session: session, context: context, heading: "API key regenerated; the old one is revoked")
     }
 
     /// The only page that ever shows a key in full.
-    private func newKeyPage(_ issued: IssuedAPIKey, session: Session, context: GatewayRequestContext, heading: String) -> Response {
-        AdminLayout.page(title: heading, section: .keys, csrf: context.adminCSRF, """
-            <div class="card">
-              <p>Copy this key now: it is shown <strong>once</strong> and cannot be recovered.</p>
-              <code class="secret" id="new-key">\(issued.plaintext)</code>
-              <div class="row"><button type="button" data-copy="new-key">Copy</button><a href="/admin/keys#\(session.id.rawValue)">Done</a></div>
-              <p class="muted">Session <strong>\(session.name)</strong> · scopes \(issued.record.scopes.sorted().map(\.rawValue).joined(separator: ", "))</p>
-              <p class="muted">In OFYS: Admin Panel → Developers → Integration → WhatsApp Web.js: API URL <code>https://your-host/api</code>, API key as above.</p>
-            </div>
-            """)
+    private func newKeyPage(_ issued: IssuedAPIKey, session: Session, context: GatewayRequestContext, heading: String) throws -> Response {
+        try pages.render(
+            "new-key", title: heading, section: .keys, csrf: context.adminCSRF,
+            page: PanelViews.NewKey(
+                plaintext: issued.plaintext, sessionID: session.id.rawValue, sessionName: session.name,
+                scopes: issued.record.scopes.sorted().map(\.rawValue).joined(separator: ", ")
+            )
+        )
     }
 
     // MARK: Webhooks
 
     @Sendable func webhooksPage(request: Request, context: GatewayRequestContext) async throws -> Response {
-        let sessions = try await store.sessions()
-        var sections: [HTML] = []
-        for session in sessions {
-            let endpoints = try await store.webhookEndpoints(session: session.id).map { endpoint -> HTML in
-                """
-                <tr><td><code>\(endpoint.url)</code></td><td>\(endpoint.events?.joined(separator: ", ") ?? "all events")</td>
-                <td><code>\(WebhookSecret.hint(endpoint.secret))</code></td><td>\(Self.time(endpoint.createdAt))</td>
-                <td><form method="post" action="/admin/webhooks/\(endpoint.id.rawValue)/test" class="inline">\(AdminLayout.csrfField(context.adminCSRF))<button class="secondary" type="submit">Send test event</button></form>
-                <form method="post" action="/admin/webhooks/\(endpoint.id.rawValue)/remove" class="inline">\(AdminLayout.csrfField(context.adminCSRF))<button class="danger" type="submit">Remove</button></form></td></tr>
-                """
-            }
-            let deliveries = try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id, state: nil, limit: 25)).map { delivery -> HTML in
-                let redeliver: HTML = (delivery.state == .failed || delivery.state == .succeeded) ? """
-                    <form method="post" action="/admin/deliveries/\(delivery.id.rawValue)/redeliver" class="inline">\(AdminLayout.csrfField(context.adminCSRF))<button class="secondary" type="submit">Redeliver</button></form>
-                    """ : ""
-                return """
-                    <tr><td>\(Self.time(delivery.createdAt))</td><td>\(delivery.eventType)</td><td><code>\(delivery.url)</code></td>
-                    <td>\(Self.badge(delivery.state.rawValue))</td><td>\(delivery.attempts)</td><td>\(delivery.lastStatus.map(String.init) ?? "—")</td>
-                    <td class="muted">\(delivery.lastError ?? "")</td><td>\(redeliver)</td></tr>
-                    """
-            }
-            sections.append("""
-                <h2 id="\(session.id.rawValue)">\(session.name)</h2>
-                <table><thead><tr><th>URL</th><th>Events</th><th>Secret</th><th>Created</th><th></th></tr></thead><tbody>\(endpoints)</tbody></table>
-                <h2>Delivery log · \(session.name)</h2>
-                <table><thead><tr><th>Created</th><th>Event</th><th>URL</th><th>State</th><th>Attempts</th><th>Last status</th><th>Last error</th><th></th></tr></thead><tbody>\(deliveries)</tbody></table>
-                """)
+        try await webhooksPage(context: context, flash: PanelNotice.flash(of: request))
+    }
+
+    private func webhooksPage(context: GatewayRequestContext, flash: AdminPages.Flash?) async throws -> Response {
+        var sections: [PanelViews.WebhookSection] = []
+        for session in try await store.sessions() {
+            let endpoints = try await store.webhookEndpoints(session: session.id).map(PanelViews.EndpointRow.init)
+            let deliveries = try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id, state: nil, limit: 25)).map(PanelViews.DeliveryRow.init)
+            sections.append(PanelViews.WebhookSection(id: session.id.rawValue, name: session.name, endpoints: endpoints, deliveries: deliveries))
         }
-        let options = sessions.map { session -> HTML in "<option value=\"\(session.id.rawValue)\">\(session.name)</option>" }
-        let events = WebhookEventFilter.eventTypes.map { event -> HTML in
-            "<label><input type=\"checkbox\" name=\"events\" value=\"\(event)\"> \(event)</label>"
-        }
-        let flash: HTML? = request.uri.queryParameters.get("notice").map { AdminLayout.notice($0) }
-        return AdminLayout.page(title: "Webhooks", section: .webhooks, csrf: context.adminCSRF, flash: flash, """
-            <form method="post" action="/admin/webhooks" class="card"><h2 style="margin-top:0">Add or update a webhook</h2>\(AdminLayout.csrfField(context.adminCSRF))
-              <label for="wh-session">Session</label><select id="wh-session" name="session_id">\(options)</select>
-              <label for="wh-url">URL</label><input type="url" id="wh-url" name="url" required placeholder="https://your-ofys.com/api/webhooks/whatsapp">
-              <label for="wh-secret">Secret</label><input type="text" id="wh-secret" name="secret" required maxlength="256" autocomplete="off">
-              <p class="hint">Requests are signed: <code>X-Webhook-Signature: sha256=HMAC-SHA256(secret, body)</code>.</p>
-              <label>Events</label><div class="checks">\(events)</div><p class="hint">None ticked: all events.</p>
-              <div class="row"><button type="submit">Save webhook</button></div>
-            </form>
-            \(sections)
-            """)
+        return try pages.render(
+            "webhooks", title: "Webhooks", section: .webhooks, csrf: context.adminCSRF, flash: flash,
+            page: PanelViews.Webhooks(sessions: sections, eventTypes: WebhookEventFilter.eventTypes)
+        )
     }
 
     @Sendable func saveWebhook(request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -381,7 +272,7 @@ struct AdminPanelRoutes: Sendable {
         let events = form.all("events").isEmpty ? nil : form.all("events")
         if let problem = WebhookEventFilter.problem(events) { throw APIError.invalid("events", problem) }
         let (_, created) = try await store.saveWebhookEndpoint(session: session.id, url: url, secret: secret, events: events, at: .now())
-        return Self.redirect("/admin/webhooks?notice=" + (created ? "Webhook+added" : "Webhook+updated") + "#\(session.id.rawValue)")
+        return Self.redirect((created ? PanelNotice.webhookAdded : .webhookUpdated).location("/admin/webhooks", fragment: session.id.rawValue))
     }
 
     @Sendable func removeWebhook(request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -389,11 +280,11 @@ struct AdminPanelRoutes: Sendable {
         guard try await store.removeWebhookEndpoint(id: id, at: .now()) else {
             throw APIError(.notFound, "Webhook not found or already removed", details: ["webhook_id": id.rawValue])
         }
-        return Self.redirect("/admin/webhooks?notice=Webhook+removed")
+        return Self.redirect(PanelNotice.webhookRemoved.location("/admin/webhooks"))
     }
 
     /// Sends a signed `webhook.test` event to one endpoint now, outside the delivery queue, and
-    /// reports what the receiver answered.
+    /// shows what the receiver answered on the webhooks page.
     @Sendable func testWebhook(request: Request, context: GatewayRequestContext) async throws -> Response {
         let id = WebhookEndpointID(rawValue: try context.parameters.require("webhook_id"))
         guard let endpoint = try await store.webhookEndpoint(id: id), endpoint.disabledAt == nil else {
@@ -401,22 +292,19 @@ struct AdminPanelRoutes: Sendable {
         }
         if let problem = await urlPolicy.check(endpoint.url) { throw APIError.invalid("url", problem.description) }
         let outcome = await WebhookTestEvent.send(to: endpoint)
-        let notice = "Test event sent to \(endpoint.url): \(outcome)"
-        var components = URLComponents()
-        components.queryItems = [URLQueryItem(name: "notice", value: notice)]
-        return Self.redirect("/admin/webhooks" + (components.percentEncodedQuery.map { "?" + $0 } ?? ""))
+        return try await webhooksPage(context: context, flash: .success("Test event sent to \(endpoint.url): \(outcome)"))
     }
 
     @Sendable func redeliver(request: Request, context: GatewayRequestContext) async throws -> Response {
         let id = DeliveryID(rawValue: try context.parameters.require("delivery_id"))
-        let notice: String
+        let notice: PanelNotice
         switch try await store.redeliver(id, at: .now()) {
-        case .queued: notice = "Delivery+queued+again"
+        case .queued: notice = .deliveryQueued
         case .notFound: throw APIError(.notFound, "Delivery not found", details: ["delivery_id": id.rawValue])
-        case .alreadyQueued: notice = "That+delivery+is+already+queued"
-        case .endpointRemoved: notice = "That+webhook+was+removed"
+        case .alreadyQueued: notice = .deliveryAlreadyQueued
+        case .endpointRemoved: notice = .webhookGone
         }
-        return Self.redirect("/admin/webhooks?notice=\(notice)")
+        return Self.redirect(notice.location("/admin/webhooks"))
     }
 
     // MARK: Messages
@@ -428,36 +316,21 @@ struct AdminPanelRoutes: Sendable {
         let status = try input.choice("status", default: ReadFilter.all)
         let phone = try input.raw("phone").flatMap { $0.isEmpty ? nil : try PhoneInput.parse($0, field: "phone") }
         let direction = input.raw("direction").flatMap(MessageDirection.init(rawValue:))
-        var rows: [HTML] = []
+        var messages: [PanelViews.MessageRow] = []
         if let chosen {
             let page = try await store.messages(MessageQuery(sessionID: chosen.id, limit: 100, offset: 0, status: status, contact: phone))
-            rows = page.messages.filter { direction == nil || $0.direction == direction }.map { message -> HTML in
-                """
-                <tr><td>\(Self.time(message.timestamp))</td><td>\(message.direction.rawValue)</td><td>\(message.from.e164)<br><span class="muted">\(message.fromName ?? "")</span></td>
-                <td>\(message.to.e164)</td><td>\(message.body)</td><td>\(Self.badge(message.status.rawValue))</td></tr>
-                """
-            }
+            messages = page.messages.filter { direction == nil || $0.direction == direction }.map(PanelViews.MessageRow.init)
         }
-        let sessionOptions = sessions.map { session -> HTML in
-            "<option value=\"\(session.id.rawValue)\"\(session.id == chosen?.id ? HTML(raw: " selected") : "")>\(session.name)</option>"
-        }
-        let statusOptions = ReadFilter.allCases.map { filter -> HTML in
-            "<option\(filter == status ? HTML(raw: " selected") : "")>\(filter.rawValue)</option>"
-        }
-        let directionOptions: [HTML] = [("", "both"), ("incoming", "incoming"), ("outgoing", "outgoing")].map { value, name in
-            "<option value=\"\(value)\"\(value == (direction?.rawValue ?? "") ? HTML(raw: " selected") : "")>\(name)</option>"
-        }
-        return AdminLayout.page(title: "Messages", section: .messages, csrf: context.adminCSRF, """
-            <form method="get" action="/admin/messages" class="card filters">
-              <div><label for="m-session">Session</label><select id="m-session" name="session_id">\(sessionOptions)</select></div>
-              <div><label for="m-direction">Direction</label><select id="m-direction" name="direction">\(directionOptions)</select></div>
-              <div><label for="m-status">Read state</label><select id="m-status" name="status">\(statusOptions)</select></div>
-              <div><label for="m-phone">Phone</label><input type="text" id="m-phone" name="phone" value="\(phone?.e164 ?? "")" placeholder="+60123456789"></div>
-              <div><button type="submit">Filter</button></div>
-            </form>
-            <table><thead><tr><th>Time</th><th>Direction</th><th>From</th><th>To</th><th>Message</th><th>Status</th></tr></thead><tbody>\(rows)</tbody></table>
-            \(rows.isEmpty ? AdminLayout.notice("No messages match.", kind: "muted") : "")
-            """)
+        let view = PanelViews.Messages(
+            sessions: sessions.map { .init(value: $0.id.rawValue, name: $0.name, isSelected: $0.id == chosen?.id) },
+            directions: [("", "both"), ("incoming", "incoming"), ("outgoing", "outgoing")].map { value, name in
+                .init(value: value, name: name, isSelected: value == (direction?.rawValue ?? ""))
+            },
+            readStates: ReadFilter.allCases.map { .init(value: $0.rawValue, name: $0.rawValue, isSelected: $0 == status) },
+            phone: phone?.e164 ?? "",
+            messages: messages
+        )
+        return try pages.render("messages", title: "Messages", section: .messages, csrf: context.adminCSRF, page: view)
     }
 }
 

@@ -53,8 +53,8 @@ public struct AdminPassword: Sendable {
         return [scheme, String(rounds), Data(salt).base64EncodedString(), Data(derived).base64EncodedString()].joined(separator: "$")
     }
 
-    /// Runs on NIO's thread pool for blocking work: 600,000 rounds take 70–135 ms of CPU, and on
-    /// an event loop (where requests run) every other connection of that loop would wait for them.
+    /// Runs on NIO's thread pool for blocking work: 600,000 rounds take a tenth of a second of CPU,
+    /// and on an event loop (where requests run) every other connection of that loop would wait.
     static func derive(_ password: String, salt: [UInt8], rounds: Int, length: Int) async throws -> [UInt8] {
         try await NIOThreadPool.singleton.runIfActive {
             let key = try KDF.Insecure.PBKDF2.deriveKey(

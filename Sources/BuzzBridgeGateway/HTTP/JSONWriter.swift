@@ -2,9 +2,9 @@ import BuzzBridgeCore
 
 /// Writes JSON straight into bytes, for the responses that carry many messages.
 ///
-/// Foundation's `JSONEncoder` took 406 µs to encode a 50-message page on this project's 2-core
-/// machine, most of the cost of `GET /api/messages`; this writer produces the same bytes (keys in
-/// sorted order, `/` unescaped) in a small fraction of that.
+/// It produces the bytes `JSONResponse.encoder` would (keys in sorted order, `/` unescaped)
+/// without building an intermediate tree, which makes a page of messages several times cheaper to
+/// write than with `JSONEncoder` (docs/benchmarks.md).
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     /// One entry per open object or array: whether it still has no member.

@@ -16,30 +16,27 @@ struct MessageRoutes {
         api.get("conversations/:phone", use: conversation)
     }
 
-    struct Pagination: Encodable, Sendable {
+    struct Pagination: JSONObject {
         let total: Int
         let limit: Int
         let offset: Int
         let hasMore: Bool
-        enum CodingKeys: String, CodingKey { case total, limit, offset, hasMore = "has_more" }
+
+        func members(_ object: inout some JSONMembers) {
+            object.member("has_more", hasMore)
+            object.member("limit", limit)
+            object.member("offset", offset)
+            object.member("total", total)
+        }
     }
 
-    struct MessageList: Encodable, JSONWritable {
+    struct MessageList: JSONObject {
         let messages: [MessageRepresentation]
         let pagination: Pagination
 
-        func write(to json: inout JSONWriter) {
-            json.object { object in
-                object.key("messages")
-                object.array(messages) { json, message in message.write(to: &json) }
-                object.key("pagination")
-                object.object { page in
-                    page.key("has_more"); page.value(pagination.hasMore)
-                    page.key("limit"); page.value(pagination.limit)
-                    page.key("offset"); page.value(pagination.offset)
-                    page.key("total"); page.value(pagination.total)
-                }
-            }
+        func members(_ object: inout some JSONMembers) {
+            object.member("messages", messages)
+            object.member("pagination", pagination)
         }
     }
 
@@ -68,22 +65,19 @@ struct MessageRoutes {
         ))
     }
 
-    struct SentMessage: Encodable, JSONWritable {
+    struct SentMessage: JSONObject {
         let messageID: String
         let phone: String
         let message: String
         let status: String
         let timestamp: Timestamp
-        enum CodingKeys: String, CodingKey { case messageID = "message_id", phone, message, status, timestamp }
 
-        func write(to json: inout JSONWriter) {
-            json.object { object in
-                object.key("message"); object.value(message)
-                object.key("message_id"); object.value(messageID)
-                object.key("phone"); object.value(phone)
-                object.key("status"); object.value(status)
-                object.key("timestamp"); object.value(timestamp)
-            }
+        func members(_ object: inout some JSONMembers) {
+            object.member("message", message)
+            object.member("message_id", messageID)
+            object.member("phone", phone)
+            object.member("status", status)
+            object.member("timestamp", timestamp)
         }
     }
 
@@ -174,33 +168,19 @@ struct MessageRoutes {
         )
     }
 
-    struct Conversation: Encodable, JSONWritable {
+    struct Conversation: JSONObject {
         let phone: String
         let contactName: String?
         let messages: [MessageRepresentation]
         let totalMessages: Int
         let hasMore: Bool
-        enum CodingKeys: String, CodingKey {
-            case phone, contactName = "contact_name", messages, totalMessages = "total_messages", hasMore = "has_more"
-        }
-        func write(to json: inout JSONWriter) {
-            json.object { object in
-                object.key("contact_name"); object.value(contactName)
-                object.key("has_more"); object.value(hasMore)
-                object.key("messages")
-                object.array(messages) { json, message in message.write(to: &json) }
-                object.key("phone"); object.value(phone)
-                object.key("total_messages"); object.value(totalMessages)
-            }
-        }
 
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(phone, forKey: .phone)
-            try container.encode(contactName, forKey: .contactName)
-            try container.encode(messages, forKey: .messages)
-            try container.encode(totalMessages, forKey: .totalMessages)
-            try container.encode(hasMore, forKey: .hasMore)
+        func members(_ object: inout some JSONMembers) {
+            object.member("contact_name", contactName)
+            object.member("has_more", hasMore)
+            object.member("messages", messages)
+            object.member("phone", phone)
+            object.member("total_messages", totalMessages)
         }
     }
 

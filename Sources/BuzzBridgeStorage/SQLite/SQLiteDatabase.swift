@@ -1,4 +1,9 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -25,7 +30,10 @@ final class SQLiteDatabase: Sendable {
     /// snapshot for microseconds, so this is only a bound.
     private static let restartPatienceMilliseconds: Int32 = 20
 
+    /// A new database file is created readable by its owner only (SQLite gives the WAL and shared
+    /// memory files the same mode): it holds webhook secrets, which signing needs in plain text.
     static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
+        createOwnerOnlyFileIfMissing(path)
         let readerCount = max(readerCount, 1)
         var pooled = connectionConfiguration()
         pooled.maximumReaderCount = readerCount
@@ -73,8 +81,8 @@ final class SQLiteDatabase: Sendable {
     /// went through GRDB's async API). Writes, which wait for a group commit, do suspend.
     ///
     /// The read takes the first free connection of ``readers`` and never waits for one: GRDB's
-    /// own reader pool guards its connections with locks that the two event loops queued on about
-    /// 200 times a second each under load, a sleep and a wake-up every time (README, "Benchmarks").
+    /// own reader pool guards its connections with locks that the event loops queue on under load,
+    /// a sleep and a wake-up every time (docs/benchmarks.md).
     /// Only when every connection is in use does the read go to that pool.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         for reader in readers {
@@ -149,8 +157,8 @@ final class SQLiteDatabase: Sendable {
     /// Only a writer can start the WAL over, and only once every frame in it is in the database
     /// file and no reader still reads it. Under a steady stream of writes and reads that moment
     /// never comes by itself (the checkpoint never catches up with the frames written meanwhile,
-    /// and some reader always holds an older snapshot), and the WAL grew without end: 600 MB in
-    /// ten seconds of sends, slowing every read (the WAL index is searched per page) and every
+    /// and some reader always holds an older snapshot), and the WAL grows without end (hundreds
+    /// of megabytes in seconds of sends), slowing every read (the WAL index is searched per page) and every
     /// write (fresh file blocks). Between two transactions no frame is being added, so a RESTART
     /// checkpoint here copies what the ``Checkpointer`` left, waits for the readers of the moment
     /// (new ones read the database file) and starts the WAL over. Writes wait meanwhile, which is
@@ -197,7 +205,7 @@ private final class ReaderSlot: Sendable {
     private let configuration: Configuration
     /// Taken by the read that uses the connection. A flag rather than `Mutex.withLockIfAvailable`,
     /// whose failed attempts are a system call each on Linux (FUTEX_TRYLOCK_PI, and another to
-    /// unlock after one): the two event loops collided on the first slot thousands of times a second.
+    /// unlock after one), and under load the event loops collide on the first slot all the time.
     private let taken = Atomic<Bool>(false)
     /// Only the holder of `taken` uses it, and ``close()``, so it is hardly ever contended.
     private let state = Mutex(State.unopened)
@@ -291,4 +299,10 @@ private struct PendingWrite: Sendable {
     let run: @Sendable (Database) throws -> () -> Void
     /// Answers the caller with the error that kept its write out of the database.
     let fail: @Sendable (any Error) -> Void
+}
+
+/// Creates an empty file with mode 0600 unless one exists (O_EXCL: an existing file keeps its mode).
+private func createOwnerOnlyFileIfMissing(_ path: String) {
+    let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    if descriptor >= 0 { close(descriptor) }
 }

@@ -81,7 +81,7 @@ extension TestGateway.Reply {
     }
 }
 
-/// A self-signed certificate for 127.0.0.1 made with Debian's openssl, as the README shows;
+/// A self-signed certificate for 127.0.0.1 made with openssl, as docs/security.md shows;
 /// one per test run.
 struct TestCertificate: Sendable {
     let folder: String

@@ -10,7 +10,8 @@ import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from .session import ControlError, Server
+from .errors import ControlError
+from .session import Server
 from .transcript import compare
 
 RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "transcripts")
@@ -46,18 +47,19 @@ def control_api(server: Server):
         if method == "GET" and path == "/clients":
             return {"clients": [c.summary() for c in server.connections.values()], "faults": server.faults, "tunnels": server.tunnels}
         if method == "GET" and path == "/state":
-            return server.registry.state()
+            return {**server.registry.state(), "messages": server.messages,
+                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued}}
         if method == "GET" and path == "/transcript":
             conn = query.get("conn")
             return server.transcript(int(conn) if conn else None, query.get("jid"))
         if method == "POST" and path == "/transcript/compare":
             return compare_with_recording(server, body)
         if method == "POST" and path == "/phone/scan":
-            return await server.scan(str(body.get("qr", "")), str(body.get("phone", "")))
+            return await server.phones.scan(str(body.get("qr", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
         if method == "POST" and path == "/phone/enter-code":
-            return await server.enter_code(str(body.get("code", "")), str(body.get("phone", "")))
+            return await server.phones.enter_code(str(body.get("code", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
         if method == "POST" and path == "/phone/remove-device":
-            return await server.remove_device(str(body.get("jid", "")))
+            return await server.phones.remove_device(str(body.get("jid", "")))
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")
@@ -75,16 +77,22 @@ def control_api(server: Server):
                 raise ControlError(400, "body must be a JSON object")
             url = urlsplit(target)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            answer = await route(method, url.path, query, body)
-        except ControlError as error:
-            status, answer = error.status, {"error": str(error)}
-        except (json.JSONDecodeError, ValueError) as error:
-            status, answer = 400, {"error": f"bad request: {error}"}
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
-        except Exception as error:  # noqa: BLE001 - reported to the caller, the double keeps serving
-            status, answer = 500, {"error": repr(error)}
+        except (json.JSONDecodeError, ValueError, ControlError) as error:
+            status, answer = getattr(error, "status", 400), {"error": f"bad request: {error}"}
+        else:
+            try:
+                answer = await route(method, url.path, query, body)
+            except ControlError as error:
+                status, answer = error.status, {"error": str(error)}
+            except ConnectionError as error:
+                status, answer = 409, {"error": f"the client's connection closed: {error}"}
+            except ValueError as error:
+                status, answer = 400, {"error": f"bad request: {error}"}
+            except Exception as error:  # noqa: BLE001 - reported to the caller, the double keeps serving
+                status, answer = 500, {"error": repr(error)}
         data = json.dumps(answer).encode()
         writer.write(f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 import axolotl_curve25519 as curve
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,7 +32,6 @@ from wa_protos import adv
 
 QR_PREFIX = "https://wa.me/settings/linked_devices#"
 LINK_CODE_ROUNDS = 2 << 16
-LINK_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 
 
 @dataclass
@@ -44,7 +44,6 @@ class ScannedQR:
 
 
 def parse_qr(text: str) -> ScannedQR:
-    import base64
     body = text[len(QR_PREFIX):] if text.startswith(QR_PREFIX) else text
     parts = body.split(",")
     if len(parts) < 4:
@@ -69,17 +68,23 @@ class PrimaryPhone:
         self.account_private = curve.generatePrivateKey(_derive(self.seed, "account"))
         self.account_public = curve.generatePublicKey(self.account_private)
 
-    def device_identity(self, companion_identity: bytes, adv_secret: bytes, key_index: int) -> tuple[bytes, bytes]:
-        """Returns (pair-success <device-identity> bytes, the ADVDeviceIdentity details signed)."""
+    def device_identity(self, companion_identity: bytes, adv_secret: bytes, key_index: int, tamper: str = "") -> tuple[bytes, bytes]:
+        """Returns (pair-success <device-identity> bytes, the ADVDeviceIdentity details signed).
+        tamper "hmac" breaks the HMAC, "signature" the account signature (under a valid HMAC), so a
+        companion's refusal (pair.go: 401 hmac-mismatch / signature-mismatch) can be tested."""
         details = adv.ADVDeviceIdentity(
             rawID=int.from_bytes(os.urandom(4), "big"), timestamp=int(time.time()), keyIndex=key_index,
             accountType=adv.E2EE, deviceType=adv.E2EE,
         ).SerializeToString()
         signature = curve.calculateSignature(os.urandom(64), self.account_private, b"\x06\x00" + details + companion_identity)
+        if tamper == "signature":
+            signature = bytes([signature[0] ^ 0x01]) + signature[1:]
         signed = adv.ADVSignedDeviceIdentity(
             details=details, accountSignatureKey=self.account_public, accountSignature=signature,
         ).SerializeToString()
         mac = hmac.new(adv_secret, signed, hashlib.sha256).digest()
+        if tamper == "hmac":
+            mac = bytes([mac[0] ^ 0x01]) + mac[1:]
         container = adv.ADVSignedDeviceIdentityHMAC(details=signed, HMAC=mac, accountType=adv.E2EE)
         return container.SerializeToString(), details
 
@@ -120,12 +125,6 @@ def normalise_code(code: str) -> str:
     return code.replace("-", "").replace(" ", "").upper()
 
 
-def make_link_code() -> str:
-    """An 8-character code as the companion makes one (5 random bytes in WhatsApp's base32 alphabet)."""
-    bits = int.from_bytes(os.urandom(5), "big")
-    return "".join(LINK_CODE_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
-
-
 class CodeLinking:
     """The phone's half of one code-pairing attempt."""
 
@@ -139,7 +138,6 @@ class CodeLinking:
         self.ephemeral = X25519PrivateKey.generate()
 
     def wrapped_primary_ephemeral(self) -> bytes:
-        from cryptography.hazmat.primitives import serialization
         public = self.ephemeral.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         salt, iv = os.urandom(32), os.urandom(16)
         return salt + iv + _ctr(_link_code_key(self.code, salt), iv, public)

@@ -6,7 +6,8 @@ unknown, its Noise key differs, or a fault asks for one). IQs are answered as wh
 (pair.go, pair-code.go, prekeys.go, keepalive.go, connectionevents.go, client.go: Logout); IQs
 the double does not know get `<error code="501">`.
 
-Server: the device registry, the phones, faults waiting for their client, every connection.
+Server: the device registry, the phones (pairing.py), faults waiting for their client, relayed
+messages (messaging.py), every connection.
 """
 from __future__ import annotations
 
@@ -16,30 +17,34 @@ import itertools
 import os
 import time
 
+from websockets.exceptions import ConnectionClosed
+
 from wa_protos import companion_reg
 
+from . import messaging
 from .binary import JID, Node, marshal, unmarshal
 from .noise import NoiseResponder, PROLOGUE
-from .phone import CodeLinking, PrimaryPhone, parse_qr
+from .errors import ControlError
+from .pairing import Phones
 from .registry import Device, Registry
 from .transcript import Transcript, normalise, signature
 from .transport import FrameReader, frame
 
 SERVER = JID("", "s.whatsapp.net")
 REF_COUNT = 6
-IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket"}
+IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket", "prekeys_low"}
+LOW_PREKEYS = 3
 CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq"}
 REPLY_TIMEOUT = 20.0
 
 
-class ControlError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def is_failure_fault(kind: str) -> bool:
     return kind.startswith("failure_") and kind[len("failure_"):].isdigit()
+
+
+def is_immediate_fault(kind: str) -> bool:
+    """Faults applied to a logged-in connection at once: stream_error_N for any code, and the named ones."""
+    return kind in IMMEDIATE_FAULTS or (kind.startswith("stream_error_") and kind[len("stream_error_"):].isdigit())
 
 
 class Connection:
@@ -64,13 +69,18 @@ class Connection:
         self.code_request: dict | None = None
         self.companion_finish: asyncio.Future | None = None
         self.opened_at = time.time()
+        self.send_lock = asyncio.Lock()  # one writer: frames leave in the order their Noise nonces were used
 
     # -- sending -------------------------------------------------------------------------------
     async def send(self, node: Node) -> None:
         if self.closed:
             raise ConnectionError("connection closed")
-        self.transcript.record("out", node)
-        await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
+        async with self.send_lock:
+            self.transcript.record("out", node)
+            try:
+                await self.websocket.send(frame(self.noise.encrypt(marshal(node))))
+            except ConnectionClosed as error:
+                raise ConnectionError("client connection closed") from error
 
     async def request(self, node: Node, timeout: float = REPLY_TIMEOUT) -> Node:
         """Sends a server IQ and waits for the client's result/error with the same id."""
@@ -98,9 +108,11 @@ class Connection:
             self.websocket.transport.abort()
 
     async def stream_error(self, code: str | None, conflict: str | None = None) -> None:
+        if self.state == "logged-in":
+            self.state = "closing"  # the stream is over for this connection, whatever the socket still does
         children = [Node("conflict", {"type": conflict})] if conflict else None
         await self.send(Node("stream:error", {"code": code} if code else {}, children))
-        asyncio.create_task(self.close("server", delay=0.5))
+        self.server.spawn(self.close("server", delay=0.5))
 
     def summary(self) -> dict:
         return {
@@ -191,14 +203,15 @@ class Connection:
             "t": str(int(time.time())), "props": "1", "abprops": "1", "location": "frc",
             "creation": str(device.paired_at), "lid": JID(device.lid_user, "lid", device.device),
         }))
-        await self.send(Node("ib", {}, [Node("offline", {"count": "0"})]))
-        for fault in self.server.take_faults(device.jid, lambda kind: kind in IMMEDIATE_FAULTS):
-            asyncio.create_task(self.server.apply_now(self, fault["kind"]))
+        delivered = await messaging.deliver_offline(self)
+        await self.send(Node("ib", {}, [Node("offline", {"count": str(delivered)})]))
+        for fault in self.server.take_faults(device.jid, is_immediate_fault):
+            self.server.spawn(self.server.apply_now(self, fault["kind"]))
 
     async def fail(self, reason: str) -> None:
         self.state = "failed"
         await self.send(Node("failure", {"reason": reason, "location": "frc"}))
-        asyncio.create_task(self.close("server", delay=0.5))
+        self.server.spawn(self.close("server", delay=0.5))
 
     def apply_connection_fault(self, kind: str) -> None:
         if kind == "stop_answering_pings":
@@ -220,6 +233,10 @@ class Connection:
                 await self.close("cut")
                 return
             await self.answer_iq(node)
+        elif node.tag == "message" and self.state == "logged-in":
+            await messaging.relay_message(self, node)
+        elif node.tag == "receipt" and self.state == "logged-in":
+            await messaging.relay_receipt(self, node)
         elif node.tag == "presence":
             self.presence = node.attr("type")
             if node.attr("name"):
@@ -250,7 +267,15 @@ class Connection:
         elif xmlns == "encrypt" and kind == "set" and node.child("list") is not None:
             await self.upload_prekeys(node)
         elif xmlns == "encrypt" and kind == "get" and first == "key":
-            await self.send(self.result(node, [Node("list", {}, [self.server.prekey_bundle(u) for u in node.child("key").children()])]))
+            await self.send(self.result(node, [Node("list", {}, [messaging.prekey_bundle(self.server, u) for u in node.child("key").children()])]))
+        elif xmlns == "privacy" and kind == "set" and first == "tokens":
+            # Privacy tokens a client issues to its contacts (whatsmeow tctoken.go): recorded, accepted.
+            for token in children[0].children():
+                self.server.privacy_tokens.append({"from": self.device.jid if self.device else None,
+                                                   "to": token.attr("jid"), "type": token.attr("type")})
+            await self.send(self.result(node))
+        elif xmlns == "usync" and first == "usync":
+            await self.send(messaging.usync_result(self.server, node))
         elif xmlns == "md" and first == "remove-companion-device":
             await self.logout(node)
         elif xmlns == "md" and first == "link_code_companion_reg":
@@ -315,6 +340,17 @@ class Server:
         self.ids = itertools.count(1)
         self.faults: list[dict] = []
         self.tunnels: list[dict] = []
+        self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
+        self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
+        self.privacy_tokens: list[dict] = []
+        self.phones = Phones(self)
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine) -> None:
+        """Runs a coroutine in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def new_id(self) -> str:
         return f"{next(self.ids)}"
@@ -348,7 +384,7 @@ class Server:
         return taken
 
     async def inject(self, jid: str | None, kind: str) -> dict:
-        if kind not in IMMEDIATE_FAULTS | CONNECTION_FAULTS and not is_failure_fault(kind):
+        if kind not in CONNECTION_FAULTS and not is_immediate_fault(kind) and not is_failure_fault(kind):
             raise ControlError(400, f"unknown fault kind {kind!r}")
         targets = [c for c in self.live_connections(jid) if c.state == "logged-in"]
         if is_failure_fault(kind) or not targets:
@@ -362,10 +398,8 @@ class Server:
         return {"queued": False, "applied": [c.number for c in targets]}
 
     async def apply_now(self, connection: Connection, kind: str) -> None:
-        if kind == "stream_error_515":
-            await connection.stream_error("515")
-        elif kind == "stream_error_503":
-            await connection.stream_error("503")
+        if kind.startswith("stream_error_"):
+            await connection.stream_error(kind[len("stream_error_"):])
         elif kind == "replaced":
             await connection.stream_error(None, "replaced")
         elif kind == "device_removed":
@@ -374,134 +408,15 @@ class Server:
             await connection.stream_error("401", "device_removed")
         elif kind == "cut_socket":
             await connection.close("cut")
-
-    # -- the phone -------------------------------------------------------------------------------------
-    def phone(self, number: str) -> PrimaryPhone:
-        if not number.isdigit() or len(number) < 7:
-            raise ControlError(400, "phone must be the international number, digits only")
-        return PrimaryPhone(self.seed, number)
-
-    async def scan(self, qr: str, phone_number: str) -> dict:
-        try:
-            scanned = parse_qr(qr)
-        except ValueError as error:
-            raise ControlError(400, f"bad QR string: {error}") from error
-        phone = self.phone(phone_number)
-        connection = next((c for c in self.connections.values()
-                           if not c.closed and c.state == "unpaired" and scanned.ref in c.refs), None)
-        if connection is None:
-            raise ControlError(404, "no open unpaired connection was given this ref")
-        if scanned.noise_key != connection.noise.client_static:
-            raise ControlError(409, "the QR's Noise key is not the key the connection's handshake used")
-        if scanned.identity_key != connection.registration["identity"]:
-            raise ControlError(409, "the QR's identity key is not the registration payload's")
-        return await self.pair(connection, phone, scanned.identity_key, scanned.adv_secret, "qr")
-
-    async def enter_code(self, code: str, phone_number: str) -> dict:
-        phone = self.phone(phone_number)
-        candidates = [c for c in self.connections.values()
-                      if not c.closed and c.state == "unpaired" and c.code_request and c.code_request["phone"] == phone_number]
-        if not candidates:
-            raise ControlError(404, "no open connection asked for a pairing code for this phone number")
-        connection = max(candidates, key=lambda c: c.code_request["at"])
-        request = connection.code_request
-        linking = CodeLinking(phone, code, request["wrapped"])
-        connection.state = "pairing"
-        connection.companion_finish = asyncio.get_running_loop().create_future()
-        await connection.send(Node("notification", {"from": SERVER, "type": "link_code_companion_reg", "id": self.new_id(),
-                                                    "t": str(int(time.time()))}, [
-            Node("link_code_companion_reg", {"stage": "primary_hello"}, [
-                Node("link_code_pairing_ref", {}, request["ref"].encode()),
-                Node("link_code_pairing_wrapped_primary_ephemeral_pub", {}, linking.wrapped_primary_ephemeral()),
-                Node("primary_identity_pub", {}, phone.account_public),
-            ])]))
-        try:
-            finish = await asyncio.wait_for(connection.companion_finish, REPLY_TIMEOUT)
-        except (asyncio.TimeoutError, ConnectionError) as error:
-            connection.state = "unpaired"
-            raise ControlError(504, "the companion did not send companion_finish") from error
-        stage = finish.child("link_code_companion_reg")
-        identity = stage.child("companion_identity_public").data() if stage.child("companion_identity_public") else b""
-        try:
-            if stage.child("link_code_pairing_ref") is None or stage.child("link_code_pairing_ref").data().decode() != request["ref"]:
-                raise ValueError("companion_finish carries another pairing ref")
-            if identity != connection.registration["identity"]:
-                raise ValueError("companion_identity_public is not the registration payload's identity key")
-            adv_secret = linking.open_key_bundle(stage.child("link_code_pairing_wrapped_key_bundle").data(), identity)
-        except ValueError as error:
-            connection.state = "unpaired"
-            await connection.send(connection.error(finish, 400, "bad-request"))
-            raise ControlError(400, str(error)) from error
-        await connection.send(connection.result(finish))
-        return await self.pair(connection, phone, identity, adv_secret, "code")
-
-    async def pair(self, connection: Connection, phone: PrimaryPhone, identity: bytes, adv_secret: bytes, method: str) -> dict:
-        connection.state = "pairing"
-        device = self.registry.allocate(phone.phone, connection.noise.client_static, identity, method)
-        registration = connection.registration
-        device.registration_id = registration["registrationId"]
-        device.signed_prekey = registration["signedPreKey"]
-        device.platform = "android"
-        key_index = len([d for d in self.registry.devices.values() if d.phone == phone.phone]) + 1
-        identity_bytes, details = phone.device_identity(identity, adv_secret, key_index)
-        props = companion_reg.ClientPairingProps(isChatDbLidMigrated=True, isSyncdPureLidSession=True).SerializeToString()
-        try:
-            reply = await connection.request(Node("iq", {"from": SERVER, "type": "set", "id": self.new_id(), "xmlns": "md",
-                                                         "t": str(int(time.time()))}, [
-                Node("pair-success", {}, [
-                    Node("device-identity", {}, identity_bytes),
-                    Node("platform", {"name": device.platform}),
-                    Node("device", {"jid": JID(device.phone, "s.whatsapp.net", device.device), "lid": JID(device.lid_user, "lid", device.device)}),
-                    Node("client-props", {}, props),
-                ])]))
-        except (asyncio.TimeoutError, ConnectionError) as error:
-            connection.state = "unpaired"
-            raise ControlError(504, "the companion did not answer pair-success") from error
-        if reply.attr("type") == "error":
-            connection.state = "unpaired"
-            failure = reply.child("error")
-            raise ControlError(422, f"the companion refused pair-success: {failure.attr('code')} {failure.attr('text')}" if failure else "error")
-        sign = reply.child("pair-device-sign", "device-identity")
-        if sign is None:
-            raise ControlError(422, "pair-device-sign reply without device-identity")
-        problems = phone.check_device_signature(sign.data(), identity, details)
-        if sign.attr("key-index") != str(key_index):
-            problems.append(f"key-index {sign.attr('key-index')!r}, expected {key_index}")
-        if problems:
-            connection.state = "unpaired"
-            raise ControlError(422, "pair-device-sign: " + "; ".join(problems))
-        self.registry.add(device)
-        connection.device = device
-        connection.state = "paired"
-        await connection.stream_error("515")
-        return {"jid": device.jid, "lid": device.lid}
-
-    async def remove_device(self, jid: str) -> dict:
-        device = self.registry.by_jid(jid)
-        if device is None:
-            raise ControlError(404, "no such paired device")
-        live = self.live_connections(device.jid)
-        self.registry.remove(device.jid, "removed_by_phone")
-        for connection in live:
-            await connection.stream_error("401", "device_removed")
-        return {"removed": device.jid, "notified": [c.number for c in live]}
-
-    def prekey_bundle(self, request: Node) -> Node:
-        jid = request.attr("jid")
-        device = self.registry.by_jid(jid)
-        if device is None or not device.signed_prekey:
-            return Node("user", {"jid": jid}, [Node("error", {"code": "404", "text": "item-not-found"})])
-        children = [Node("registration", {}, device.registration_id.to_bytes(4, "big")), Node("type", {}, b"\x05"),
-                    Node("identity", {}, bytes.fromhex(device.identity_key))]
-        if device.prekeys:
-            key_id = min(device.prekeys, key=int)
-            value = device.prekeys.pop(key_id)
-            children.append(Node("key", {}, [Node("id", {}, int(key_id).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(value))]))
+        elif kind == "prekeys_low" and connection.device is not None:
+            # As if contacts had used up the one-time prekeys: keep the newest few and tell the device
+            # (whatsmeow notification.go: handleEncryptNotification uploads a new batch below 5).
+            device = connection.device
+            keep = sorted(device.prekeys, key=int)[-LOW_PREKEYS:]
+            device.prekeys = {key: device.prekeys[key] for key in keep}
             self.registry.save()
-        skey = device.signed_prekey
-        children.append(Node("skey", {}, [Node("id", {}, int(skey["id"]).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(skey["value"])),
-                                          Node("signature", {}, bytes.fromhex(skey["signature"]))]))
-        return Node("user", {"jid": jid}, children)
+            await connection.send(Node("notification", {"from": SERVER, "type": "encrypt", "id": self.new_id(),
+                                                        "t": str(int(time.time()))}, [Node("count", {"value": str(len(keep))})]))
 
     # -- views -----------------------------------------------------------------------------------------
     def transcript(self, conn: int | None, jid: str | None) -> dict:
