@@ -189,7 +189,12 @@ let package = Package(
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
-        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport"], path: "Tests/BuzzBridgeStorageTests"),
+        .testTarget(
+            name: "BuzzBridgeStorageTests",
+            // GRDB directly, to put a database into states the store itself never writes.
+            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/BuzzBridgeStorageTests"
+        ),
         // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
         .executableTarget(name: "ProtocolStoreProbe", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/ProtocolStoreProbe"),
         .testTarget(

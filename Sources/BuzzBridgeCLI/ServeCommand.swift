@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookRetryDelays: String = "1,5,15"
 
     @Flag(help: "Webhooks: allow loopback and private addresses, for development (env BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE=1).")
-    var webhookAllowPrivateAddresses = ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
+    var webhookAllowPrivateAddresses = false
 
     @Option(help: "HTTPS: certificate chain, PEM (env BUZZBRIDGE_TLS_CERT). With --tls-key, only HTTPS (TLS 1.2/1.3) is served.")
     var tlsCert: String?
@@ -52,7 +52,14 @@ struct ServeCommand: AsyncParsableCommand {
     private var tlsKeyPath: String? { tlsKey ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_KEY"] }
 
     @Flag(help: "Behind a reverse proxy that terminates TLS: require X-Forwarded-Proto: https and take the client address from X-Forwarded-For.")
-    var trustProxy = ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1"
+    var trustProxy = false
+
+    // A flag's default must be false (ArgumentParser checks it in debug builds); the environment
+    // turns these on when the command line does not.
+    private var allowsPrivateWebhookAddresses: Bool {
+        webhookAllowPrivateAddresses || ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
+    }
+    private var trustsProxy: Bool { trustProxy || ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1" }
 
     @Option(help: "API requests per minute per key, unless the key has its own limit.")
     var rateLimit: Int = 100
@@ -135,12 +142,12 @@ struct ServeCommand: AsyncParsableCommand {
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
         let webhooks = WebhookConfiguration(
             retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
-            allowPrivateAddresses: webhookAllowPrivateAddresses
+            allowPrivateAddresses: allowsPrivateWebhookAddresses
         )
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
-            trustProxy: trustProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
+            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
         )
         let whatsApp = whatsApp
         if whatsApp.replacesNoiseRoot {

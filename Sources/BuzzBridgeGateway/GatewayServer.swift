@@ -35,7 +35,8 @@ public struct GatewayConfiguration: Sendable {
 /// Opens the data folder's database, creating the folder first when needed.
 public enum DataFolder {
     public static func openStore(at directory: String) async throws -> SQLiteStore {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A new data folder is its owner's alone: it holds the database with the webhook secrets.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         return try await SQLiteStore.open(path: (directory as NSString).appendingPathComponent("buzzbridge.sqlite"))
     }
 }

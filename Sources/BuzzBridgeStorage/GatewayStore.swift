@@ -171,4 +171,19 @@ public enum StoreError: Error, Sendable, Equatable {
     /// `before` names no message of that conversation.
     case unknownCursor(MessageID)
     case corruptRow(String)
+    /// The database was written by a newer BuzzBridge (schema `found`, this build knows up to
+    /// `supported`); opening it would mark it older than it is and run old migrations over it.
+    case schemaTooNew(found: Int, supported: Int)
+}
+
+extension StoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unknownCursor(let id): "no message \(id) in this conversation"
+        case .corruptRow(let what): "a stored row could not be read: \(what)"
+        case .schemaTooNew(let found, let supported):
+            "the database has schema version \(found) but this build knows versions up to \(supported): "
+                + "it was written by a newer BuzzBridge; run that version, or restore the backup taken before the upgrade"
+        }
+    }
 }

@@ -440,8 +440,14 @@ def test_socks5_proxy_and_unknown_iq():
         assert tunnels and all(t == {"proxy": "socks5", "target": "web.whatsapp.com:443"} for t in tunnels), tunnels
         # neonize's get_privacy_settings swallows the error; whatsmeow logs how it parsed the answer.
         s.neonize.command("privacy-settings")
-        with open(os.path.join(s.directory, "neonize.err")) as log:
-            assert "info query returned status 501: feature-not-implemented" in log.read()
+        # whatsmeow's log line can reach the file after the command has returned: wait for it.
+        expected, deadline = "info query returned status 501: feature-not-implemented", time.time() + 10
+        while True:
+            with open(os.path.join(s.directory, "neonize.err")) as log:
+                if expected in log.read():
+                    break
+            assert time.time() < deadline, f"whatsmeow never logged: {expected}"
+            time.sleep(0.1)
         assert_sequence(s.double, first["conn"], ["in iq[id,to,type=get,xmlns=privacy]{privacy[]}",
                                                   "out iq[from,id,type=error]{error[code=501,text]}"])
 
@@ -526,6 +532,9 @@ SCENARIOS = {name[len("test_"):]: function for name, function in globals().items
 
 
 def main() -> int:
+    if "--list" in sys.argv:
+        print("\n".join(SCENARIOS))
+        return 0
     chosen = [a for a in sys.argv[1:] if not a.startswith("--")] or list(SCENARIOS)
     failures = 0
     for name in chosen:

@@ -24,6 +24,7 @@ public final class SQLiteStore: GatewayStore {
     private func migrate() async throws {
         try await database.write { db in
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            guard version <= Schema.migrations.count else { throw StoreError.schemaTooNew(found: version, supported: Schema.migrations.count) }
             for (index, statements) in Schema.migrations.enumerated() where index >= version {
                 for statement in statements { try db.execute(sql: statement) }
             }
