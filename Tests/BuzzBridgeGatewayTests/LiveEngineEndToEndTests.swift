@@ -245,6 +245,7 @@ struct LiveEngineEndToEndTests {
         let server = try serve(setup, double)
         let base = try await server.baseURL()
         let jid = try await link(base, setup, double)
+        try await eventually("the connected webhook") { changes(receiver).contains("connected") }
         let announced = changes(receiver).count
 
         // 503 and a cut socket: the engine logs in again by itself; the session stays active
