@@ -102,17 +102,21 @@ OPTIONAL_PREFIXES = ("in ib[", "out ib[", "in #closed[", "out #closed[")
 def compare(expected: list[str], actual: list[str], mode: str = "in-order") -> list[str]:
     """Problems (empty = match) between two lists of signatures.
     in-order: every expected signature that is not optional (OPTIONAL_PREFIXES: telemetry and socket
-    closes, whose timing against the server's stanzas is a race) occurs in `actual`, in this order
-    (others may come between).
+    closes) occurs in `actual` in the same order as the other signatures of its direction (others
+    may come between; the interleaving of the two directions is not compared).
     exact: after dropping optional stanzas from both, the lists are equal."""
     if mode == "in-order":
-        position = 0
-        for wanted in (line for line in expected if not line.startswith(OPTIONAL_PREFIXES)):
-            while position < len(actual) and actual[position] != wanted:
+        # Each direction is checked on its own: what the client sends and what the server sends
+        # are each in order, but how the two interleave on the wire is a race between them.
+        for direction in ("in ", "out "):
+            position = 0
+            mine = [line for line in actual if line.startswith(direction)]
+            for wanted in (line for line in expected if line.startswith(direction) and not line.startswith(OPTIONAL_PREFIXES)):
+                while position < len(mine) and mine[position] != wanted:
+                    position += 1
+                if position == len(mine):
+                    return [f"missing (in order): {wanted}"]
                 position += 1
-            if position == len(actual):
-                return [f"missing (in order): {wanted}"]
-            position += 1
         return []
     if mode != "exact":
         raise ValueError(f"unknown mode {mode!r}")
