@@ -33,6 +33,7 @@ struct AdminPanelRoutes: Sendable {
         inside.post("sessions", use: createSession)
         inside.get("sessions/:session_id", use: sessionPage)
         inside.get("sessions/:session_id/pairing", use: pairingState)
+        inside.post("sessions/:session_id/pairing-code", use: pairingCode)
         inside.post("sessions/:session_id/disconnect", use: disconnect)
         inside.get("keys", use: keysPage)
         inside.post("keys", use: createKey)
@@ -135,6 +136,29 @@ struct AdminPanelRoutes: Sendable {
         return try pages.render(
             "session", title: session.name, section: .sessions, csrf: context.adminCSRF,
             page: PanelViews.SessionDetail(session: session, pairing: pairing)
+        )
+    }
+
+    /// Link by phone number: the code the user types on the phone, shown on the session's page
+    /// beside the QR code (which stays valid meanwhile).
+    @Sendable func pairingCode(request: Request, context: GatewayRequestContext) async throws -> Response {
+        var request = request
+        let form = try await FormInput.read(&request)
+        var session = try await session(context)
+        let phone = try PhoneInput.parse(form["phone"] ?? "", field: "phone")
+        guard session.status != .active else { throw APIError(EngineError.alreadyActive) }
+        let engine = try await hub.engine(for: session)
+        let code: LinkingCode
+        do {
+            code = try await engine.pairingCode(phone: phone)
+        } catch {
+            throw APIError(error)
+        }
+        session = try await store.session(session.id) ?? session
+        let linking = PanelViews.LinkingCode(code: code.code, phone: code.phone.e164, expiresAt: code.expiresAt.iso8601)
+        return try pages.render(
+            "session", title: session.name, section: .sessions, csrf: context.adminCSRF,
+            page: PanelViews.SessionDetail(session: session, pairing: [PanelViews.Pairing(try await pairingState(for: session))], linkingCodes: [linking])
         )
     }
 

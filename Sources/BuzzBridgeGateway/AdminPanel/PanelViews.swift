@@ -77,8 +77,17 @@ enum PanelViews {
         let canDisconnect: Bool
         /// The pairing box: one element while the session is not active, none once it is.
         let pairing: [Pairing]
+        /// A code for linking by phone number, once asked for.
+        let linkingCodes: [LinkingCode]
+        /// What live sessions add: the state of the connection, why it ended, the account's names.
+        let details: [Detail]
 
-        init(session: Session, pairing: [Pairing]) {
+        struct Detail {
+            let name: String
+            let value: String
+        }
+
+        init(session: Session, pairing: [Pairing], linkingCodes: [LinkingCode] = []) {
             self.id = session.id.rawValue
             self.kind = session.kind.rawValue
             self.status = session.status.rawValue
@@ -87,6 +96,11 @@ enum PanelViews {
             self.lastActivity = Time(session.lastActivity)
             self.canDisconnect = session.status != .disconnected
             self.pairing = pairing
+            self.linkingCodes = linkingCodes
+            self.details = [
+                ("Connection", session.connection?.rawValue), ("Disconnect reason", session.disconnectReason?.rawValue),
+                ("Push name", session.pushName), ("LID", session.lid), ("Platform", session.platform),
+            ].compactMap { name, value in value.map { Detail(name: name, value: $0) } }
         }
     }
 
@@ -103,6 +117,12 @@ enum PanelViews {
             self.expiresAt = state.expiresAt ?? "—"
             self.problems = state.problem.map { [$0] } ?? []
         }
+    }
+
+    struct LinkingCode {
+        let code: String
+        let phone: String
+        let expiresAt: String
     }
 
     struct Keys {

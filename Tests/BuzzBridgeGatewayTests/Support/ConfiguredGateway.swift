@@ -69,7 +69,9 @@ final class ConfiguredGateway: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
         }
         if let rawBody { request.body = .bytes(ByteBuffer(string: rawBody)) }
-        let response = try await client.execute(request, timeout: .seconds(30))
+        // Generous: tests send dozens of requests at once on a loaded 2-core machine, and a request
+        // that waits for a pooled connection counts that wait against this deadline.
+        let response = try await client.execute(request, timeout: .seconds(120))
         let buffer = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return TestGateway.Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
     }
