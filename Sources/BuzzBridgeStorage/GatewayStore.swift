@@ -51,12 +51,17 @@ public struct OutboxEvent: Sendable, Equatable {
     /// The exact JSON body that will be sent and signed.
     public var payload: [UInt8]
     public var createdAt: Timestamp
+    /// The conversation the event belongs to within its session: the contact's phone number
+    /// (E.164) for message events, empty for session-level events. Webhook deliveries keep the
+    /// order of one conversation's events and may overtake across conversations.
+    public var conversation: String
 
-    public init(sessionID: SessionID, type: String, payload: [UInt8], createdAt: Timestamp) {
+    public init(sessionID: SessionID, type: String, payload: [UInt8], createdAt: Timestamp, conversation: String = "") {
         self.sessionID = sessionID
         self.type = type
         self.payload = payload
         self.createdAt = createdAt
+        self.conversation = conversation
     }
 }
 

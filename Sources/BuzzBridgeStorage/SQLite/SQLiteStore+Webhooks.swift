@@ -18,11 +18,14 @@ extension SQLiteStore: WebhookStore {
     static func queueDeliveries(of event: OutboxEvent, seq: Int64, in db: Database) throws {
         try db.run(
             """
-            INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, session_id, state, next_attempt_at, created_at, updated_at)
-            SELECT 'dlv_' || lower(hex(randomblob(12))), :seq, id, session_id, 'pending', :now, :now, :now
+            INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, session_id, conversation, state, next_attempt_at, created_at, updated_at)
+            SELECT 'dlv_' || lower(hex(randomblob(12))), :seq, id, session_id, :conversation, 'pending', :now, :now, :now
             \(subscribedEndpoints)
             """,
-            ["seq": seq, "now": Timestamp.now().stored, "session": event.sessionID.rawValue, "type": event.type]
+            [
+                "seq": seq, "now": Timestamp.now().stored, "session": event.sessionID.rawValue, "type": event.type,
+                "conversation": event.conversation,
+            ]
         )
     }
 
@@ -120,20 +123,41 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery] {
-        try await database.write { db in
+    /// The endpoint's claimable deliveries (see ``WebhookStore/claimDueDeliveries(endpoint:now:limit:settling:)``),
+    /// oldest first. A conversation's barrier is the first of its deliveries that holds back the
+    /// ones after it: any being sent holds back all (-1), else the first pending one not yet due.
+    /// Both sets are small (in flight, waiting for a retry) and come from the two queue indexes.
+    static let claimableDeliveries = """
+        WITH barriers AS MATERIALIZED (
+            SELECT conversation, MIN(seq) AS seq FROM (
+                SELECT conversation, -1 AS seq FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'delivering'
+                UNION ALL
+                SELECT conversation, event_seq AS seq FROM webhook_deliveries
+                WHERE endpoint_id = ?2 AND state = 'pending' AND next_attempt_at > ?1
+            ) GROUP BY conversation
+        )
+        SELECT d.id FROM webhook_deliveries d LEFT JOIN barriers b ON b.conversation = d.conversation
+        WHERE d.endpoint_id = ?2 AND d.state = 'pending' AND d.next_attempt_at <= ?1 AND (b.seq IS NULL OR d.event_seq < b.seq)
+        ORDER BY d.event_seq LIMIT ?3
+        """
+
+    public func claimDueDeliveries(
+        endpoint: WebhookEndpointID, now: Timestamp, limit: Int, settling: DeliverySettlement
+    ) async throws -> [ClaimedDelivery] {
+        let arguments: StatementArguments = [now.stored, endpoint.rawValue, limit]
+        // With nothing to write, a reader first checks that there is something to claim: the
+        // dispatcher asks after every commit that rings the bell, and most asks find nothing
+        // while a conversation's deliveries are in flight. They need not queue for the writer.
+        if settling.isEmpty, try database.read({ db in try db.countRows(Self.claimableDeliveries, arguments) }) == 0 {
+            return []
+        }
+        return try await database.write { db in
+            try Self.settle(settling, at: now, in: db)
             let claimed = try String.fetchAll(
                 db.cachedStatement(
-                    sql: """
-                        UPDATE webhook_deliveries SET state = 'delivering', updated_at = ?1
-                        WHERE id IN (
-                            SELECT id FROM webhook_deliveries
-                            WHERE endpoint_id = ?2 AND state = 'pending' AND next_attempt_at <= ?1
-                            ORDER BY event_seq LIMIT ?3
-                        ) RETURNING id
-                        """
+                    sql: "UPDATE webhook_deliveries SET state = 'delivering', updated_at = ?1 WHERE id IN (\(Self.claimableDeliveries)) RETURNING id"
                 ),
-                arguments: [now.stored, endpoint.rawValue, limit]
+                arguments: arguments
             )
             guard !claimed.isEmpty else { return [] }
             // Delivery ids are `dlv_` + hex, so they need no escaping inside the JSON array.
@@ -145,34 +169,52 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func completeDeliveries(_ completions: [DeliveryCompletion]) async throws {
-        guard !completions.isEmpty else { return }
-        try await database.write { db in
-            for completion in completions {
-                let (state, nextAttempt): (DeliveryState, Int64?) = switch completion.outcome {
-                case .succeeded: (.succeeded, nil)
-                case .failed: (.failed, nil)
-                case .retry(let time): (.pending, time.stored)
-                }
-                let attempt = completion.attempt
-                try db.run(
-                    """
-                    UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
-                        next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
-                    WHERE id = ?
-                    """,
-                    [state.rawValue, attempt.number, nextAttempt, attempt.statusCode, attempt.error, attempt.at.stored, completion.id.rawValue]
-                )
-                try db.run(
-                    "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                    [completion.id.rawValue, attempt.number, attempt.at.stored, attempt.statusCode, attempt.error, attempt.latencyMilliseconds]
-                )
-            }
+    public func deliveryBacklog(endpoint: WebhookEndpointID, now: Timestamp) async throws -> DeliveryBacklog {
+        try database.read { db in
+            try db.rows(
+                """
+                SELECT COUNT(*), MIN(CASE WHEN next_attempt_at > ?1 THEN next_attempt_at END)
+                FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'pending'
+                """,
+                [now.stored, endpoint.rawValue]
+            ) { row in DeliveryBacklog(pending: row[0] ?? 0, nextDueAt: (row[1] as Int64?).map(Timestamp.init(stored:))) }.first
+                ?? DeliveryBacklog(pending: 0, nextDueAt: nil)
         }
     }
 
+    public func completeDeliveries(_ completions: [DeliveryCompletion]) async throws {
+        guard !completions.isEmpty else { return }
+        try await database.write { db in try Self.settle(DeliverySettlement(completions: completions), at: .now(), in: db) }
+    }
+
     public func releaseDelivery(_ id: DeliveryID, at time: Timestamp) async throws {
-        try await database.write { db in
+        try await database.write { db in try Self.settle(DeliverySettlement(released: [id]), at: time, in: db) }
+    }
+
+    /// Logs each completion's attempt and moves its delivery to the outcome's state; returns the
+    /// released deliveries to the queue as they were (no attempt counted, due time kept).
+    private static func settle(_ settlement: DeliverySettlement, at time: Timestamp, in db: Database) throws {
+        for completion in settlement.completions {
+            let (state, nextAttempt): (DeliveryState, Int64?) = switch completion.outcome {
+            case .succeeded: (.succeeded, nil)
+            case .failed: (.failed, nil)
+            case .retry(let time): (.pending, time.stored)
+            }
+            let attempt = completion.attempt
+            try db.run(
+                """
+                UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
+                    next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
+                WHERE id = ?
+                """,
+                [state.rawValue, attempt.number, nextAttempt, attempt.statusCode, attempt.error, attempt.at.stored, completion.id.rawValue]
+            )
+            try db.run(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                [completion.id.rawValue, attempt.number, attempt.at.stored, attempt.statusCode, attempt.error, attempt.latencyMilliseconds]
+            )
+        }
+        for id in settlement.released {
             try db.run(
                 "UPDATE webhook_deliveries SET state = 'pending', updated_at = ?1 WHERE id = ?2 AND state = 'delivering'",
                 [time.stored, id.rawValue]
@@ -313,6 +355,7 @@ extension WebhookDelivery {
             id: DeliveryID(rawValue: try row.required("id")),
             eventSeq: row["event_seq"] ?? 0,
             eventType: try row.required("event_type"),
+            conversation: row["conversation"] ?? "",
             endpointID: WebhookEndpointID(rawValue: try row.required("endpoint_id")),
             url: try row.required("url"),
             sessionID: SessionID(rawValue: try row.required("session_id")),
