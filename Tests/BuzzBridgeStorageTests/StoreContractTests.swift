@@ -233,4 +233,29 @@ struct StoreContractTests {
             #expect(again.first?.delivery.attempts == 0)
         }
     }
+
+    @Test func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations() async throws {
+        try await withTemporaryStore { store, _ in
+            let session = activeSession("session_long_queue", name: "Long queue")
+            try await store.createSession(session)
+            let (endpoint, _) = try await store.saveWebhookEndpoint(
+                session: session.id, url: "https://hooks.example/all", secret: "secret-0123456789", events: nil, at: .now()
+            )
+            // More of Alice's events than the claim looks at before searching conversation by conversation.
+            var change = session
+            let aliceEvents = 300
+            for index in 0...aliceEvents {
+                change.lastActivity = .now()
+                let conversation = index == aliceEvents ? Self.bob.e164 : Self.alice.e164
+                try await store.updateSession(change, events: [
+                    OutboxEvent(sessionID: session.id, type: "message.received", payload: Array("\(index)".utf8), createdAt: .now(), conversation: conversation),
+                ])
+            }
+            let aliceFirst = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 1)
+            #expect(aliceFirst.map(\.delivery.conversation) == [Self.alice.e164])
+            let next = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10)
+            #expect(next.map(\.delivery.conversation) == [Self.bob.e164], "Bob's event, behind Alice's long queue")
+            #expect(next.map(\.payload) == [Array("\(aliceEvents)".utf8)])
+        }
+    }
 }

@@ -181,6 +181,8 @@ enum Schema {
             ), '')
             WHERE state IN ('pending', 'delivering')
             """,
+            // The claim's search conversation by conversation (SQLiteStore.claimableIDs).
+            "CREATE INDEX webhook_deliveries_by_conversation ON webhook_deliveries(endpoint_id, state, conversation, event_seq)",
         ],
     ]
 }
