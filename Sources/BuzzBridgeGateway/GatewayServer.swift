@@ -57,6 +57,7 @@ public struct GatewayServer: Service {
         router.add(middleware: ErrorEnvelopeMiddleware())
         if security.trustProxy { router.add(middleware: ForwardedHTTPSMiddleware()) }
         try DocsRoutes().register(on: router)
+        HealthRoutes(store: store, hub: hub).register(on: router)
 
         // One budget of failed authentications per client address, shared by every credential.
         let failedAuth = FailedAuthLimitMiddleware(

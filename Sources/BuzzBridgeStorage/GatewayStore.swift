@@ -40,7 +40,21 @@ public protocol GatewayStore: Sendable {
     func setting(_ key: String) async throws -> String?
     func setSetting(_ key: String, to value: String) async throws
 
+    /// Reads the schema version: answers only when the store does.
+    func schemaStatus() async throws -> SchemaStatus
+
     func close() async throws
+}
+
+/// Migrations applied to the database and known to this build; equal once migrated.
+public struct SchemaStatus: Sendable, Equatable {
+    public var applied: Int
+    public var known: Int
+
+    public init(applied: Int, known: Int) {
+        self.applied = applied
+        self.known = known
+    }
 }
 
 /// An event recorded for delivery to the session's webhooks.
