@@ -97,6 +97,7 @@ let package = Package(
                 "BuzzBridgeGateway",
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
+                "BuzzBridgeLiveEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,6 +108,20 @@ let package = Package(
             ],
             path: "Sources/BuzzBridgeCLI",
             linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]
+        ),
+        // The live WhatsApp engine: the protocol client joined to the gateway's engine interface and
+        // store. Its own target, so that the sandbox never links the protocol stack.
+        .target(
+            name: "BuzzBridgeLiveEngine",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeEngines",
+                "BuzzBridgeStorage",
+                "WhatsAppProtocol",
+                "SignalProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/BuzzBridgeLiveEngine"
         ),
         .target(name: "ConcurrencyHook", path: "Sources/ConcurrencyHook"),
         // QR Model 2 encoder and a minimal PNG writer: the pairing code needs byte mode, one error-correction level
@@ -138,6 +153,8 @@ let package = Package(
                 // Renders the pairing QR code with the gateway's encoder.
                 "QRCode",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // PBKDF2 and AES-CTR for pairing by phone number (the code's key wrapping).
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // zlib for compressed incoming frames.
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -172,7 +189,19 @@ let package = Package(
             ],
             path: "Tests/BuzzBridgeGatewayTests"
         ),
-        .testTarget(name: "BuzzBridgeStorageTests", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/BuzzBridgeStorageTests"),
+        .testTarget(
+            name: "BuzzBridgeStorageTests",
+            // GRDB directly, to put a database into states the store itself never writes.
+            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/BuzzBridgeStorageTests"
+        ),
+        // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
+        .executableTarget(name: "ProtocolStoreProbe", dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore"], path: "Tests/ProtocolStoreProbe"),
+        .testTarget(
+            name: "BuzzBridgeLiveEngineTests",
+            dependencies: ["BuzzBridgeLiveEngine", "BuzzBridgeStorage", "BuzzBridgeCore", "WhatsAppProtocol", "SignalProtocol"],
+            path: "Tests/BuzzBridgeLiveEngineTests"
+        ),
         .testTarget(name: "BuzzBridgeEnginesTests", dependencies: ["BuzzBridgeEngines", "BuzzBridgeCore"], path: "Tests/BuzzBridgeEnginesTests"),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"], path: "Tests/QRCodeTests"),
         .testTarget(name: "SignalProtocolTests", dependencies: ["SignalProtocol", "TestSupport"], path: "Tests/SignalProtocolTests"),

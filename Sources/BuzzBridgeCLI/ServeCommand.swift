@@ -2,6 +2,7 @@ import ArgumentParser
 import BuzzBridgeCore
 import BuzzBridgeEngines
 import BuzzBridgeGateway
+import BuzzBridgeLiveEngine
 import BuzzBridgeStorage
 import Foundation
 import Logging
@@ -38,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookRetryDelays: String = "1,5,15"
 
     @Flag(help: "Webhooks: allow loopback and private addresses, for development (env BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE=1).")
-    var webhookAllowPrivateAddresses = ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
+    var webhookAllowPrivateAddresses = false
 
     @Option(help: "Webhooks: requests open at once per endpoint, each for another conversation, 1 to 64 (env BUZZBRIDGE_WEBHOOK_CONCURRENCY).")
     var webhookConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_CONCURRENCY"] ?? "")
@@ -55,7 +56,14 @@ struct ServeCommand: AsyncParsableCommand {
     private var tlsKeyPath: String? { tlsKey ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_TLS_KEY"] }
 
     @Flag(help: "Behind a reverse proxy that terminates TLS: require X-Forwarded-Proto: https and take the client address from X-Forwarded-For.")
-    var trustProxy = ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1"
+    var trustProxy = false
+
+    // A flag's default must be false (ArgumentParser checks it in debug builds); the environment
+    // turns these on when the command line does not.
+    private var allowsPrivateWebhookAddresses: Bool {
+        webhookAllowPrivateAddresses || ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
+    }
+    private var trustsProxy: Bool { trustProxy || ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1" }
 
     @Option(help: "API requests per minute per key, unless the key has its own limit.")
     var rateLimit: Int = 100
@@ -68,6 +76,27 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Sends that may wait per session; beyond it a send gets RATE_LIMIT_EXCEEDED.")
     var sendQueueLimit: Int = 50
+
+    @Option(help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY).")
+    var waProxy: String?
+
+    @Option(help: "WhatsApp: a PEM file of extra trusted certificate authorities for the TLS connection (env BUZZBRIDGE_WA_CA_FILE).")
+    var waCaFile: String?
+
+    @Option(help: "WhatsApp: replace the pinned root key of the server's Noise certificate chain, 64 hex digits. ONLY for a server double (env BUZZBRIDGE_WA_NOISE_ROOT_KEY).")
+    var waNoiseRootKey: String?
+
+    @Option(help: "WhatsApp: the WhatsApp Web version announced, X.Y.Z; set it when WhatsApp refuses the built-in one (failure 405) (env BUZZBRIDGE_WA_VERSION).")
+    var waVersion: String?
+
+    /// The flags, or the environment where a flag is left out.
+    private var whatsApp: WhatsAppConnectionSettings {
+        let environment = ProcessInfo.processInfo.environment
+        return WhatsAppConnectionSettings(
+            proxy: waProxy ?? environment["BUZZBRIDGE_WA_PROXY"], caFile: waCaFile ?? environment["BUZZBRIDGE_WA_CA_FILE"],
+            noiseRootKey: waNoiseRootKey ?? environment["BUZZBRIDGE_WA_NOISE_ROOT_KEY"], version: waVersion ?? environment["BUZZBRIDGE_WA_VERSION"]
+        )
+    }
 
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -85,6 +114,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
+        }
+        do {
+            _ = try whatsApp.clientOptions()
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -113,15 +147,25 @@ struct ServeCommand: AsyncParsableCommand {
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
         let webhooks = WebhookConfiguration(
             retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
-            allowPrivateAddresses: webhookAllowPrivateAddresses, maximumInFlightPerEndpoint: webhookConcurrency
+            allowPrivateAddresses: allowsPrivateWebhookAddresses, maximumInFlightPerEndpoint: webhookConcurrency
         )
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
-            trustProxy: trustProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
+            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
         )
+        let whatsApp = whatsApp
+        if whatsApp.replacesNoiseRoot {
+            let warning = "WARNING: --wa-noise-root-key replaces WhatsApp's pinned server key: live sessions trust ONLY that key's "
+                + "server, never WhatsApp itself. Use it with a test server double, never in production."
+            announce(String(repeating: "!", count: 100))
+            announce(warning)
+            announce(String(repeating: "!", count: 100))
+            logger.critical("\(warning)")
+        }
+        let live = LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"))
         let configuration = GatewayConfiguration(
-            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security
+            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in

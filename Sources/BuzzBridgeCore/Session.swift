@@ -32,11 +32,22 @@ public struct Session: Sendable, Equatable {
     public var lastActivity: Timestamp?
     public var disconnectedAt: Timestamp?
     public var createdAt: Timestamp
+    /// The account's LID user (WhatsApp's privacy id for it), once linked.
+    public var lid: String?
+    /// The name WhatsApp shows contacts, announced with presence; set by the admin or the account.
+    public var pushName: String?
+    /// The primary device's platform as WhatsApp reports it (`android`, `iphone`, `smbi`…).
+    public var platform: String?
+    /// Why the session last became `disconnected`; nil while it never was or since it linked again.
+    public var disconnectReason: DisconnectReason?
+    /// How the link of an `active` session is doing at the moment; nil otherwise.
+    public var connection: SessionConnection?
 
     public init(
         id: SessionID, kind: SessionKind, name: String, status: SessionStatus = .disconnected,
         phoneNumber: PhoneNumber? = nil, connectedAt: Timestamp? = nil, lastActivity: Timestamp? = nil,
-        disconnectedAt: Timestamp? = nil, createdAt: Timestamp
+        disconnectedAt: Timestamp? = nil, createdAt: Timestamp, lid: String? = nil, pushName: String? = nil,
+        platform: String? = nil, disconnectReason: DisconnectReason? = nil, connection: SessionConnection? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -47,5 +58,10 @@ public struct Session: Sendable, Equatable {
         self.lastActivity = lastActivity
         self.disconnectedAt = disconnectedAt
         self.createdAt = createdAt
+        self.lid = lid
+        self.pushName = pushName
+        self.platform = platform
+        self.disconnectReason = disconnectReason
+        self.connection = connection
     }
 }

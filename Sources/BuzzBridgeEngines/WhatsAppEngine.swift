@@ -7,8 +7,12 @@ import BuzzBridgeCore
 /// WhatsApp only after it is safe, and a method such as ``logout()`` returns only once the
 /// resulting state change is stored.
 public protocol WhatsAppEngine: Sendable {
-    /// Starts pairing (or returns the pairing code still valid) for a session that is not active.
-    func pairingCode() async throws(EngineError) -> PairingCode
+    /// Starts pairing by QR (or returns the QR still valid) for a session that is not active.
+    func qrCode() async throws(EngineError) -> PairingQR
+
+    /// Starts pairing by phone number: returns the 8-character code the user types on the phone
+    /// (WhatsApp → Linked devices → Link with phone number). `phone` is the account's number.
+    func pairingCode(phone: PhoneNumber) async throws(EngineError) -> LinkingCode
 
     /// Hands a message to WhatsApp. Returns once WhatsApp accepted it; later receipts arrive as
     /// ``EngineEvent/messageStatus(_:)`` events naming `message.id`.
@@ -17,11 +21,15 @@ public protocol WhatsAppEngine: Sendable {
     /// Tells the sender that an incoming message was read (blue ticks).
     func markRead(_ message: IncomingMessageReference) async throws(EngineError)
 
-    /// Logs out and forgets the pairing.
+    /// Logs the device out on WhatsApp's side (when connected), then forgets the pairing and
+    /// wipes its keys.
     func logout() async throws(EngineError)
 
-    /// Restores a previously paired connection after a restart.
+    /// Logs in again with the stored credentials after a restart: no new QR.
     func resume(as phoneNumber: PhoneNumber) async
+
+    /// The name WhatsApp shows contacts; announced with presence from now on.
+    func setPushName(_ name: String) async throws(EngineError)
 
     /// Stops the engine: no event is recorded after this returns.
     func shutdown() async
@@ -32,13 +40,29 @@ public protocol EngineEventSink: Sendable {
     func record(_ event: EngineEvent) async throws
 }
 
-public struct PairingCode: Sendable, Equatable {
+/// A pairing QR: the string the phone scans, valid until `expiresAt` (WhatsApp's refs rotate).
+public struct PairingQR: Sendable, Equatable {
     /// The exact string a phone must scan.
     public var payload: String
     public var expiresAt: Timestamp
 
     public init(payload: String, expiresAt: Timestamp) {
         self.payload = payload
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A code for pairing by phone number: 8 characters the user types on the phone.
+public struct LinkingCode: Sendable, Equatable {
+    /// Eight characters of WhatsApp's alphabet (`123456789ABCDEFGHJKLMNPQRSTVWXYZ`).
+    public var code: String
+    /// The account the code is for.
+    public var phone: PhoneNumber
+    public var expiresAt: Timestamp
+
+    public init(code: String, phone: PhoneNumber, expiresAt: Timestamp) {
+        self.code = code
+        self.phone = phone
         self.expiresAt = expiresAt
     }
 }
@@ -110,15 +134,35 @@ public struct MessageStatusChange: Sendable, Equatable {
 }
 
 public enum SessionChange: Sendable, Equatable {
-    case pairingStarted(PairingCode)
-    case connected(phoneNumber: PhoneNumber, at: Timestamp)
+    /// A QR is out (the first, or a rotated one).
+    case pairingStarted(PairingQR)
+    /// A code for pairing by phone number is out.
+    case pairingCodeIssued(LinkingCode)
+    /// Logged in: after pairing, after a restart, after a reconnect.
+    case connected(LinkedAccount)
+    /// The connection was lost; the engine logs in again with the stored credentials. The
+    /// session stays `active`.
+    case reconnecting(at: Timestamp)
     case disconnected(reason: DisconnectReason, at: Timestamp)
 }
 
-public enum DisconnectReason: String, Sendable, Equatable {
-    case loggedOut = "logged_out"
-    case droppedByPhone = "dropped_by_phone"
-    case pairingExpired = "pairing_expired"
+/// The account a session is linked to, as WhatsApp reports it on login.
+public struct LinkedAccount: Sendable, Equatable {
+    public var phoneNumber: PhoneNumber
+    /// The account's LID user (digits before `@lid`).
+    public var lid: String?
+    public var pushName: String?
+    /// The primary device's platform (`android`, `iphone`, `smba`…).
+    public var platform: String?
+    public var at: Timestamp
+
+    public init(phoneNumber: PhoneNumber, lid: String? = nil, pushName: String? = nil, platform: String? = nil, at: Timestamp) {
+        self.phoneNumber = phoneNumber
+        self.lid = lid
+        self.pushName = pushName
+        self.platform = platform
+        self.at = at
+    }
 }
 
 public enum EngineEvent: Sendable, Equatable {
@@ -136,6 +180,8 @@ public enum EngineError: Error, Sendable, Equatable {
     case unavailable(String)
     /// The request cannot be carried out in the engine's current state (a caller's mistake).
     case failed(String)
+    /// WhatsApp refused the request or did not answer (named in the message).
+    case rejected(String)
     /// The gateway could not store what happened; the engine did not acknowledge it.
     case recordingFailed
 }

@@ -15,11 +15,14 @@ public struct GatewayConfiguration: Sendable {
     public var webhooks: WebhookConfiguration
     /// HTTPS, rate limits and send pacing.
     public var security: SecurityConfiguration
+    /// Builds the engines of live sessions (the live engine's factory); nil answers them with 503.
+    public var liveEngines: (any EngineFactory)?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
-        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init()
+        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil
     ) {
+        self.liveEngines = liveEngines
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -32,7 +35,8 @@ public struct GatewayConfiguration: Sendable {
 /// Opens the data folder's database, creating the folder first when needed.
 public enum DataFolder {
     public static func openStore(at directory: String) async throws -> SQLiteStore {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A new data folder is its owner's alone: it holds the database with the webhook secrets.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         return try await SQLiteStore.open(path: (directory as NSString).appendingPathComponent("buzzbridge.sqlite"))
     }
 }
@@ -49,7 +53,8 @@ public struct GatewayServer: Service {
         configuration: GatewayConfiguration, store: any GatewayStore & WebhookStore, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
-        let hub = SessionHub(store: store, factory: DefaultEngineFactory(sandbox: configuration.sandbox, logger: logger), logger: logger)
+        let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
+        let hub = SessionHub(store: store, factory: factory, logger: logger)
         let services = GatewayServices(store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing))
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
@@ -79,7 +84,7 @@ public struct GatewayServer: Service {
 
         let provisioning = Provisioning(store: store)
         let admin = router.group("admin/api").add(middleware: failedAuth).add(middleware: AdminAuthenticator(provisioning: provisioning))
-        AdminRoutes(provisioning: provisioning).register(on: admin)
+        AdminRoutes(provisioning: provisioning, hub: hub).register(on: admin)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
         AdminPanelRoutes(

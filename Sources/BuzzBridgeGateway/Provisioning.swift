@@ -18,6 +18,14 @@ public struct Provisioning: Sendable {
         return session
     }
 
+    /// Sets a session's name and push name; throws when there is no such session.
+    public func updateSession(_ id: SessionID, name: String, pushName: String?) async throws -> Session {
+        guard let session = try await store.updateSessionNames(id, name: name, pushName: pushName) else {
+            throw ProvisioningError.unknownSession(id)
+        }
+        return session
+    }
+
     /// A new key; by default with every scope, the instance's rate limit and no expiry.
     public func issueKey(
         for sessionID: SessionID, label: String? = nil, scopes: Set<APIKeyScope> = Set(APIKeyScope.allCases),

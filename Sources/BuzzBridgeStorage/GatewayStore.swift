@@ -10,6 +10,9 @@ public protocol GatewayStore: Sendable {
     func session(_ id: SessionID) async throws -> Session?
     func sessions() async throws -> [Session]
     func updateSession(_ session: Session, events: [OutboxEvent]) async throws
+    /// Sets only the names an operator controls, leaving what the engine writes untouched;
+    /// returns the updated session, or nil when there is none.
+    func updateSessionNames(_ id: SessionID, name: String, pushName: String?) async throws -> Session?
 
     // API keys
     func createAPIKey(_ key: APIKeyRecord) async throws
@@ -187,4 +190,19 @@ public enum StoreError: Error, Sendable, Equatable {
     /// `before` names no message of that conversation.
     case unknownCursor(MessageID)
     case corruptRow(String)
+    /// The database was written by a newer BuzzBridge (schema `found`, this build knows up to
+    /// `supported`); opening it would mark it older than it is and run old migrations over it.
+    case schemaTooNew(found: Int, supported: Int)
+}
+
+extension StoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unknownCursor(let id): "no message \(id) in this conversation"
+        case .corruptRow(let what): "a stored row could not be read: \(what)"
+        case .schemaTooNew(let found, let supported):
+            "the database has schema version \(found) but this build knows versions up to \(supported): "
+                + "it was written by a newer BuzzBridge; run that version, or restore the backup taken before the upgrade"
+        }
+    }
 }

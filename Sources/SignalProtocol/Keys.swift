@@ -67,10 +67,14 @@ public struct ECKeyPair: Sendable {
         ECKeyPair(privateKey: Curve25519.KeyAgreement.PrivateKey())
     }
 
-    /// The raw X25519 shared secret with `publicKey`.
+    /// The raw X25519 shared secret with `publicKey`. A secret of all zeros (a low-order
+    /// public key) is refused: it would make every derived key known to anyone.
     public func agreement(with publicKey: ECPublicKey) throws(SignalError) -> Data {
         guard let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey.key) else { throw .invalidKey }
-        return secret.withUnsafeBytes { Data($0) }
+        let bytes = secret.withUnsafeBytes { Data($0) }
+        // OR of all bytes, no early exit: the secret's bytes decide nothing but the final test.
+        guard bytes.reduce(0, |) != 0 else { throw .invalidKey }
+        return bytes
     }
 
     public func signature(for message: some DataProtocol) -> Data {

@@ -21,7 +21,8 @@ public enum XEdDSA {
     }
 
     /// Deterministic variant for test vectors: `random` (64 bytes) only feeds the nonce.
-    public static func signature(
+    /// Internal: a caller reusing `random` for two messages would leak the private key.
+    static func signature(
         for message: some DataProtocol,
         privateKey: Curve25519.KeyAgreement.PrivateKey,
         random: some DataProtocol

@@ -19,11 +19,15 @@ struct LifecycleTests {
         let sessionID = try #require(banner.firstMatch(of: /session_[A-Za-z0-9]+/).map { String($0.output) })
         #expect(banner.contains("bzb_admin_"))
         #expect(FileManager.default.fileExists(atPath: data + "/buzzbridge.sqlite"))
+        // The data folder and the database (webhook secrets in plain text) are the owner's alone.
+        #expect(try FileManager.default.attributesOfItem(atPath: data)[.posixPermissions] as? Int == 0o700)
+        #expect(try FileManager.default.attributesOfItem(atPath: data + "/buzzbridge.sqlite")[.posixPermissions] as? Int == 0o600)
 
         // The CLI works on the same data folder while the server runs.
         let list = try await BuzzBridgeExecutable.run(["sessions", "list", "--data", data])
         #expect(list.status == 0)
         #expect(list.output.contains(sessionID))
+        #expect(list.output.hasPrefix("SESSION"), "a table with its header")
         let created = try await BuzzBridgeExecutable.run(["keys", "create", "--data", data, "--session", sessionID, "--label", "ci"])
         #expect(created.status == 0)
         let secondKey = try #require(created.output.firstMatch(of: /bzb_test_[A-Za-z0-9]{32}/).map { String($0.output) })
@@ -50,6 +54,17 @@ struct LifecycleTests {
 
         let newSession = try await BuzzBridgeExecutable.run(["sessions", "create", "--data", data, "--kind", "live", "--name", "OFYS"])
         #expect(newSession.output.contains("bzb_live_"))
+        await server.terminate()
+    }
+
+    @Test func flagsSetThroughTheEnvironmentStartTheServer() async throws {
+        let data = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = try ServerProcess(
+            arguments: ["serve", "--data", data, "--port", "0"],
+            environment: ["BUZZBRIDGE_TRUST_PROXY": "1", "BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE": "1"]
+        )
+        _ = try await server.waitFor("listening on")
         await server.terminate()
     }
 

@@ -182,10 +182,18 @@ struct OpenAPIConformanceTests {
         try await api.call(.POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, expect: 400, code: "SESSION_INACTIVE")
         try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"hi"}"#, expect: 400, code: "SESSION_INACTIVE")
         try await api.call(.POST, "/api/sandbox/drop", expect: 400, code: "SESSION_INACTIVE")
+        let pairingCode = "/api/session/pairing-code"
+        try await api.call(.POST, pairingCode, body: #"{"phone":"+60123456789"}"#, expect: 200)
+        try await api.call(.GET, "/api/session/status", expect: 200)
+        for bad in ["{}", #"{"phone":"12"}"#, #"{"phone":5}"#, "[1]", "{"] {
+            try await api.call(.POST, pairingCode, body: bad, expect: 400, code: "VALIDATION_ERROR")
+        }
+        try await api.call(.POST, pairingCode, body: #"{"phone":"+60123456789"}"#, auth: .none, expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/qr", expect: 200)
         try await api.call(.GET, "/api/session/status", expect: 200)
         try await api.call(.POST, "/api/sandbox/scan", expect: 200)
         try await api.call(.POST, "/api/sandbox/scan", expect: 400, code: "SESSION_ALREADY_ACTIVE")
+        try await api.call(.POST, pairingCode, body: #"{"phone":"+60123456789"}"#, expect: 400, code: "SESSION_ALREADY_ACTIVE")
         try await api.call(.GET, "/api/qr", expect: 400, code: "SESSION_ALREADY_ACTIVE")
         try await api.call(.GET, "/api/session/status", expect: 200)
     }
@@ -281,12 +289,20 @@ struct OpenAPIConformanceTests {
         let session = "/admin/api/sessions/{session_id}"
         try await api.call(.GET, "/admin/api/sessions/\(gateway.sessionID)", template: session, auth: .admin, expect: 200)
         try await api.call(.GET, "/admin/api/sessions/session_0000000000000000", template: session, auth: .admin, expect: 404, code: "NOT_FOUND")
+        let own = "/admin/api/sessions/\(gateway.sessionID)"
+        try await api.call(.PATCH, own, template: session, body: #"{"push_name":"OFYS Support"}"#, auth: .admin, expect: 200)
+        try await api.call(.PATCH, own, template: session, body: #"{"name":"Renamed","push_name":"Shop"}"#, auth: .admin, expect: 200)
+        for bad in ["{}", #"{"push_name":""}"#, #"{"name":""}"#, #"{"push_name":7}"#, "{"] {
+            try await api.call(.PATCH, own, template: session, body: bad, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
+        }
+        try await api.call(.PATCH, "/admin/api/sessions/session_0000000000000000", template: session, body: #"{"push_name":"x"}"#, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(.PATCH, own, template: session, body: #"{"push_name":"x"}"#, auth: .none, expect: 401, code: "UNAUTHORIZED")
 
         let keys = "/admin/api/sessions/{session_id}/keys"
-        let own = "/admin/api/sessions/\(gateway.sessionID)/keys"
-        let added = try await api.call(.POST, own, template: keys, body: #"{"label":"rotation"}"#, auth: .admin, expect: 201)
-        try await api.call(.POST, own, template: keys, auth: .admin, expect: 201)
-        try await api.call(.POST, own, template: keys, body: #"{"label":5}"#, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
+        let ownKeys = "/admin/api/sessions/\(gateway.sessionID)/keys"
+        let added = try await api.call(.POST, ownKeys, template: keys, body: #"{"label":"rotation"}"#, auth: .admin, expect: 201)
+        try await api.call(.POST, ownKeys, template: keys, auth: .admin, expect: 201)
+        try await api.call(.POST, ownKeys, template: keys, body: #"{"label":5}"#, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
         try await api.call(.POST, "/admin/api/sessions/session_0000000000000000/keys", template: keys, auth: .admin, expect: 404, code: "NOT_FOUND")
         try await api.call(.GET, "/admin/api/sessions/session_0000000000000000/keys", template: keys, auth: .admin, expect: 404, code: "NOT_FOUND")
 
@@ -298,7 +314,7 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/api/session/status", auth: .bearer(addedKey), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.POST, "/admin/api/keys/\(newID)/revoke", template: "/admin/api/keys/{key_id}/revoke", auth: .admin, expect: 200)
         try await api.call(.POST, "/admin/api/keys/\(newID)/revoke", template: "/admin/api/keys/{key_id}/revoke", auth: .admin, expect: 404, code: "NOT_FOUND")
-        try await api.call(.GET, own, template: keys, auth: .admin, expect: 200)
+        try await api.call(.GET, ownKeys, template: keys, auth: .admin, expect: 200)
     }
 }
 

@@ -1,6 +1,7 @@
 import BuzzBridgeCore
 import BuzzBridgeStorage
 import Foundation
+import GRDB
 import Testing
 
 /// The store's contract as the gateway relies on it, checked on the store itself: message filters,
@@ -256,6 +257,29 @@ struct StoreContractTests {
             let next = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10)
             #expect(next.map(\.delivery.conversation) == [Self.bob.e164], "Bob's event, behind Alice's long queue")
             #expect(next.map(\.payload) == [Array("\(aliceEvents)".utf8)])
+        }
+    }
+}
+
+@Suite("Store files: a newer schema is refused, new files are the owner's alone")
+struct StoreFileTests {
+    @Test func aDatabaseOfANewerBuildIsRefusedAndLeftAsItIs() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-schema-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/buzzbridge.sqlite"
+        try await SQLiteStore.open(path: path).close()
+        let newer = 1_000
+        try await DatabaseQueue(path: path).write { try $0.execute(sql: "PRAGMA user_version = \(newer)") }
+
+        await #expect(throws: StoreError.self) { _ = try await SQLiteStore.open(path: path) }
+        #expect(try await DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == newer)
+    }
+
+    @Test func aNewDatabaseFileIsReadableByItsOwnerOnly() async throws {
+        try await withTemporaryStore { store, path in
+            #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+            try await store.close()
         }
     }
 }

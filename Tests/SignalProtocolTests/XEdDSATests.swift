@@ -110,6 +110,39 @@ struct XEdDSATests {
         }
     }
 
+    @Test("carries and borrows from the operands' top bits match the overflow flags, edge values included")
+    func carryAndBorrowWithoutFlags() {
+        let edges: [UInt64] = [0, 1, 2, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0x8000_0000_0000_0001, .max - 1, .max]
+        var generator = SystemRandomNumberGenerator()
+        let values = edges + (0..<24).map { _ in UInt64.random(in: .min ... .max, using: &generator) }
+        for a in values {
+            for b in values {
+                for bit: UInt64 in [0, 1] {
+                    let (s1, o1) = a.addingReportingOverflow(b)
+                    let (s2, o2) = s1.addingReportingOverflow(bit)
+                    let added = Scalar.addWithCarry(a, b, bit)
+                    #expect(added.sum == s2 && added.carry == ((o1 || o2) ? 1 : 0))
+                    let (d1, b1) = a.subtractingReportingOverflow(b)
+                    let (d2, b2) = d1.subtractingReportingOverflow(bit)
+                    let subtracted = Scalar.subtractWithBorrow(a, b, bit)
+                    #expect(subtracted.difference == d2 && subtracted.borrow == ((b1 || b2) ? 1 : 0))
+                }
+            }
+        }
+    }
+
+    @Test("an X25519 agreement with a low-order point (all-zero secret) is refused")
+    func allZeroSharedSecretRefused() throws {
+        let ours = ECKeyPair.generate()
+        // u = 0 and u = 1 are points of small order: every scalar gives the zero secret.
+        for lowOrder in [Data(count: 32), Data([1] + [UInt8](repeating: 0, count: 31))] {
+            let point = try ECPublicKey(rawRepresentation: lowOrder)
+            #expect(throws: SignalError.invalidKey) { try ours.agreement(with: point) }
+        }
+        let theirs = ECKeyPair.generate()
+        #expect(try ours.agreement(with: theirs.publicKey) == theirs.agreement(with: ours.publicKey))
+    }
+
     @Test("scalar reduction agrees with L·k + r ≡ r")
     func scalarReduction() {
         // L itself reduces to zero and L + 5 to 5.

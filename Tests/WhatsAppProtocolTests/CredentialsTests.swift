@@ -106,6 +106,13 @@ import Testing
         #expect(!after.hasDevicePairingData && after.passive && after.username == 5_511_987_654_321 && after.device == 3)
     }
 
+    @Test(arguments: ["", "abc", "12a4", "+15551234", "1.5"])
+    func loginRefusesANonNumericUser(user: String) {
+        #expect(throws: ClientPayloads.Failure.nonNumericUser(user)) {
+            try ClientPayloads.login(device: JID(user: user, device: 2, server: JID.Server.user), companion: companion)
+        }
+    }
+
     static func reference(_ request: [String: Any]) async throws -> String {
         let output = try await PythonPeer.check("wa_client_payload.py", input: try JSONSerialization.data(withJSONObject: request))
         let json = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])

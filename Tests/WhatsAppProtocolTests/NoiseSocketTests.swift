@@ -122,3 +122,55 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
         }
     }
 }
+
+/// A transport whose writes take a random while, as a busy event loop's do: a later write can
+/// finish first unless the socket orders them.
+final class JitteryTransport: MessageTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var written: [Data] = []
+
+    var messages: [Data] { lock.withLock { written } }
+
+    func send(_ message: Data) async throws {
+        try await Task.sleep(for: .microseconds(Int.random(in: 0...400)))
+        lock.withLock { written.append(message) }
+    }
+
+    func receive() async throws -> Data? { nil }
+    func close() async {}
+}
+
+@Suite struct NoiseSocketOrderTests {
+    @Test func concurrentSendsReachTheTransportInCounterOrder() async throws {
+        let key = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) })
+        let transport = JitteryTransport()
+        let socket = NoiseSocket(
+            transport: transport,
+            frames: FrameEncoder(),
+            incoming: FrameDecoder(),
+            ciphers: NoiseTransport(sender: NoiseCipherState(key: key), receiver: NoiseCipherState(key: key)),
+            serverStaticKey: Data()
+        )
+        let count = 300
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask { try? await socket.sendFrame(Data("frame \(index)".utf8)) }
+            }
+        }
+        let messages = transport.messages
+        #expect(messages.count == count)
+        // The receiver decrypts with counters 0, 1, 2…: any frame out of order fails to open.
+        var decoder = FrameDecoder()
+        var receiver = NoiseCipherState(key: key)
+        var opened = 0
+        for (index, message) in messages.enumerated() {
+            decoder.append(index == 0 ? message.dropFirst(ConnectionHeader.bytes.count) : message)
+            while let frame = decoder.nextFrame() {
+                #expect(throws: Never.self) { _ = try receiver.decrypt(frame) }
+                opened += 1
+            }
+        }
+        #expect(opened == count)
+        #expect(messages.first?.prefix(4) == ConnectionHeader.bytes)
+    }
+}

@@ -68,4 +68,19 @@ import Testing
         #expect(rotation.lifetime == .seconds(160))
         #expect(PairingRefRotation(refs: []).current(after: .zero) == nil)
     }
+
+    @Test func sixtySecondsOnlyWhileSixRefsRemain() {
+        // whatsmeow qrchan.go: the 60 s rule keys on six codes remaining, not on the first index.
+        let five = PairingRefRotation(refs: (1...5).map { "ref\($0)" })
+        #expect(five.current(after: .seconds(19))?.ref == "ref1")
+        #expect(five.current(after: .seconds(20))?.ref == "ref2")
+        #expect(five.lifetime == .seconds(100))
+        let seven = PairingRefRotation(refs: (1...7).map { "ref\($0)" })
+        #expect(PairingRefRotation.duration(ofRefAt: 0, of: 7) == .seconds(20))
+        #expect(PairingRefRotation.duration(ofRefAt: 1, of: 7) == .seconds(60))
+        #expect(seven.lifetime == .seconds(180))
+        #expect(Pairing.validity(remainingRefs: 6) == .seconds(60))
+        #expect(Pairing.validity(remainingRefs: 5) == .seconds(20))
+        #expect(Pairing.validity(remainingRefs: 7) == .seconds(20))
+    }
 }

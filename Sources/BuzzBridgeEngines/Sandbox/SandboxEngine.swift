@@ -14,7 +14,7 @@ public struct SandboxConfiguration: Sendable {
     public var deliveryDelay: Duration
     /// How long `+60100000001` takes to answer "Test reply".
     public var replyDelay: Duration
-    /// How long a pairing code stays valid (WhatsApp's first code lives 60 s).
+    /// How long a QR or a pairing code stays valid (WhatsApp's first QR lives 60 s).
     public var pairingCodeLifetime: Duration
 
     public init(
@@ -52,7 +52,7 @@ public enum SandboxNumbers {
 
 /// Operations only a sandbox offers: the caller stands in for the phone and its contacts.
 public protocol SandboxControls: WhatsAppEngine {
-    /// The phone scans the QR code shown last.
+    /// The phone scans the QR code shown last, or the user types the pairing code given last.
     func scan() async throws(EngineError)
     /// A contact sends a message; returns its WhatsApp id.
     func receive(from: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String
@@ -67,23 +67,30 @@ public actor SandboxEngine: SandboxControls {
     private let sessionID: SessionID
     private let logger: Logger
     private var linkedNumber: PhoneNumber?
-    private var pairing: PairingCode?
+    private var pairing: PairingQR?
+    private var linkingCode: LinkingCode?
+    private var pushName: String?
     private var agenda = Agenda<@Sendable (SandboxEngine) async -> Void>()
     /// Sleeps until the agenda's first entry is due; replaced when an earlier entry arrives.
     private var clock: (task: Task<Void, Never>, wakesAt: ContinuousClock.Instant)?
     private var isShutDown = false
 
-    public init(sessionID: SessionID, configuration: SandboxConfiguration = .init(), events sink: any EngineEventSink, logger: Logger = Logger(label: "buzzbridge.sandbox")) {
+    public init(
+        sessionID: SessionID, configuration: SandboxConfiguration = .init(), pushName: String? = nil, events sink: any EngineEventSink,
+        logger: Logger = Logger(label: "buzzbridge.sandbox")
+    ) {
         self.sink = sink
+        self.pushName = pushName
         self.sessionID = sessionID
         self.configuration = configuration
         self.logger = logger
     }
 
-    public func pairingCode() async throws(EngineError) -> PairingCode {
+    public func qrCode() async throws(EngineError) -> PairingQR {
         guard linkedNumber == nil else { throw .alreadyActive }
         if let pairing, pairing.expiresAt > .now() { return pairing }
-        let code = PairingCode(
+        linkingCode = nil
+        let code = PairingQR(
             payload: "BUZZBRIDGE-SANDBOX:\(sessionID.rawValue):\(RandomToken.base62(length: 24))",
             expiresAt: Timestamp.now().adding(configuration.pairingCodeLifetime)
         )
@@ -98,23 +105,62 @@ public actor SandboxEngine: SandboxControls {
         return code
     }
 
-    private func isShowing(_ code: PairingCode) -> Bool { pairing == code && linkedNumber == nil }
+    /// A fake of WhatsApp's pairing by phone number: the code is derived from the session and the
+    /// number (the same request gives the same code), and ``scan()`` stands in for the user
+    /// typing it, linking the session as `phone`.
+    public func pairingCode(phone: PhoneNumber) async throws(EngineError) -> LinkingCode {
+        guard linkedNumber == nil else { throw .alreadyActive }
+        if let linkingCode, linkingCode.phone == phone, linkingCode.expiresAt > .now() { return linkingCode }
+        pairing = nil
+        let code = LinkingCode(
+            code: SandboxLinkingCode.code(session: sessionID, phone: phone), phone: phone,
+            expiresAt: Timestamp.now().adding(configuration.pairingCodeLifetime)
+        )
+        linkingCode = code
+        try await emit(.session(.pairingCodeIssued(code)))
+        schedule(after: configuration.pairingCodeLifetime) { engine in await engine.expire(code) }
+        if let delay = configuration.autoScanAfter {
+            schedule(after: delay) { engine in
+                if await engine.isShowing(code) { try? await engine.scan() }
+            }
+        }
+        return code
+    }
 
-    /// A code nobody scanned ends the pairing attempt, unless a newer code replaced it.
-    private func expire(_ code: PairingCode) async {
+    private func isShowing(_ code: PairingQR) -> Bool { pairing == code && linkedNumber == nil }
+    private func isShowing(_ code: LinkingCode) -> Bool { linkingCode == code && linkedNumber == nil }
+
+    /// A QR nobody scanned ends the pairing attempt, unless a newer QR or code replaced it.
+    private func expire(_ code: PairingQR) async {
         guard isShowing(code) else { return }
         pairing = nil
         try? await emit(.session(.disconnected(reason: .pairingExpired, at: .now())))
     }
 
+    private func expire(_ code: LinkingCode) async {
+        guard isShowing(code) else { return }
+        linkingCode = nil
+        try? await emit(.session(.disconnected(reason: .pairingExpired, at: .now())))
+    }
+
     public func scan() async throws(EngineError) {
         guard linkedNumber == nil else { throw .alreadyActive }
-        guard let pairing, pairing.expiresAt > .now() else {
-            throw .failed("no QR code is waiting to be scanned: request GET /api/qr first")
+        let number: PhoneNumber
+        if let linkingCode, linkingCode.expiresAt > .now() {
+            number = linkingCode.phone
+        } else if let pairing, pairing.expiresAt > .now() {
+            number = configuration.businessNumber
+        } else {
+            throw .failed("no QR code or pairing code is waiting: request GET /api/qr or POST /api/session/pairing-code first")
         }
-        self.pairing = nil
-        linkedNumber = configuration.businessNumber
-        try await emit(.session(.connected(phoneNumber: configuration.businessNumber, at: .now())))
+        pairing = nil
+        linkingCode = nil
+        linkedNumber = number
+        try await emit(.session(.connected(LinkedAccount(phoneNumber: number, pushName: pushName, platform: "sandbox", at: .now()))))
+    }
+
+    public func setPushName(_ name: String) {
+        pushName = name
     }
 
     public func send(_ message: OutgoingMessage) throws(EngineError) -> SendReceipt {
@@ -144,8 +190,9 @@ public actor SandboxEngine: SandboxControls {
     }
 
     public func logout() async throws(EngineError) {
-        let wasPairing = pairing != nil
+        let wasPairing = pairing != nil || linkingCode != nil
         pairing = nil
+        linkingCode = nil
         cancelTimers()
         guard linkedNumber != nil || wasPairing else { return }
         linkedNumber = nil

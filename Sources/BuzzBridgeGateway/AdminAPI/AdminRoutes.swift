@@ -19,11 +19,13 @@ struct AdminAuthenticator: RouterMiddleware {
 /// `/admin/api`: sessions and their API keys, for operators and the admin panel.
 struct AdminRoutes {
     let provisioning: Provisioning
+    let hub: SessionHub
 
     func register(on admin: RouterGroup<GatewayRequestContext>) {
         admin.get("sessions", use: listSessions)
         admin.post("sessions", use: createSession)
         admin.get("sessions/:session_id", use: showSession)
+        admin.patch("sessions/:session_id", use: updateSession)
         admin.get("sessions/:session_id/keys", use: listKeys)
         admin.post("sessions/:session_id/keys", use: createKey)
         admin.post("keys/:key_id/revoke", use: revokeKey)
@@ -34,7 +36,7 @@ struct AdminRoutes {
         let session: Session
         enum CodingKeys: String, CodingKey {
             case sessionID = "session_id", kind, name, status, phoneNumber = "phone_number", connectedAt = "connected_at"
-            case lastActivity = "last_activity", createdAt = "created_at"
+            case lastActivity = "last_activity", createdAt = "created_at", pushName = "push_name"
         }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -46,6 +48,7 @@ struct AdminRoutes {
             try container.encode(session.connectedAt?.iso8601, forKey: .connectedAt)
             try container.encode(session.lastActivity?.iso8601, forKey: .lastActivity)
             try container.encode(session.createdAt.iso8601, forKey: .createdAt)
+            try container.encode(session.pushName, forKey: .pushName)
         }
     }
 
@@ -111,6 +114,40 @@ struct AdminRoutes {
     @Sendable func showSession(request: Request, context: GatewayRequestContext) async throws -> Success<SessionSummary> {
         Success(SessionSummary(session: try await session(context)))
     }
+
+    /// Renames a session or sets its push name: the name WhatsApp shows contacts, announced with
+    /// presence (without one WhatsApp treats the device as inactive and its receipts as such).
+    @Sendable func updateSession(request: Request, context: GatewayRequestContext) async throws -> Success<SessionSummary> {
+        var session = try await session(context)
+        let body = try await JSONObjectInput.read(request, context: context)
+        let name = try body.string("name")
+        let pushName = try body.string("push_name")
+        guard name != nil || pushName != nil else { throw APIError.invalid("body", "must set name or push_name") }
+        if let name {
+            guard !name.isEmpty, name.count <= 100 else { throw APIError.invalid("name", "must be 1 to 100 characters") }
+            session.name = name
+        }
+        if let pushName {
+            let trimmed = pushName.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.count <= Self.maximumPushNameLength else {
+                throw APIError.invalid("push_name", "must be 1 to \(Self.maximumPushNameLength) characters")
+            }
+            session.pushName = trimmed
+        }
+        // Only the fields set here change: the engine may be updating the same row meanwhile.
+        let updated = try await provisioning.updateSession(session.id, name: session.name, pushName: session.pushName)
+        if let pushName = updated.pushName, let engine = await hub.runningEngine(for: session.id) {
+            do {
+                try await engine.setPushName(pushName)
+            } catch {
+                throw APIError(error)
+            }
+        }
+        return Success(SessionSummary(session: updated), message: "Session updated")
+    }
+
+    /// WhatsApp's own limit for a profile name.
+    static let maximumPushNameLength = 25
 
     @Sendable func listKeys(request: Request, context: GatewayRequestContext) async throws -> Success<[KeySummary]> {
         let session = try await session(context)

@@ -150,7 +150,7 @@ struct AdminPanelRoutes: Sendable {
             return PairingState(status: session.status.rawValue, phoneNumber: session.phoneNumber?.e164, qrCode: nil, expiresAt: nil, problem: nil)
         }
         do {
-            let code = try await hub.engine(for: session).pairingCode()
+            let code = try await hub.engine(for: session).qrCode()
             let image = try QRCode(text: code.payload, errorCorrection: .medium).pngDataURI(moduleSize: 8, quietZone: 4)
             // Showing a code moves the session to pending; report the stored status.
             let status = try await store.session(session.id)?.status ?? session.status

@@ -64,6 +64,8 @@ extension APIError {
             self.init(.serviceUnavailable, "Service temporarily unavailable: \(reason)")
         case .failed(let reason):
             self.init(.validationError, reason)
+        case .rejected(let reason):
+            self.init(.serviceUnavailable, "WhatsApp did not accept the request: \(reason)")
         case .recordingFailed:
             self.init(.internalError, "Internal server error")
         }

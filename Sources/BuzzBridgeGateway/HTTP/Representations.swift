@@ -22,11 +22,16 @@ struct MessageRepresentation: JSONObject {
     }
 }
 
+/// The spec's session status, and what BuzzBridge adds: `connection` (`connected`,
+/// `reconnecting`) while `active`, `disconnect_reason` once `disconnected`, and the linked
+/// account's `lid`, `push_name` and `platform` when known. Added fields are left out when empty,
+/// so that the spec's five keep their exact shape.
 struct SessionStatusRepresentation: Encodable, Sendable {
     let session: Session
 
     enum CodingKeys: String, CodingKey {
         case sessionID = "session_id", status, phoneNumber = "phone_number", connectedAt = "connected_at", lastActivity = "last_activity"
+        case connection, disconnectReason = "disconnect_reason", lid, pushName = "push_name", platform
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -36,5 +41,10 @@ struct SessionStatusRepresentation: Encodable, Sendable {
         try container.encode(session.phoneNumber?.e164, forKey: .phoneNumber)
         try container.encode(session.connectedAt?.iso8601, forKey: .connectedAt)
         try container.encode(session.lastActivity?.iso8601, forKey: .lastActivity)
+        if session.status == .active { try container.encodeIfPresent(session.connection?.rawValue ?? "connected", forKey: .connection) }
+        if session.status == .disconnected { try container.encodeIfPresent(session.disconnectReason?.rawValue, forKey: .disconnectReason) }
+        try container.encodeIfPresent(session.lid, forKey: .lid)
+        try container.encodeIfPresent(session.pushName, forKey: .pushName)
+        try container.encodeIfPresent(session.platform, forKey: .platform)
     }
 }

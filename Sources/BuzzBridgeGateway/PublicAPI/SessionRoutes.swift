@@ -4,12 +4,13 @@ import BuzzBridgeStorage
 import Hummingbird
 import QRCode
 
-/// `GET /api/qr`, `GET /api/session/status`, `POST /api/session/disconnect`.
+/// `GET /api/qr`, `POST /api/session/pairing-code`, `GET /api/session/status`, `POST /api/session/disconnect`.
 struct SessionRoutes {
     let services: GatewayServices
 
     func register(on api: RouterGroup<GatewayRequestContext>) {
         api.get("qr", use: qr)
+        api.post("session/pairing-code", use: pairingCode)
         api.get("session/status", use: status)
         api.post("session/disconnect", use: disconnect)
     }
@@ -28,9 +29,9 @@ struct SessionRoutes {
         let session = try await services.session(for: context)
         guard session.status != .active else { throw APIError(EngineError.alreadyActive) }
         let engine = try await services.hub.engine(for: session)
-        let code: PairingCode
+        let code: PairingQR
         do {
-            code = try await engine.pairingCode()
+            code = try await engine.qrCode()
         } catch {
             throw APIError(error)
         }
@@ -38,6 +39,40 @@ struct SessionRoutes {
         return Success(
             QRResponse(qrCode: image, sessionID: session.id.rawValue, expiresAt: code.expiresAt.iso8601, status: SessionStatus.pending.rawValue),
             message: "QR code generated successfully"
+        )
+    }
+
+    struct PairingCodeResponse: Encodable, Sendable {
+        let pairingCode: String
+        let phoneNumber: String
+        let sessionID: String
+        let expiresAt: String
+        let status: String
+        enum CodingKeys: String, CodingKey {
+            case pairingCode = "pairing_code", phoneNumber = "phone_number", sessionID = "session_id", expiresAt = "expires_at", status
+        }
+    }
+
+    /// Pairing by phone number: the code the user types in WhatsApp → Linked devices → Link with
+    /// phone number instead of scanning the QR.
+    @Sendable func pairingCode(request: Request, context: GatewayRequestContext) async throws -> Success<PairingCodeResponse> {
+        let body = try await JSONObjectInput.read(request, context: context)
+        let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
+        let session = try await services.session(for: context)
+        guard session.status != .active else { throw APIError(EngineError.alreadyActive) }
+        let engine = try await services.hub.engine(for: session)
+        let code: LinkingCode
+        do {
+            code = try await engine.pairingCode(phone: phone)
+        } catch {
+            throw APIError(error)
+        }
+        return Success(
+            PairingCodeResponse(
+                pairingCode: code.code, phoneNumber: code.phone.e164, sessionID: session.id.rawValue, expiresAt: code.expiresAt.iso8601,
+                status: SessionStatus.pending.rawValue
+            ),
+            message: "Pairing code generated: enter it on the phone under Linked devices → Link with phone number"
         )
     }
 

@@ -55,27 +55,68 @@ struct EventRecorder: EngineEventSink {
 
     private func recordSessionChange(_ change: SessionChange) async throws {
         guard var session = try await store.session(sessionID) else { return }
-        let event: OutboxEvent
+        let before = session
+        var event: OutboxEvent?
         switch change {
         case .pairingStarted:
-            let now = Timestamp.now()
             session.status = .pending
-            event = WebhookEvents.session(session, change: "qr_generated", reason: nil, at: now)
-        case .connected(let phone, let time):
+            session.disconnectReason = nil
+            event = WebhookEvents.session(session, change: "qr_generated", reason: nil, at: .now())
+        case .pairingCodeIssued:
+            session.status = .pending
+            session.disconnectReason = nil
+            event = WebhookEvents.session(session, change: "pairing_code_generated", reason: nil, at: .now())
+        case .connected(let account):
+            // A login after a reconnect or a restart is no news to the client: the status stayed
+            // `active` throughout. Only a new link (or another account) is announced.
+            let isNewLink = session.status != .active || session.phoneNumber != account.phoneNumber
             session.status = .active
-            session.phoneNumber = phone
-            session.connectedAt = time
-            session.lastActivity = time
+            session.phoneNumber = account.phoneNumber
+            session.lid = account.lid ?? session.lid
+            session.platform = account.platform ?? session.platform
+            // The admin's push name wins over the account's own.
+            if session.pushName == nil { session.pushName = account.pushName }
+            session.connection = .connected
+            session.disconnectReason = nil
             session.disconnectedAt = nil
-            event = WebhookEvents.session(session, change: "connected", reason: nil, at: time)
+            session.lastActivity = account.at
+            if isNewLink {
+                session.connectedAt = account.at
+                event = WebhookEvents.session(session, change: "connected", reason: nil, at: account.at)
+            }
+        case .reconnecting:
+            // Transient: the account is still linked, so status and phone number stay.
+            guard session.status == .active else { return }
+            session.connection = .reconnecting
         case .disconnected(let reason, let time):
             session.status = .disconnected
-            session.phoneNumber = nil
+            session.disconnectReason = reason
+            session.connection = nil
             session.connectedAt = nil
             session.disconnectedAt = time
+            // The account is gone, unless only this connection was refused (a client version,
+            // a temporary ban): its credentials are kept and the next start logs in again.
+            if !reason.keepsAccount {
+                session.phoneNumber = nil
+                session.lid = nil
+                session.platform = nil
+            }
             event = WebhookEvents.session(session, change: "disconnected", reason: reason.rawValue, at: time)
         }
-        try await store.updateSession(session, events: [event])
-        logger.info("session is now \(session.status.rawValue)", metadata: ["session": "\(sessionID)"])
+        guard session != before || event != nil else { return }
+        try await store.updateSession(session, events: event.map { [$0] } ?? [])
+        logger.info(
+            "session is now \(session.status.rawValue)",
+            metadata: [
+                "session": "\(sessionID)", "connection": "\(session.connection?.rawValue ?? "-")",
+                "reason": "\(session.disconnectReason?.rawValue ?? "-")",
+            ]
+        )
+        if session.disconnectReason == .outdatedClient {
+            logger.error(
+                "WhatsApp refused this client version (failure 405): start buzzbridge serve with --wa-version set to the current WhatsApp Web version",
+                metadata: ["session": "\(sessionID)"]
+            )
+        }
     }
 }

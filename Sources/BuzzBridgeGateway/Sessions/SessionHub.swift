@@ -29,25 +29,32 @@ actor SessionHub {
             throw APIError(error)
         }
         engines[session.id] = engine
-        if session.status == .active, let phone = session.phoneNumber {
+        if Self.isLinked(session), let phone = session.phoneNumber {
             await engine.resume(as: phone)
         }
         return engine
     }
 
+    /// Whether `session` has an account to log in to again: active, or disconnected for a reason
+    /// that keeps the account (see ``DisconnectReason/keepsAccount``).
+    static func isLinked(_ session: Session) -> Bool {
+        session.status == .active
+            || (session.status == .disconnected && session.disconnectReason?.keepsAccount == true && session.phoneNumber != nil)
+    }
+
     /// After a restart: a QR shown by the previous process can no longer be scanned, so pending
-    /// sessions end their pairing; active sessions reconnect.
+    /// sessions end their pairing; every linked session logs in again with its stored credentials.
     func restore() async throws {
         for session in try await store.sessions() {
-            switch session.status {
-            case .pending:
+            if session.status == .pending {
                 var ended = session
                 ended.status = .disconnected
                 ended.disconnectedAt = .now()
+                ended.disconnectReason = .pairingExpired
                 try await store.updateSession(ended, events: [
                     WebhookEvents.session(ended, change: "disconnected", reason: DisconnectReason.pairingExpired.rawValue, at: .now()),
                 ])
-            case .active:
+            } else if Self.isLinked(session) {
                 do {
                     _ = try await engine(for: session)
                     unrestored.remove(session.id)
@@ -55,8 +62,6 @@ actor SessionHub {
                     unrestored.insert(session.id)
                     logger.error("could not restore session", metadata: ["session": "\(session.id)", "error": "\(error.message)"])
                 }
-            case .disconnected:
-                break
             }
         }
         restored = true
@@ -66,6 +71,11 @@ actor SessionHub {
     /// engine, which is then connected or connecting.
     func readiness() -> SessionReadiness {
         SessionReadiness(restored: restored, unrestored: unrestored.count, engines: engines.count)
+    }
+
+    /// The engine of `session` if one runs (push name changes reach it at once).
+    func runningEngine(for id: SessionID) -> (any WhatsAppEngine)? {
+        engines[id]
     }
 
     func shutdown() async {

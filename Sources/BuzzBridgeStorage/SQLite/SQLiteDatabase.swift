@@ -1,4 +1,9 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -25,7 +30,10 @@ final class SQLiteDatabase: Sendable {
     /// snapshot for microseconds, so this is only a bound.
     private static let restartPatienceMilliseconds: Int32 = 20
 
+    /// A new database file is created readable by its owner only (SQLite gives the WAL and shared
+    /// memory files the same mode): it holds webhook secrets, which signing needs in plain text.
     static func open(path: String, readerCount: Int, walRestartPages: Int) throws -> SQLiteDatabase {
+        createOwnerOnlyFileIfMissing(path)
         let readerCount = max(readerCount, 1)
         var pooled = connectionConfiguration()
         pooled.maximumReaderCount = readerCount
@@ -291,4 +299,10 @@ private struct PendingWrite: Sendable {
     let run: @Sendable (Database) throws -> () -> Void
     /// Answers the caller with the error that kept its write out of the database.
     let fail: @Sendable (any Error) -> Void
+}
+
+/// Creates an empty file with mode 0600 unless one exists (O_EXCL: an existing file keeps its mode).
+private func createOwnerOnlyFileIfMissing(_ path: String) {
+    let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    if descriptor >= 0 { close(descriptor) }
 }

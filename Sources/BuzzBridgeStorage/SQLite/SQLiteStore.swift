@@ -24,6 +24,7 @@ public final class SQLiteStore: GatewayStore {
     private func migrate() async throws {
         try await database.write { db in
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            guard version <= Schema.migrations.count else { throw StoreError.schemaTooNew(found: version, supported: Schema.migrations.count) }
             for (index, statements) in Schema.migrations.enumerated() where index >= version {
                 for statement in statements { try db.execute(sql: statement) }
             }
@@ -46,11 +47,13 @@ public final class SQLiteStore: GatewayStore {
         try await database.write { db in
             try db.run(
                 """
-                INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at,
+                    lid, push_name, platform, disconnect_reason, connection)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [session.id.rawValue, session.kind.rawValue, session.name, session.status.rawValue, session.phoneNumber?.e164,
-                 session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored]
+                 session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored,
+                 session.lid, session.pushName, session.platform, session.disconnectReason?.rawValue, session.connection?.rawValue]
             )
         }
     }
@@ -72,14 +75,21 @@ public final class SQLiteStore: GatewayStore {
             try db.run(
                 """
                 UPDATE sessions SET name = ?, status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
-                    disconnected_at = ? WHERE id = ?
+                    disconnected_at = ?, lid = ?, push_name = ?, platform = ?, disconnect_reason = ?, connection = ? WHERE id = ?
                 """,
                 [session.name, session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
-                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.id.rawValue]
+                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.lid, session.pushName, session.platform,
+                 session.disconnectReason?.rawValue, session.connection?.rawValue, session.id.rawValue]
             )
             try Self.record(events, in: db)
         }
         if !events.isEmpty { deliveryBell.ring() }
+    }
+
+    public func updateSessionNames(_ id: SessionID, name: String, pushName: String?) async throws -> Session? {
+        try await database.write { db in
+            try db.rows("UPDATE sessions SET name = ?, push_name = ? WHERE id = ? RETURNING *", [name, pushName, id.rawValue], Session.init(row:)).first
+        }
     }
 
     // MARK: API keys
@@ -415,7 +425,13 @@ extension Session {
             connectedAt: row.timestamp("connected_at"),
             lastActivity: row.timestamp("last_activity"),
             disconnectedAt: row.timestamp("disconnected_at"),
-            createdAt: row.timestamp("created_at") ?? Timestamp(stored: 0)
+            createdAt: row.timestamp("created_at") ?? Timestamp(stored: 0),
+            lid: row["lid"],
+            pushName: row["push_name"],
+            platform: row["platform"],
+            // A value this build does not know (written by a newer one) reads as none.
+            disconnectReason: (row["disconnect_reason"] as String?).flatMap(DisconnectReason.init(rawValue:)),
+            connection: (row["connection"] as String?).flatMap(SessionConnection.init(rawValue:))
         )
     }
 }

@@ -166,6 +166,85 @@ enum Schema {
             "ALTER TABLE api_keys ADD COLUMN requests_per_minute INTEGER",
             "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER",
         ],
+        // WhatsApp and Signal protocol state per session, as the engine serialised it
+        // (``ProtocolStateStore``). Every table goes with its session.
+        [
+            """
+            CREATE TABLE wa_device (
+                session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+                credentials BLOB,
+                paired_device BLOB,
+                signed_prekey BLOB,
+                next_prekey_id INTEGER NOT NULL DEFAULT 1
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE wa_prekeys (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                key_id INTEGER NOT NULL,
+                record BLOB NOT NULL,
+                uploaded INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (session_id, key_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX wa_prekeys_by_upload ON wa_prekeys(session_id, uploaded, key_id)",
+            """
+            CREATE TABLE wa_identities (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                user TEXT NOT NULL,
+                device INTEGER NOT NULL,
+                identity BLOB NOT NULL,
+                PRIMARY KEY (session_id, user, device)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE wa_signal_sessions (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                user TEXT NOT NULL,
+                device INTEGER NOT NULL,
+                record BLOB NOT NULL,
+                PRIMARY KEY (session_id, user, device)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE wa_sender_keys (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                sender_user TEXT NOT NULL,
+                sender_device INTEGER NOT NULL,
+                record BLOB NOT NULL,
+                PRIMARY KEY (session_id, group_id, sender_user, sender_device)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE wa_lid_map (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                lid TEXT NOT NULL,
+                phone TEXT NOT NULL,
+                PRIMARY KEY (session_id, lid)
+            ) WITHOUT ROWID
+            """,
+            "CREATE UNIQUE INDEX wa_lid_map_by_phone ON wa_lid_map(session_id, phone)",
+            """
+            CREATE TABLE wa_device_lists (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                user TEXT NOT NULL,
+                record BLOB NOT NULL,
+                fetched_at INTEGER NOT NULL,
+                PRIMARY KEY (session_id, user)
+            ) WITHOUT ROWID
+            """,
+        ],
+        // What the live engine learns about the linked account, and why a session last disconnected.
+        [
+            "ALTER TABLE sessions ADD COLUMN lid TEXT",
+            "ALTER TABLE sessions ADD COLUMN push_name TEXT",
+            "ALTER TABLE sessions ADD COLUMN platform TEXT",
+            "ALTER TABLE sessions ADD COLUMN disconnect_reason TEXT",
+            "ALTER TABLE sessions ADD COLUMN connection TEXT",
+        ],
+        // The push name the protocol client announces, kept with the rest of its state.
+        ["ALTER TABLE wa_device ADD COLUMN push_name BLOB"],
         // Webhook deliveries know their event's conversation (the contact's phone, '' for session
         // events): one conversation's deliveries go out in order, different ones in parallel.
         // Deliveries still queued take it from their event's body; finished ones need none.

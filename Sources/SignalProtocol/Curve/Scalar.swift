@@ -34,10 +34,10 @@ struct Scalar: Sendable {
             var carry: UInt64 = 0
             for j in 0..<4 {
                 let (high, low) = a.words[i].multipliedFullWidth(by: b.words[j])
-                let (sum1, overflow1) = product[i + j].addingReportingOverflow(low)
-                let (sum2, overflow2) = sum1.addingReportingOverflow(carry)
+                let (sum1, carry1) = addWithCarry(product[i + j], low, 0)
+                let (sum2, carry2) = addWithCarry(sum1, carry, 0)
                 product[i + j] = sum2
-                carry = high &+ (overflow1 ? 1 : 0) &+ (overflow2 ? 1 : 0)
+                carry = high &+ carry1 &+ carry2
             }
             product[i + 4] = carry
         }
@@ -45,10 +45,7 @@ struct Scalar: Sendable {
         var carry: UInt64 = 0
         for index in 0..<9 {
             let addend = index < 4 ? c.words[index] : 0
-            let (sum1, overflow1) = product[index].addingReportingOverflow(addend)
-            let (sum2, overflow2) = sum1.addingReportingOverflow(carry)
-            product[index] = sum2
-            carry = (overflow1 ? 1 : 0) &+ (overflow2 ? 1 : 0)
+            (product[index], carry) = addWithCarry(product[index], addend, carry)
         }
         return Scalar(reducedWords: reduce(product))
     }
@@ -67,10 +64,7 @@ struct Scalar: Sendable {
                 var difference: [UInt64] = [0, 0, 0, 0]
                 var borrow: UInt64 = 0
                 for index in 0..<4 {
-                    let (d1, b1) = acc[index].subtractingReportingOverflow(order[index])
-                    let (d2, b2) = d1.subtractingReportingOverflow(borrow)
-                    difference[index] = d2
-                    borrow = (b1 ? 1 : 0) | (b2 ? 1 : 0)
+                    (difference[index], borrow) = subtractWithBorrow(acc[index], order[index], borrow)
                 }
                 let keepDifference = borrow &- 1  // all ones when acc >= L
                 for index in 0..<4 {
@@ -79,5 +73,21 @@ struct Scalar: Sendable {
             }
         }
         return acc
+    }
+
+    /// a + b + carry (carry 0 or 1) and the carry out, taken from the top bits of the operands
+    /// and the sum (Hacker's Delight 2-13) rather than from an overflow flag turned into an
+    /// integer, which a compiler may do with a branch on secret data.
+    @inline(__always)
+    static func addWithCarry(_ a: UInt64, _ b: UInt64, _ carry: UInt64) -> (sum: UInt64, carry: UInt64) {
+        let sum = a &+ b &+ carry
+        return (sum, ((a & b) | ((a | b) & ~sum)) >> 63)
+    }
+
+    /// a − b − borrow (borrow 0 or 1) and the borrow out, computed the same way.
+    @inline(__always)
+    static func subtractWithBorrow(_ a: UInt64, _ b: UInt64, _ borrow: UInt64) -> (difference: UInt64, borrow: UInt64) {
+        let difference = a &- b &- borrow
+        return (difference, ((~a & b) | ((~a | b) & difference)) >> 63)
     }
 }

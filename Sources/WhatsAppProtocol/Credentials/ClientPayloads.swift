@@ -90,7 +90,7 @@ public enum ClientPayloads {
         companion: CompanionDescription
     ) throws -> WAClientPayload {
         if let pairedDevice {
-            return login(device: pairedDevice.jid, version: version, companion: companion)
+            return try login(device: pairedDevice.jid, version: version, companion: companion)
         }
         return try registration(credentials: credentials, version: version, companion: companion)
     }
@@ -118,14 +118,22 @@ public enum ClientPayloads {
         return payload
     }
 
+    public enum Failure: Error, Equatable, Sendable {
+        /// The login username is the phone number: a JID whose user is not a number cannot log in.
+        case nonNumericUser(String)
+    }
+
     /// For a paired device logging in again as `device` (phone-number JID with device number).
     public static func login(
         device: JID,
         version: WhatsAppWebVersion = .whatsmeowReference,
         companion: CompanionDescription
-    ) -> WAClientPayload {
+    ) throws(Failure) -> WAClientPayload {
+        guard !device.user.isEmpty, device.user.allSatisfy({ $0.isASCII && $0.isNumber }), let username = UInt64(device.user) else {
+            throw .nonNumericUser(device.user)
+        }
         var payload = base(version: version, companion: companion)
-        payload.username = UInt64(device.user) ?? 0
+        payload.username = username
         payload.device = UInt32(device.device)
         payload.passive = true
         payload.pull = true

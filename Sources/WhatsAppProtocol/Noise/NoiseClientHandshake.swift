@@ -112,7 +112,10 @@ public struct NoiseClientHandshake: Sendable {
         _ publicKey: Curve25519.KeyAgreement.PublicKey
     ) throws(Failure) {
         guard let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey) else { throw .invalidServerKey }
-        state.mixKey(secret.withUnsafeBytes { Data($0) })
+        let bytes = secret.withUnsafeBytes { Data($0) }
+        // A low-order server key gives an all-zero secret: refused, as in every agreement.
+        guard bytes.reduce(0, |) != 0 else { throw .invalidServerKey }
+        state.mixKey(bytes)
     }
 
     private mutating func decrypt(_ ciphertext: Data) throws(Failure) -> Data {

@@ -62,10 +62,9 @@ public struct PairingQRCode: Sendable, Hashable {
     }
 }
 
-/// The refs of one `pair-device` IQ, shown one after another: the first for 60 s, each later
-/// one for 20 s (whatsmeow qrchan.go: emitQRs, where the 60 s applies while six refs remain,
-/// i.e. to the first of the six the server sends). When all have been shown the client should
-/// disconnect; reconnecting brings new refs.
+/// The refs of one `pair-device` IQ, shown one after another: while six refs remain (the first
+/// of the six the server normally sends) for 60 s, otherwise for 20 s (whatsmeow qrchan.go:
+/// emitQRs). When all have been shown the client should disconnect; reconnecting brings new refs.
 public struct PairingRefRotation: Sendable {
     public static let firstDuration: Duration = .seconds(60)
     public static let laterDuration: Duration = .seconds(20)
@@ -76,9 +75,9 @@ public struct PairingRefRotation: Sendable {
         self.refs = refs
     }
 
-    /// How long the ref at `index` stays on screen.
-    public static func duration(ofRefAt index: Int) -> Duration {
-        index == 0 ? firstDuration : laterDuration
+    /// How long the ref at `index` of `count` refs stays on screen.
+    public static func duration(ofRefAt index: Int, of count: Int) -> Duration {
+        count - index == 6 ? firstDuration : laterDuration
     }
 
     /// The ref to show `elapsed` after the IQ arrived, with the time it has left; nil once
@@ -86,7 +85,7 @@ public struct PairingRefRotation: Sendable {
     public func current(after elapsed: Duration) -> (index: Int, ref: String, remaining: Duration)? {
         var end = Duration.zero
         for (index, ref) in refs.enumerated() {
-            end += Self.duration(ofRefAt: index)
+            end += Self.duration(ofRefAt: index, of: refs.count)
             if elapsed < end { return (index, ref, end - elapsed) }
         }
         return nil
@@ -94,7 +93,7 @@ public struct PairingRefRotation: Sendable {
 
     /// The total time the refs last.
     public var lifetime: Duration {
-        refs.indices.reduce(Duration.zero) { $0 + Self.duration(ofRefAt: $1) }
+        refs.indices.reduce(Duration.zero) { $0 + Self.duration(ofRefAt: $1, of: refs.count) }
     }
 }
 

@@ -27,6 +27,10 @@ public actor NoiseSocket {
     private var frames: FrameEncoder
     private var incoming: FrameDecoder
     private var ciphers: NoiseTransport
+    /// The transport write of the last frame encrypted. Each write waits for the one before:
+    /// frames are encrypted in call order (the counter is the nonce), and an actor method that
+    /// awaits the transport lets the next call run, whose write could otherwise overtake it.
+    private var lastWrite: Task<Void, any Error>?
     /// The server's Noise static key, verified against its certificate chain.
     public nonisolated let serverStaticKey: Data
 
@@ -96,7 +100,7 @@ public actor NoiseSocket {
         }
     }
 
-    private init(transport: any MessageTransport, frames: FrameEncoder, incoming: FrameDecoder, ciphers: NoiseTransport, serverStaticKey: Data) {
+    init(transport: any MessageTransport, frames: FrameEncoder, incoming: FrameDecoder, ciphers: NoiseTransport, serverStaticKey: Data) {
         self.transport = transport
         self.frames = frames
         self.incoming = incoming
@@ -111,7 +115,9 @@ public actor NoiseSocket {
         try await sendFrame(plaintext)
     }
 
-    /// Encrypts and sends one frame's plaintext (flag byte and node bytes).
+    /// Encrypts and sends one frame's plaintext (flag byte and node bytes). Frames reach the
+    /// transport in the order of the calls, however many run at once. Once encrypted, a frame
+    /// is written even if the caller is cancelled: skipping it would break every later nonce.
     public func sendFrame(_ plaintext: Data) async throws {
         let frame: Data
         do {
@@ -121,7 +127,14 @@ public actor NoiseSocket {
         } catch let error as FrameError {
             throw Failure.frame(error)
         }
-        try await transport.send(frame)
+        let previous = lastWrite
+        let transport = transport
+        let write = Task {
+            _ = await previous?.result
+            try await transport.send(frame)
+        }
+        lastWrite = write
+        try await write.value
     }
 
     /// The next node from the server, or nil once the connection is closed.

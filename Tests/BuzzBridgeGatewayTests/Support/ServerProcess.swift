@@ -37,9 +37,11 @@ final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
     private let lines = LockedLines()
 
-    init(arguments: [String]) throws {
+    /// `environment` is added to the test process's own.
+    init(arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = try BuzzBridgeExecutable.url
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         let lines = self.lines

@@ -1,0 +1,309 @@
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import Foundation
+import Logging
+import WhatsAppProtocol
+
+/// `WhatsAppEngine` over the WhatsApp client: turns the gateway's requests into client calls and
+/// the client's events into session changes, each recorded before the next event is handled.
+///
+/// One client per session for the engine's life; it is started on demand (a QR or pairing code
+/// asked for) or at once for a linked session after a restart (``resume(as:)``).
+public actor LiveEngine: WhatsAppEngine {
+    private let sessionID: SessionID
+    private let state: StoredClientState
+    private let client: WhatsAppClient
+    private let sink: any EngineEventSink
+    private let logger: Logger
+    private var pushName: String?
+    private var listener: Task<Void, Never>?
+
+    /// The QR shown now, while pairing.
+    private var currentQR: PairingQR?
+    /// Callers of ``qrCode()`` or ``pairingCode(phone:)`` waiting for the first QR of a connection.
+    private var qrWaiters: [Int: CheckedContinuation<PairingQR, any Error>] = [:]
+    private var nextWaiter = 0
+    private var linkingCode: LinkingCode?
+    /// The account this device is logged in as (or was, while reconnecting).
+    private var account: LinkedAccount?
+    private var platform: String?
+    private var isShutDown = false
+
+    /// How long a request waits for WhatsApp's first pairing ref.
+    static let firstQRTimeout: Duration = .seconds(30)
+    /// A pairing code works while the pairing connection lasts: the six refs of WhatsApp Web's
+    /// rotation, 60 s then five times 20 s (whatsmeow `qrchan.go`).
+    static let pairingCodeLifetime: Duration = .seconds(160)
+
+    init(sessionID: SessionID, state: StoredClientState, options: WhatsAppClientOptions, events sink: any EngineEventSink, logger: Logger) {
+        self.sessionID = sessionID
+        self.state = state
+        self.client = WhatsAppClient(store: state, options: options)
+        self.sink = sink
+        self.pushName = options.pushName
+        var logger = logger
+        logger[metadataKey: "session"] = "\(sessionID)"
+        self.logger = logger
+    }
+
+    // MARK: WhatsAppEngine
+
+    public func qrCode() async throws(EngineError) -> PairingQR {
+        guard account == nil else { throw .alreadyActive }
+        if let currentQR, currentQR.expiresAt > .now() { return currentQR }
+        return try await firstQR()
+    }
+
+    public func pairingCode(phone: PhoneNumber) async throws(EngineError) -> LinkingCode {
+        guard account == nil else { throw .alreadyActive }
+        if let linkingCode, linkingCode.phone == phone, linkingCode.expiresAt > .now() { return linkingCode }
+        if currentQR == nil || currentQR!.expiresAt <= .now() { _ = try await firstQR() }
+        let shown: String
+        do {
+            shown = try await client.requestPairingCode(phone: String(phone.digits))
+        } catch {
+            throw Self.engineError(error, doing: "ask WhatsApp for a pairing code")
+        }
+        let code = LinkingCode(code: shown.replacingOccurrences(of: "-", with: ""), phone: phone, expiresAt: Timestamp.now().adding(Self.pairingCodeLifetime))
+        linkingCode = code
+        try await record(.session(.pairingCodeIssued(code)))
+        return code
+    }
+
+    public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
+        guard account != nil else { throw .notConnected }
+        throw .unavailable("sending messages with the live engine comes with part 2 of issue #16")
+    }
+
+    public func markRead(_ message: IncomingMessageReference) async throws(EngineError) {
+        guard account != nil else { throw .notConnected }
+        throw .unavailable("read receipts with the live engine come with part 2 of issue #16")
+    }
+
+    /// Tells WhatsApp first (`remove-companion-device`) when connected, then wipes the keys and
+    /// records the logout; returns once that is stored.
+    public func logout() async throws(EngineError) {
+        let wasActive = account != nil || currentQR != nil || linkingCode != nil
+        if account != nil {
+            do {
+                try await client.logout()
+            } catch {
+                // Not connected at the moment (reconnecting): WhatsApp keeps the device listed
+                // until the phone removes it, but nothing here can use it any more.
+                logger.warning("could not tell WhatsApp about the logout; forgetting the device anyway", metadata: ["error": "\(error)"])
+            }
+        }
+        await client.stop()
+        failQRWaiters(with: .failed("the session was logged out"))
+        currentQR = nil
+        linkingCode = nil
+        account = nil
+        do {
+            try await state.removeAll()
+        } catch {
+            logger.error("could not wipe the protocol state", metadata: ["error": "\(error)"])
+            throw .recordingFailed
+        }
+        if wasActive { try await record(.session(.disconnected(reason: .loggedOut, at: .now()))) }
+    }
+
+    /// Logs in with the stored credentials; the session shows `reconnecting` until WhatsApp
+    /// accepts the login.
+    public func resume(as phoneNumber: PhoneNumber) async {
+        account = LinkedAccount(phoneNumber: phoneNumber, at: .now())
+        try? await record(.session(.reconnecting(at: .now())))
+        await startClient()
+    }
+
+    public func setPushName(_ name: String) async throws(EngineError) {
+        pushName = name
+        do {
+            try await client.setPushName(name)
+        } catch WhatsAppClientError.notConnected {
+            // Stored; announced at the next login.
+        } catch {
+            throw Self.engineError(error, doing: "announce the push name")
+        }
+    }
+
+    public func shutdown() async {
+        isShutDown = true
+        failQRWaiters(with: .unavailable("the server is shutting down"))
+        await client.stop()
+        listener?.cancel()
+        listener = nil
+    }
+
+    // MARK: Client
+
+    /// Starts the client (once) and the task that handles its events in order.
+    private func startClient() async {
+        if listener == nil {
+            let events = client.events
+            listener = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    await self.handle(event)
+                }
+            }
+        }
+        do {
+            try await client.start()
+        } catch {
+            logger.error("the WhatsApp client could not start", metadata: ["error": "\(error)"])
+            failQRWaiters(with: .unavailable("the WhatsApp client could not start: \(error)"))
+        }
+    }
+
+    private func firstQR() async throws(EngineError) -> PairingQR {
+        guard !isShutDown else { throw .unavailable("the server is shutting down") }
+        do {
+            let id = nextWaiter
+            nextWaiter += 1
+            return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<PairingQR, any Error>) in
+                qrWaiters[id] = waiter
+                Task {
+                    await self.startClient()
+                    try? await Task.sleep(for: Self.firstQRTimeout)
+                    await self.failQRWaiter(id, with: .unavailable("WhatsApp sent no pairing ref within \(Self.firstQRTimeout)"))
+                }
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .unavailable("\(error)")
+        }
+    }
+
+    private func failQRWaiters(with error: EngineError) {
+        let waiters = qrWaiters.values
+        qrWaiters.removeAll()
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    private func failQRWaiter(_ id: Int, with error: EngineError) {
+        qrWaiters.removeValue(forKey: id)?.resume(throwing: error)
+    }
+
+    private func handle(_ event: ClientEvent) async {
+        guard !isShutDown else { return }
+        switch event {
+        case .qrCode(let offer):
+            let qr = PairingQR(payload: offer.code, expiresAt: Timestamp(millisecondsSinceEpoch: Int64(offer.expiresAt.timeIntervalSince1970 * 1000)))
+            currentQR = qr
+            let waiters = qrWaiters.values
+            qrWaiters.removeAll()
+            for waiter in waiters { waiter.resume(returning: qr) }
+            try? await record(.session(.pairingStarted(qr)))
+        case .refsExhausted:
+            endPairing()
+            try? await record(.session(.disconnected(reason: .pairingRefsExhausted, at: .now())))
+        case .paired(let paired):
+            platform = paired.platform
+            logger.info("paired", metadata: ["jid": "\(paired.jid)", "platform": "\(paired.platform)"])
+        case .pairingRefused(let failure):
+            logger.error("refused a pair-success that failed a check; nothing was stored", metadata: ["failure": "\(failure)"])
+        case .qrScannedWithoutMultidevice:
+            logger.warning("the QR was scanned by a phone without multi-device")
+        case .loggedIn(let loggedIn):
+            await loggedInAs(loggedIn)
+        case .reconnecting(let reason, let delay):
+            logger.notice("connection lost; reconnecting", metadata: ["reason": "\(reason)", "delay": "\(delay)"])
+            if account != nil { try? await record(.session(.reconnecting(at: .now()))) }
+        case .loggedOut(let reason):
+            // The client wiped the state already; a user-initiated logout is recorded by logout().
+            guard reason != .userInitiated else { return }
+            await accountGone(Self.disconnectReason(reason))
+        case .replaced:
+            // Another client took over with these credentials: this copy of them is worthless.
+            try? await state.removeAll()
+            await accountGone(.replaced)
+        case .outdatedVersion(let version):
+            logger.error("WhatsApp refused client version \(version) (failure 405); set --wa-version to the current WhatsApp Web version")
+            await connectionRefused(.outdatedClient)
+        case .temporarilyBanned(let code, let expiresIn):
+            logger.error("WhatsApp banned the account for a while", metadata: ["code": "\(code)", "expires_in": "\(expiresIn)"])
+            await connectionRefused(.temporarilyBanned)
+        case .connectFailure(let reason, let message):
+            logger.error("WhatsApp refused the connection", metadata: ["reason": "\(reason)", "message": "\(message ?? "-")"])
+            await connectionRefused(.connectionFailed)
+        case .disconnected(let reason):
+            // Only an unpaired connection ends this way: the pairing is over.
+            logger.notice("pairing connection ended", metadata: ["reason": "\(reason)"])
+            failQRWaiters(with: .unavailable("could not reach WhatsApp: \(reason)"))
+            if account == nil, currentQR != nil || linkingCode != nil {
+                endPairing()
+                try? await record(.session(.disconnected(reason: .connectionFailed, at: .now())))
+            }
+        case .keepAliveTimeout(let count):
+            logger.notice("keepalive unanswered", metadata: ["count": "\(count)"])
+        case .keepAliveRestored:
+            logger.notice("keepalive answered again")
+        case .offlineSyncCompleted(let count):
+            logger.debug("offline sync completed", metadata: ["count": "\(count)"])
+        case .pairingCode, .stanza, .stopped:
+            break
+        }
+    }
+
+    private func loggedInAs(_ loggedIn: LoggedInAccount) async {
+        endPairing()
+        guard let phone = PhoneNumber(digits: loggedIn.jid.user) else {
+            logger.error("logged in as a JID that is not a phone number", metadata: ["jid": "\(loggedIn.jid)"])
+            return
+        }
+        if platform == nil { platform = try? await state.loadPairedDevice()?.platform }
+        let linked = LinkedAccount(phoneNumber: phone, lid: loggedIn.lid?.user, pushName: loggedIn.pushName, platform: platform, at: .now())
+        account = linked
+        try? await record(.session(.connected(linked)))
+        // The admin's push name wins over the one the client had.
+        if let pushName, pushName != loggedIn.pushName { try? await client.setPushName(pushName) }
+    }
+
+    private func endPairing() {
+        currentQR = nil
+        linkingCode = nil
+    }
+
+    private func accountGone(_ reason: DisconnectReason) async {
+        account = nil
+        endPairing()
+        try? await record(.session(.disconnected(reason: reason, at: .now())))
+    }
+
+    /// The connection was refused but the account may still be linked: the state is kept.
+    private func connectionRefused(_ reason: DisconnectReason) async {
+        account = nil
+        endPairing()
+        failQRWaiters(with: .unavailable("WhatsApp refused the connection (\(reason.rawValue))"))
+        try? await record(.session(.disconnected(reason: reason, at: .now())))
+    }
+
+    private func record(_ event: EngineEvent) async throws(EngineError) {
+        guard !isShutDown else { return }
+        do {
+            try await sink.record(event)
+        } catch {
+            logger.error("could not record a live engine event", metadata: ["error": "\(error)"])
+            throw .recordingFailed
+        }
+    }
+
+    static func disconnectReason(_ reason: LogoutReason) -> DisconnectReason {
+        switch reason {
+        case .deviceRemoved: .deviceRemoved
+        case .loggedOut, .userInitiated: .loggedOut
+        case .mainDeviceGone: .mainDeviceGone
+        case .banned: .banned
+        }
+    }
+
+    private static func engineError(_ error: any Error, doing what: String) -> EngineError {
+        switch error {
+        case WhatsAppClientError.notConnected: .unavailable("not connected to WhatsApp, could not \(what)")
+        case WhatsAppClientError.notAwaitingPairing: .failed("the session is not waiting to be paired")
+        case let error as InfoQueryError: .rejected("could not \(what): \(error)")
+        default: .rejected("could not \(what): \(error)")
+        }
+    }
+}

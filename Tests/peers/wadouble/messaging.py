@@ -1,0 +1,175 @@
+"""Users, devices and 1:1 message relay: usync (devices, lid, contact), and `message`/`receipt`
+stanzas carried between the companions paired on this double (whatsmeow user.go, send.go,
+message.go, receipt.go read from the server's side).
+
+The double relays ciphertext it cannot read: Signal runs end to end between the clients. A
+message for a device that is offline waits and is delivered after that device's next `success`.
+Simplification: a user's device list holds only its companions paired here, not the primary
+phone (device 0), which has no Signal keys in the double.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .binary import JID, Node
+
+if TYPE_CHECKING:
+    from .registry import Device
+    from .session import Connection, Server
+
+SERVER = JID("", "s.whatsapp.net")
+
+
+def pn_jid(device: "Device", with_device: bool = True) -> JID:
+    return JID(device.phone, "s.whatsapp.net", device.device if with_device else 0)
+
+
+def lid_jid(device: "Device", with_device: bool = True) -> JID:
+    return JID(device.lid_user, "lid", device.device if with_device else 0)
+
+
+def _as_jid(value) -> JID | None:
+    return value if isinstance(value, JID) else JID.parse(str(value)) if value else None
+
+
+def devices_of(server: "Server", user: JID) -> list["Device"]:
+    """A user's companions (PN or LID user JID, device part ignored), by device number."""
+    found = [d for d in server.registry.devices.values()
+             if (user.server == "s.whatsapp.net" and d.phone == user.user) or (user.server == "lid" and d.lid_user == user.user)]
+    return sorted(found, key=lambda d: d.device)
+
+
+def device_by_jid(server: "Server", jid: JID) -> "Device | None":
+    return next((d for d in devices_of(server, jid) if d.device == jid.device), None)
+
+
+def _lid_user(server: "Server", user: JID) -> str | None:
+    if user.server == "lid":
+        return user.user
+    known = devices_of(server, user)
+    return known[0].lid_user if known else None
+
+
+def usync_result(server: "Server", request: Node) -> Node:
+    usync = request.child("usync")
+    queries = [child.tag for child in (usync.child("query").children() if usync.child("query") else [])]
+    users = []
+    for item in usync.child("list").children() if usync.child("list") else []:
+        jid = _as_jid(item.attrs.get("jid"))
+        contact = item.child("contact")
+        if jid is None and contact is not None:
+            number = contact.data().decode(errors="replace").split("@")[0].lstrip("+")
+            jid = JID(number, "s.whatsapp.net")
+        if jid is None:
+            continue
+        jid = jid.non_device()
+        devices = devices_of(server, jid)
+        children = []
+        for query in queries:
+            if query == "devices":
+                children.append(Node("devices", {}, [Node("device-list", {}, [
+                    Node("device", {"id": str(d.device), "key-index": str(d.device)}) for d in devices])]))
+            elif query == "lid":
+                lid = _lid_user(server, jid)
+                children.append(Node("lid", {"val": JID(lid, "lid")} if lid else {}))
+            elif query == "contact":
+                children.append(Node("contact", {"type": "in" if devices else "out"}))
+            else:
+                children.append(Node(query))
+        users.append(Node("user", {"jid": jid}, children))
+    attrs = {k: usync.attrs[k] for k in ("sid", "mode", "context", "index", "last") if k in usync.attrs}
+    return Node("iq", {"from": SERVER, "type": "result", "id": request.attr("id")}, [
+        Node("usync", attrs, [Node("result", {}, [Node(q) for q in queries]), Node("list", {}, users)])])
+
+
+def _deliverable(sender: "Device", target: "Device", message: Node, enc: Node, chat: JID | None) -> Node:
+    attrs = {"from": lid_jid(sender), "id": message.attr("id"), "type": message.attr("type") or "text",
+             "t": str(int(time.time())), "notify": sender.push_name, "sender_pn": pn_jid(sender, with_device=False)}
+    if target.phone == sender.phone and chat is not None:
+        attrs["recipient"] = chat  # a copy for the sender's own other device (DeviceSentMessage)
+    children = [enc]
+    identity = message.child("device-identity")
+    if identity is not None and enc.attr("type") == "pkmsg":
+        children.append(identity)
+    return Node("message", attrs, children)
+
+
+async def relay_message(connection: "Connection", message: Node) -> None:
+    server, sender = connection.server, connection.device
+    chat = _as_jid(message.attrs.get("to"))
+    if sender is None or chat is None:
+        await connection.send(Node("ack", {"class": "message", "id": message.attr("id"), "from": SERVER, "error": "401"}))
+        return
+    deliveries = []
+    participants = message.child("participants")
+    targets = [(_as_jid(to.attrs.get("jid")), to.child("enc")) for to in participants.children()] if participants else []
+    if not targets and message.child("enc") is not None:
+        targets = [(JID(chat.user, chat.server, d.device), message.child("enc")) for d in devices_of(server, chat)]
+    for jid, enc in targets:
+        target = device_by_jid(server, jid) if jid else None
+        if target is None or enc is None:
+            deliveries.append({"to": str(jid), "delivered": False, "reason": "unknown device"})
+            continue
+        stanza = _deliverable(sender, target, message, enc, chat)
+        live = server.live_connections(target.jid)
+        live = [c for c in live if c.state == "logged-in"]
+        if live:
+            for other in live:
+                await other.send(stanza)
+            deliveries.append({"to": target.lid, "delivered": True})
+        else:
+            server.offline.setdefault(target.jid, []).append(stanza)
+            deliveries.append({"to": target.lid, "delivered": False, "reason": "offline, queued"})
+    server.messages.append({"id": message.attr("id"), "from": sender.jid, "to": str(chat), "t": int(time.time()),
+                            "deliveries": deliveries, "receipts": []})
+    await connection.send(Node("ack", {"class": "message", "id": message.attr("id"), "from": chat, "t": str(int(time.time()))}))
+
+
+async def relay_receipt(connection: "Connection", receipt: Node) -> None:
+    server, sender = connection.server, connection.device
+    await connection.send(Node("ack", {"class": "receipt", "id": receipt.attr("id"), "from": SERVER,
+                                       **({"type": receipt.attr("type")} if receipt.attr("type") else {})}))
+    target = _as_jid(receipt.attrs.get("to"))
+    if sender is None or target is None:
+        return
+    ids = [receipt.attr("id")] + [item.attr("id") for item in (receipt.child("list").children() if receipt.child("list") else [])]
+    for record in server.messages:
+        if record["id"] in ids:
+            record["receipts"].append({"from": sender.jid, "type": receipt.attr("type") or "delivery"})
+    attrs = {"from": lid_jid(sender), "id": receipt.attr("id"), "t": str(int(time.time()))}
+    if receipt.attr("type"):
+        attrs["type"] = receipt.attr("type")
+    stanza = Node("receipt", attrs, receipt.content if isinstance(receipt.content, list) else None)
+    for device in devices_of(server, target):
+        if target.device and device.device != target.device:
+            continue
+        for other in server.live_connections(device.jid):
+            if other.state == "logged-in" and other is not connection:
+                await other.send(stanza)
+
+
+def prekey_bundle(server: "Server", request: Node) -> Node:
+    """One <user> of an `encrypt`/`key` answer: the device's bundle, consuming its lowest one-time prekey."""
+    jid = request.attr("jid")
+    device = server.registry.by_jid(jid)
+    if device is None or not device.signed_prekey:
+        return Node("user", {"jid": jid}, [Node("error", {"code": "404", "text": "item-not-found"})])
+    children = [Node("registration", {}, device.registration_id.to_bytes(4, "big")), Node("type", {}, b"\x05"),
+                Node("identity", {}, bytes.fromhex(device.identity_key))]
+    if device.prekeys:
+        key_id = min(device.prekeys, key=int)
+        value = device.prekeys.pop(key_id)
+        children.append(Node("key", {}, [Node("id", {}, int(key_id).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(value))]))
+        server.registry.save()
+    skey = device.signed_prekey
+    children.append(Node("skey", {}, [Node("id", {}, int(skey["id"]).to_bytes(3, "big")), Node("value", {}, bytes.fromhex(skey["value"])),
+                                      Node("signature", {}, bytes.fromhex(skey["signature"]))]))
+    return Node("user", {"jid": jid}, children)
+
+
+async def deliver_offline(connection: "Connection") -> int:
+    queued = connection.server.offline.pop(connection.device.jid, [])
+    for stanza in queued:
+        await connection.send(stanza)
+    return len(queued)
