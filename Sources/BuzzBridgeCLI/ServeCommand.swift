@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_CONCURRENCY"] ?? "")
         ?? WebhookConfiguration.defaultMaximumInFlightPerEndpoint
 
+    @Option(help: "Webhooks: on SIGTERM, seconds the attempts under way may take to finish (env BUZZBRIDGE_WEBHOOK_SHUTDOWN_GRACE).")
+    var webhookShutdownGrace: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_SHUTDOWN_GRACE"] ?? "") ?? 10
+
     @Option(help: "HTTPS: certificate chain, PEM (env BUZZBRIDGE_TLS_CERT). With --tls-key, only HTTPS (TLS 1.2/1.3) is served.")
     var tlsCert: String?
 
@@ -109,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
+        guard webhookShutdownGrace >= 0 else { throw ValidationError("--webhook-shutdown-grace must not be negative") }
         guard (1...64).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency must be between 1 and 64") }
         guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -147,7 +151,8 @@ struct ServeCommand: AsyncParsableCommand {
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
         let webhooks = WebhookConfiguration(
             retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
-            allowPrivateAddresses: allowsPrivateWebhookAddresses, maximumInFlightPerEndpoint: webhookConcurrency
+            allowPrivateAddresses: allowsPrivateWebhookAddresses, maximumInFlightPerEndpoint: webhookConcurrency,
+            shutdownGracePeriod: .milliseconds(Int64(webhookShutdownGrace * 1000))
         )
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,

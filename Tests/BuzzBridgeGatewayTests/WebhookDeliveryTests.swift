@@ -177,7 +177,9 @@ struct WebhookDeliveryTests {
     @Test func deadEndpointDoesNotHoldUpOtherSessions() async throws {
         let dead = try await WebhookReceiver.start { _, _ in .silence }
         let alive = try await WebhookReceiver.start()
-        let gateway = try await TestGateway.start(webhooks: .init(timeout: .seconds(30), allowPrivateAddresses: true))
+        let gateway = try await TestGateway.start(webhooks: .init(
+            timeout: .seconds(30), allowPrivateAddresses: true, shutdownGracePeriod: .milliseconds(200)
+        ))
         let deadSession = try await gateway.connectedSession(named: "Dead")
         let otherSessions = [("B", try await gateway.connectedSession(named: "B")), ("C", try await gateway.connectedSession(named: "C"))]
         try await gateway.addWebhook(url: dead.url, events: ["message.received"], session: deadSession.sessionID)

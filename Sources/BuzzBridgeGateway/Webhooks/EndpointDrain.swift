@@ -31,6 +31,7 @@ final class EndpointDrain: Sendable {
     private let logger: Logger
     private let inbox = Mutex<[Message]>([])
     private let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
 
     /// Deliveries claimed at a time; claimed ones wait for a free request slot.
     static let claimLimit = 32
@@ -48,6 +49,15 @@ final class EndpointDrain: Sendable {
         post(.wake)
     }
 
+    /// Graceful shutdown: no new attempt starts; those under way finish, their outcomes are
+    /// written, and the rest of what was claimed goes back to the queue.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) || Task.isCancelled }
+
     private func post(_ message: Message) {
         inbox.withLock { $0.append(message) }
         wakeup.signal()
@@ -63,7 +73,7 @@ final class EndpointDrain: Sendable {
                     case .wake: state.shouldClaim = true
                     }
                 }
-                if Task.isCancelled { break drainLoop }
+                if isStopping { break drainLoop }
                 do {
                     if state.shouldClaim, state.waiting.isEmpty, state.inFlight < state.maximumInFlight {
                         state.shouldClaim = false
@@ -122,7 +132,7 @@ final class EndpointDrain: Sendable {
     private func send(_ run: [ClaimedDelivery]) async -> DeliverySettlement {
         var report = DeliverySettlement()
         for (index, claimed) in run.enumerated() {
-            if Task.isCancelled {
+            if isStopping {
                 report.released += run[index...].map(\.delivery.id)
                 break
             }

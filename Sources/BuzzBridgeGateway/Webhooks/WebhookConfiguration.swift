@@ -18,12 +18,17 @@ public struct WebhookConfiguration: Sendable {
     public var maximumInFlightPerEndpoint: Int
 
     public static let defaultMaximumInFlightPerEndpoint = 8
+    /// On graceful shutdown, how long attempts under way may take to finish; those still open
+    /// then are abandoned (not counted) and sent again after the restart.
+    public var shutdownGracePeriod: Duration
 
     public init(
         retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(15)], timeout: Duration = .seconds(30),
         allowPrivateAddresses: Bool = false, pollInterval: Duration = .seconds(1),
-        maximumInFlightPerEndpoint: Int = WebhookConfiguration.defaultMaximumInFlightPerEndpoint
+        maximumInFlightPerEndpoint: Int = WebhookConfiguration.defaultMaximumInFlightPerEndpoint,
+        shutdownGracePeriod: Duration = .seconds(10)
     ) {
+        self.shutdownGracePeriod = shutdownGracePeriod
         self.retryDelays = retryDelays
         self.timeout = timeout
         self.allowPrivateAddresses = allowPrivateAddresses

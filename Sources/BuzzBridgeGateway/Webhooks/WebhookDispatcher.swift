@@ -17,12 +17,18 @@ import Synchronization
 ///
 /// The scheduler wakes when the store rings after a commit, when a drain ends, when the
 /// earliest retry falls due, and at least every poll interval.
+///
+/// On graceful shutdown no new attempt starts, and the attempts under way finish and have their
+/// outcomes written, for at most ``WebhookConfiguration/shutdownGracePeriod`` (or until the
+/// shutdown is cut short by cancellation): attempts still open then are abandoned, not counted,
+/// and sent again after the restart.
 final class WebhookDispatcher: Sendable {
     private let store: any WebhookStore
     private let configuration: WebhookConfiguration
     private let logger: Logger
     private let drains = Mutex<[WebhookEndpointID: EndpointDrain]>([:])
     private let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
 
     init(store: any WebhookStore, configuration: WebhookConfiguration, logger: Logger) {
         self.store = store
@@ -36,16 +42,31 @@ final class WebhookDispatcher: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(configuration))
         let sender = WebhookSender(client: client, configuration: configuration)
         let token = store.deliveryBell.addListener { [wakeup] in wakeup.signal() }
-        await cancelWhenGracefulShutdown {
+        await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { workers in
-                while !Task.isCancelled {
+                while !Task.isCancelled, !stopping.load(ordering: .acquiring) {
                     let nextScan = await self.startDueDrains(in: &workers, sender: sender)
                     await self.wakeup.wait(until: nextScan)
                 }
+                // Stopping: the drains finish the attempts under way; each signals as it ends.
+                let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+                while !drains.withLock({ $0.isEmpty }), ContinuousClock.now < deadline, !Task.isCancelled {
+                    await self.wakeup.wait(until: deadline)
+                }
+                workers.cancelAll()
             }
+        } onGracefulShutdown: {
+            self.stop()
         }
         store.deliveryBell.removeListener(token)
         try await client.shutdown()
+    }
+
+    /// Stops starting drains and tells the running ones to start no new attempt.
+    private func stop() {
+        stopping.store(true, ordering: .releasing)
+        for drain in drains.withLock({ Array($0.values) }) { drain.stop() }
+        wakeup.signal()
     }
 
     /// Starts a drain for each endpoint with a due delivery and none running, wakes the running
@@ -76,6 +97,8 @@ final class WebhookDispatcher: Sendable {
             // Only this task adds drains, so none can have appeared since the look above.
             let drain = EndpointDrain(endpoint: endpoint, store: store, sender: sender, configuration: configuration, logger: logger)
             drains.withLock { $0[endpoint] = drain }
+            // A stop that came while the drain was made would have missed it.
+            if stopping.load(ordering: .acquiring) { drain.stop() }
             workers.addTask {
                 await drain.run()
                 self.drains.withLock { _ = $0.removeValue(forKey: endpoint) }
