@@ -85,21 +85,22 @@ struct WebhookOrderingTests {
             guard text == "a 0" else { return .status(200) }
             return failedOnce.withLock { $0.insert(text).inserted } ? .status(503) : .status(200)
         }
+        // The retry waits long enough for B's events to be recorded and sent even on a loaded machine.
         let gateway = try await TestGateway.start(webhooks: .init(
-            retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
+            retryDelays: [.seconds(4), .seconds(4), .seconds(4)], timeout: .seconds(5), allowPrivateAddresses: true
         ))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         for index in 0..<3 { try await gateway.receive("a \(index)", from: "+60111111111") }
         for index in 0..<2 { try await gateway.receive("b \(index)", from: "+60122222222") }
 
-        let all = try await receiver.waitForRequests(6, timeout: .seconds(15))
+        let all = try await receiver.waitForRequests(6, timeout: .seconds(20))
         try #require(all.count == 6)
         let conversationA = Self.requests(all, prefix: "a ")
         #expect(conversationA.map { Self.text($0.request) } == ["a 0", "a 0", "a 1", "a 2"], "the retry comes before the later events")
         #expect(conversationA[0].request.header("X-BuzzBridge-Delivery") == conversationA[1].request.header("X-BuzzBridge-Delivery"))
         let retryArrived = conversationA[1].request.arrivedAt
-        #expect(retryArrived - conversationA[0].request.arrivedAt >= .milliseconds(990), "retried after its delay")
+        #expect(retryArrived - conversationA[0].request.arrivedAt >= .milliseconds(3990), "retried after its delay")
         let conversationB = Self.requests(all, prefix: "b ")
         #expect(conversationB.map { Self.text($0.request) } == ["b 0", "b 1"])
         for (_, request) in conversationB {
