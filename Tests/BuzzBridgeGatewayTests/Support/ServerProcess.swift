@@ -38,12 +38,13 @@ final class ServerProcess: @unchecked Sendable {
     private let lines = LockedLines()
 
     /// `environment` is added to the test process's own.
-    init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// With `logs`, standard error (the log) is collected with standard output.
+    init(arguments: [String], environment: [String: String] = [:], logs: Bool = false) throws {
         process.executableURL = try BuzzBridgeExecutable.url
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = logs ? output : FileHandle.nullDevice
         let lines = self.lines
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
