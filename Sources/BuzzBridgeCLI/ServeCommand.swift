@@ -104,6 +104,18 @@ struct ServeCommand: AsyncParsableCommand {
         )
     }
 
+    @Option(help: "Seconds a client has to send a request's headers, from connecting or from its first byte (env BUZZBRIDGE_HEADER_TIMEOUT).")
+    var headerTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_HEADER_TIMEOUT"] ?? "") ?? 10
+
+    @Option(help: "Seconds a kept-alive connection may wait for its next request (env BUZZBRIDGE_IDLE_TIMEOUT).")
+    var idleTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_IDLE_TIMEOUT"] ?? "") ?? 60
+
+    @Option(help: "Seconds a client has to send a request's body after its headers (env BUZZBRIDGE_BODY_TIMEOUT).")
+    var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_BODY_TIMEOUT"] ?? "") ?? 30
+
+    @Option(help: "Connections open at once; past it new ones wait to be accepted (env BUZZBRIDGE_MAX_CONNECTIONS; default 4096, less under a low file limit).")
+    var maxConnections: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
+
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
@@ -120,6 +132,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...64).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency must be between 1 and 64") }
         guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard headerTimeout > 0, idleTimeout > 0, bodyTimeout > 0 else {
+            throw ValidationError("--header-timeout, --idle-timeout and --body-timeout must be positive")
+        }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
         }
@@ -163,7 +179,11 @@ struct ServeCommand: AsyncParsableCommand {
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
-            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit)
+            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit),
+            connections: ConnectionLimits(
+                headerReadTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                bodyReadTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maximumConnections: maxConnections
+            )
         )
         let whatsApp = whatsApp
         if whatsApp.replacesNoiseRoot {

@@ -3,6 +3,7 @@ import BuzzBridgeEngines
 import BuzzBridgeStorage
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -55,7 +56,9 @@ public struct GatewayServer: Service {
     ) throws {
         let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
         let hub = SessionHub(store: store, factory: factory, logger: logger)
-        let services = GatewayServices(store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing))
+        let services = GatewayServices(
+            store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing), idempotentSends: IdempotentSends(store: store)
+        )
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
         if security.requiresHTTPS { router.add(middleware: StrictTransportSecurityMiddleware()) }
@@ -65,12 +68,9 @@ public struct GatewayServer: Service {
         HealthRoutes(store: store, hub: hub).register(on: router)
 
         // One budget of failed authentications per client address, shared by every credential.
-        let failedAuth = FailedAuthLimitMiddleware(
-            limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy
-        )
+        let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
         let api = router.group("api")
-            .add(middleware: failedAuth)
-            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder()))
+            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth))
             .add(middleware: APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute))
             .add(middleware: ScopeMiddleware())
         SessionRoutes(services: services).register(on: api)
@@ -78,28 +78,41 @@ public struct GatewayServer: Service {
         SandboxRoutes(services: services).register(on: api)
         // Unknown /api paths also pass authentication and the rate limit, so that every /api
         // response carries the key's budget and nothing is revealed to a caller without a key.
-        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+        MethodNotAllowedRoutes.register(on: api, prefix: "/api", router: router)
+        for method in MethodNotAllowedRoutes.methods {
             api.on("**", method: method) { _, _ -> Response in throw APIError.notFound }
         }
 
         let provisioning = Provisioning(store: store)
-        let admin = router.group("admin/api").add(middleware: failedAuth).add(middleware: AdminAuthenticator(provisioning: provisioning))
+        let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning, failures: failedAuth))
         AdminRoutes(provisioning: provisioning, hub: hub).register(on: admin)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
+        MethodNotAllowedRoutes.register(on: admin, prefix: "/admin/api", router: router)
         AdminPanelRoutes(
             provisioning: provisioning, store: store, hub: hub, password: AdminPassword(store: store), logins: AdminPanelSessions(),
             failedLogins: failedAuth, urlPolicy: urlPolicy, secureCookies: security.requiresHTTPS,
             pages: try AdminPages.load()
         ).register(on: router)
 
+        if security.connections.admittedConnections < security.connections.maximumConnections {
+            logger.warning(
+                "connection cap lowered to the file descriptor limit",
+                metadata: ["configured": "\(security.connections.maximumConnections)", "admitted": "\(security.connections.admittedConnections)"]
+            )
+        }
         self.hub = hub
         self.store = store
         self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
         self.application = Application(
             router: router,
-            server: try security.tls.map(HTTPSServer.builder) ?? .http1OnConnectionLoops(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge"),
+            server: try security.tls.map { try HTTPSServer.builder($0, limits: security.connections) }
+                ?? .http1OnConnectionLoops(limits: security.connections),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "BuzzBridge",
+                // Past the cap the server stops accepting until a connection closes.
+                availableConnectionsDelegate: MaximumAvailableConnections(security.connections.admittedConnections, logger: logger)
+            ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )

@@ -6,6 +6,8 @@ struct GatewayServices: Sendable {
     let store: any GatewayStore
     let hub: SessionHub
     let pacer: SendPacer
+    /// Answers of sends made with an `Idempotency-Key`, shared by every request.
+    let idempotentSends: IdempotentSends
 
     /// The caller's session; a key whose session vanished is a key that no longer works.
     func session(for context: GatewayRequestContext) async throws -> Session {

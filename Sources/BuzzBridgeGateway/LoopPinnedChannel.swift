@@ -33,10 +33,44 @@ extension LoopPinnedChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1, each connection's requests run on its own event loop (``LoopPinnedChannel``).
-    static func http1OnConnectionLoops() -> HTTPServerBuilder {
-        .init { responder in LoopPinnedChannel(base: HTTP1Channel(responder: responder)) }
+    /// HTTP/1.1 within `limits`, each connection's requests run on its own event loop (``LoopPinnedChannel``).
+    static func http1OnConnectionLoops(limits: ConnectionLimits = .init()) -> HTTPServerBuilder {
+        .init { responder in LoopPinnedChannel(base: HTTP1Channel.limited(responder: responder, limits: limits)) }
     }
+}
+
+extension HTTP1Channel {
+    /// HTTP/1.1 whose connections keep to `limits`' deadlines and whose unreadable requests are
+    /// answered in the error envelope.
+    static func limited(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits) -> DeadlineSignallingChannel<HTTP1Channel> {
+        DeadlineSignallingChannel(
+            base: HTTP1Channel(
+                responder: responder,
+                configuration: .init(additionalChannelHandlers: [ParseErrorAnswer(), ConnectionDeadlineHandler(limits: limits)])
+            )
+        )
+    }
+}
+
+/// Puts ``InboundBytesSignal`` in front of the HTTP decoder (after TLS, when there is TLS).
+struct DeadlineSignallingChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(InboundBytesSignal())
+        }
+        .flatMap { base.setup(channel: channel, logger: logger) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension DeadlineSignallingChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { base.responder }
 }
 
 /// Runs a task's jobs on one event loop.

@@ -27,6 +27,14 @@ public protocol GatewayStore: Sendable {
     /// Returns false, writing nothing, when the session already holds a message with the same
     /// direction and external id (an engine redelivering after a reconnect).
     func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool
+    /// Stores an outgoing message made by a request that carried an `Idempotency-Key`, with the key.
+    func insertMessage(_ message: Message, idempotency: IdempotencyTag) async throws
+    /// The message a key made in `session`, with the first answer once it is recorded.
+    func idempotentSend(key: String, in session: SessionID) async throws -> IdempotentSend?
+    /// Records the first answer to the request that made `message`.
+    func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws
+    /// Frees a key whose 24 hours are over, so that it may be used again.
+    func releaseIdempotencyKey(_ key: String, in session: SessionID) async throws
     /// Moves a message to `status` if that is a forward move (see ``MessageStatus/canAdvance(to:)``)
     /// and returns the updated message, or nil when it was not moved. `announce` builds the events
     /// to store with the change from the updated message.
@@ -205,4 +213,23 @@ extension StoreError: CustomStringConvertible {
                 + "it was written by a newer BuzzBridge; run that version, or restore the backup taken before the upgrade"
         }
     }
+}
+
+/// A send's `Idempotency-Key` and the digest of its request (phone, text, reply_to).
+public struct IdempotencyTag: Sendable, Equatable {
+    public var key: String
+    public var fingerprint: String
+
+    public init(key: String, fingerprint: String) {
+        self.key = key
+        self.fingerprint = fingerprint
+    }
+}
+
+/// What an `Idempotency-Key` made: its message, and the first answer once recorded.
+public struct IdempotentSend: Sendable, Equatable {
+    public var message: Message
+    public var fingerprint: String
+    public var answerStatus: Int?
+    public var answerBody: [UInt8]?
 }

@@ -18,6 +18,30 @@ struct HTTPSTests {
         "GET /api/session/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\nConnection: close\r\n\r\n"
     }
 
+    /// TLS 1.2 with one cipher suite offered by the client.
+    static func tls12Client(port: Int, cipher: String, ca: String, request: String) async throws -> (status: Int32, output: String) {
+        try await OpenSSL.run(
+            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-tls1_2", "-CAfile", ca, "-verify_return_error",
+             "-cipher", cipher + ":@SECLEVEL=0", "-ign_eof"],
+            input: request
+        )
+    }
+
+    @Test func tls12OffersOnlyECDHEWithAEAD() async throws {
+        let certificate = try await TestCertificate.shared()
+        let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())
+        for cipher in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"] {
+            let session = try await Self.tls12Client(port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            #expect(session.output.contains("HTTP/1.1 200 OK"), "\(cipher): \(session.output)")
+        }
+        for cipher in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256", "AES256-SHA", "AES128-SHA", "AES128-GCM-SHA256"] {
+            let session = try await Self.tls12Client(port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            #expect(session.status != 0, "\(cipher) must not be negotiated")
+            #expect(!session.output.contains("HTTP/1.1 200"), "\(cipher): \(session.output)")
+        }
+        try await gateway.discard()
+    }
+
     @Test func tls12And13AreAcceptedAndOlderVersionsRefused() async throws {
         let certificate = try await TestCertificate.shared()
         let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())

@@ -90,7 +90,7 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/api/messages", auth: .bearer("not-a-key"), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/nope", undocumented: true, expect: 404, code: "NOT_FOUND")
         try await api.call(.GET, "/nope", undocumented: true, auth: .none, expect: 404, code: "NOT_FOUND")
-        try await api.call(.DELETE, "/api/messages", undocumented: true, expect: 404, code: "NOT_FOUND")
+        try await api.call(.DELETE, "/api/messages", undocumented: true, expect: 405, code: "METHOD_NOT_ALLOWED")
     }
 
     static let webhookSecret = "test_secret_key_123"
@@ -215,7 +215,7 @@ struct OpenAPIConformanceTests {
             try await api.call(.POST, send, body: bad, expect: 400, code: "VALIDATION_ERROR")
         }
         try await api.call(.POST, send, body: "", expect: 400, code: "VALIDATION_ERROR")
-        try await api.call(.POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "y", count: 70_000))"}"#, expect: 400, code: "VALIDATION_ERROR")
+        try await api.call(.POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "y", count: 70_000))"}"#, expect: 413, code: "PAYLOAD_TOO_LARGE")
 
         let incoming = try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"Hi, I want to book a hiking trip","name":"John Doe"}"#, expect: 200)
         let incomingID = try #require(try incoming.data["id"] as? String)

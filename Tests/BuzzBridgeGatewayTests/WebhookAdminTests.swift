@@ -59,6 +59,9 @@ struct WebhookAdminTests {
             receiver.url, "http://localhost/hook", "http://10.1.2.3/hook", "http://172.20.0.1/hook", "http://192.168.1.1/hook",
             "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://[::ffff:127.0.0.1]/hook", "http://[fd00::1]/hook",
             "http://100.64.0.1/hook", "http://0.0.0.0/hook",
+            // A zone on an IPv6 literal, a final dot, capitals: still the same private addresses.
+            "http://[::1%25lo]:\(receiver.port)/", "http://localhost.:\(receiver.port)/", "http://LOCALHOST./hook", "http://api.localhost/hook",
+            "http://[fe80::1%25eth0]/hook", "http://127.0.0.1./hook",
         ] {
             let reply = try await gateway.post(path, TestGateway.json(["url": url, "secret": "s3cret"]), auth: .admin)
             #expect(reply.status == 400, "\(url) was accepted")

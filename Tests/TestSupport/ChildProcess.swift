@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs and waits for other programs (peers, openssl, the built executable) without holding a
 /// thread of Swift concurrency's pool.
@@ -9,6 +10,14 @@ import Foundation
 /// waiting for the gateway's answer) then waits forever. Here a child run to completion is waited
 /// for on a Dispatch thread and a long-lived one by polling; the task suspends meanwhile.
 public enum ChildProcess {
+    /// Starts `process`, one launch at a time in this test process. Foundation's `Process.run()`
+    /// crashed (a bad read in its memcpy) when tests launched children on several threads at once.
+    public static func launch(_ process: Process) throws {
+        try launches.withLock { _ in try process.run() }
+    }
+
+    private static let launches = Mutex(())
+
     public struct Output: Sendable {
         public let status: Int32
         public let stdout: Data
@@ -70,7 +79,7 @@ public enum ChildProcess {
         process.standardInput = try FileHandle(forReadingFrom: inputURL)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
+        try ChildProcess.launch(process)
         process.waitUntilExit()
         return Output(
             status: process.terminationStatus,

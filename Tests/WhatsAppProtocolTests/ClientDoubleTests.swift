@@ -43,6 +43,17 @@ import Testing
         return Paired(client: client, log: log, store: store, jid: try JID(parsing: scanned["jid"] as? String ?? ""))
     }
 
+    /// Waits until the device's newest connection finished its post-login exchange (active
+    /// and present), so that a fault hits what the test means it to hit.
+    static func settled(_ double: ServerDouble, _ jid: JID) async throws {
+        try await double.eventually("\(jid) logged in, active and present") {
+            let newest = try await double.clients().filter { $0["jid"] as? String == jid.description }.max {
+                ($0["conn"] as? Int ?? 0) < ($1["conn"] as? Int ?? 0)
+            }
+            return newest?["state"] as? String == "logged-in" && newest?["active"] as? Bool == true && newest?["presence"] as? String == "available"
+        }
+    }
+
     /// The connection numbers the double gave this device's connections, oldest first.
     static func connections(_ double: ServerDouble, payload: String, jid: JID? = nil) async throws -> [Int] {
         try await double.clients().filter { client in
@@ -196,6 +207,7 @@ import Testing
             ("stream_error_503", .serviceUnavailable(code: 503)),
             ("cut_socket", .connectionLost),
         ] {
+            try await Self.settled(double, paired.jid)
             try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": kind])
             let event = try await log.next("reconnecting after \(kind)") { if case .reconnecting = $0 { true } else { false } }
             guard case .reconnecting(let got, _) = event else { return }
@@ -205,16 +217,19 @@ import Testing
 
         // The socket cut while an IQ waits: the client comes back and sends the IQ once more,
         // which the new connection answers; without the retry the request fails.
+        try await Self.settled(double, paired.jid)
         try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "cut_during_next_iq"])
         let count = try await paired.client.sendIQ(PreKeys.countQuery)
         #expect(try PreKeys.serverCount(in: count) == 812)
         try await log.next("reconnect after the cut") { if case .reconnecting(.connectionLost, _) = $0 { true } else { false } }
         try await log.next("login after the cut", Self.isLoggedIn)
+        try await Self.settled(double, paired.jid)
         try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "cut_during_next_iq"])
         var once = PreKeys.countQuery
         once.retriesAfterReconnect = false
         await #expect(throws: InfoQueryError.disconnected) { _ = try await paired.client.sendIQ(once) }
         try await log.next("login after the second cut", Self.isLoggedIn)
+        try await Self.settled(double, paired.jid)
 
         // 405 at the next login: the version is named, nothing reconnects, the state stays.
         try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "failure_405"])
@@ -226,6 +241,7 @@ import Testing
         // Start again: replaced by another connection → no reconnect, state kept.
         try await paired.client.start()
         try await log.next("login after restart", Self.isLoggedIn)
+        try await Self.settled(double, paired.jid)
         try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "replaced"])
         try await log.next("replaced") { $0 == .replaced }
         try await log.next("stopped") { $0 == .stopped }
@@ -234,6 +250,7 @@ import Testing
         // Start again: the phone removes the device → logged out, everything wiped.
         try await paired.client.start()
         try await log.next("login after restart", Self.isLoggedIn)
+        try await Self.settled(double, paired.jid)
         try await double.ok("POST", "/phone/remove-device", ["jid": paired.jid.description])
         try await log.next("logged out") { $0 == .loggedOut(.deviceRemoved) }
         #expect(try await paired.store.loadPairedDevice() == nil)
@@ -268,6 +285,7 @@ import Testing
         let double = try await ServerDouble()
         defer { Task { await double.stop() } }
         let paired = try await Self.pairByQR(double)
+        try await Self.settled(double, paired.jid)
         try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "device_removed"])
         try await paired.log.next("logged out") { $0 == .loggedOut(.deviceRemoved) }
         #expect(try await paired.store.loadPairedDevice() == nil)

@@ -5,8 +5,12 @@ import Testing
 @Suite struct ConnectionStateMachineTests {
     typealias Machine = ConnectionStateMachine
     static let refs = (1...6).map { "2@ref\($0)" }
-    static let account = PairedAccount(jid: .user("60123456789", device: 3), lid: .lid("999", device: 3), platform: "android", businessName: "", pushName: "Shop")
-    static let loggedIn = LoggedInAccount(jid: .user("60123456789", device: 3), lid: .lid("999", device: 3), pushName: "Shop", serverTimeOffset: .zero)
+    static let account = PairedAccount(
+        jid: .user("60123456789", device: 3), lid: .lid("999", device: 3), platform: "android", businessName: "", pushName: "Shop"
+    )
+    static let loggedIn = LoggedInAccount(
+        jid: .user("60123456789", device: 3), lid: .lid("999", device: 3), pushName: "Shop", serverTimeOffset: .zero
+    )
 
     static func streamError(_ code: String?, conflict: String? = nil) -> BinaryNode {
         BinaryNode(
@@ -172,7 +176,8 @@ import Testing
         #expect(StreamErrors.classify(failure: T.failure(405)) == .outdatedVersion)
         #expect(StreamErrors.classify(failure: T.failure(500)) == .reconnect(.serviceUnavailable(code: 500)))
         #expect(StreamErrors.classify(failure: T.failure(503)) == .reconnect(.serviceUnavailable(code: 503)))
-        #expect(StreamErrors.classify(failure: T.failure(402, ["code": "101", "expire": "3600"])) == .temporarilyBanned(code: 101, expiresIn: .seconds(3600)))
+        let ban = StreamErrors.classify(failure: T.failure(402, ["code": "101", "expire": "3600"]))
+        #expect(ban == .temporarilyBanned(code: 101, expiresIn: .seconds(3600)))
         #expect(StreamErrors.classify(failure: T.failure(409, ["message": "bad ua"])) == .failed(reason: 409, message: "bad ua"))
     }
 

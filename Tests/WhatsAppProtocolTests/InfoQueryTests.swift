@@ -86,3 +86,14 @@ import Testing
         #expect(keepAlive.unanswered(at: start + .seconds(300)) == .failed(count: 1))
     }
 }
+
+@Suite struct ClientOptionsTests {
+    @Test func proxyURLs() throws {
+        #expect(try WhatsAppClientOptions.proxy(from: URL(string: "http://127.0.0.1:8080")!) == .httpConnect(host: "127.0.0.1", port: 8080))
+        #expect(
+            try WhatsAppClientOptions.proxy(from: URL(string: "socks5://user:secret@127.0.0.1:1080")!)
+                == .socks5(host: "127.0.0.1", port: 1080, credentials: ProxyCredentials(username: "user", password: "secret"))
+        )
+        #expect(throws: WhatsAppClientOptions.ProxyURLError.self) { try WhatsAppClientOptions.proxy(from: URL(string: "ftp://127.0.0.1:21")!) }
+    }
+}

@@ -21,7 +21,7 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try ChildProcess.launch(process)
     }
 
     func send(_ message: Data) async throws {

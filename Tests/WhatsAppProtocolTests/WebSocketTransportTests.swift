@@ -28,7 +28,7 @@ final class LocalWhatsAppServer: @unchecked Sendable {
         process.environment = PythonPeer.environment
         process.standardInput = input
         process.standardOutput = output
-        try process.run()
+        try ChildProcess.launch(process)
         let line = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var data = Data()

@@ -7,11 +7,12 @@ import Hummingbird
 struct AdminAuthenticator: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let provisioning: Provisioning
+    let failures: FailedAuthLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = BearerToken.token(in: request),
               try await provisioning.isAdminToken(token)
-        else { throw APIError(.unauthorized, "Invalid or missing admin token") }
+        else { throw failures.refusal(APIError(.unauthorized, "Invalid or missing admin token"), request: request, context: context) }
         return try await next(request, context)
     }
 }
@@ -93,11 +94,11 @@ struct AdminRoutes {
     }
 
     @Sendable func createSession(request: Request, context: GatewayRequestContext) async throws -> Success<NewSession> {
-        let body = try await JSONObjectInput.read(request, context: context)
-        let kindText = try body.string("kind") ?? SessionKind.sandbox.rawValue
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["kind", "name", "key_label"])
+        let kindText = try body.string("kind", nullable: false) ?? SessionKind.sandbox.rawValue
         guard let kind = SessionKind(rawValue: kindText) else { throw APIError.invalid("kind", "must be one of: sandbox, live") }
         let name = try body.string("name") ?? (kind == .sandbox ? "BuzzBridge Sandbox" : "WhatsApp")
-        guard !name.isEmpty, name.count <= 100 else { throw APIError.invalid("name", "must be 1 to 100 characters") }
+        guard !name.isEmpty, name.unicodeScalars.count <= 100 else { throw APIError.invalid("name", "must be 1 to 100 characters") }
         let session = try await provisioning.createSession(kind: kind, name: name)
         let issued = try await provisioning.issueKey(for: session.id, label: try body.string("key_label"))
         return Success(NewSession(session: SessionSummary(session: session), apiKey: issued.plaintext), message: "Session created", status: .created)
@@ -119,9 +120,9 @@ struct AdminRoutes {
     /// presence (without one WhatsApp treats the device as inactive and its receipts as such).
     @Sendable func updateSession(request: Request, context: GatewayRequestContext) async throws -> Success<SessionSummary> {
         var session = try await session(context)
-        let body = try await JSONObjectInput.read(request, context: context)
-        let name = try body.string("name")
-        let pushName = try body.string("push_name")
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["name", "push_name"])
+        let name = try body.string("name", nullable: false)
+        let pushName = try body.string("push_name", nullable: false)
         guard name != nil || pushName != nil else { throw APIError.invalid("body", "must set name or push_name") }
         if let name {
             guard !name.isEmpty, name.count <= 100 else { throw APIError.invalid("name", "must be 1 to 100 characters") }
@@ -161,9 +162,10 @@ struct AdminRoutes {
         var requestsPerMinute: Int?
         var expiresAt: Timestamp?
         if let length = request.headers[.contentLength], length != "0" {
-            let body = try await JSONObjectInput.read(request, context: context)
+            let body = try await JSONObjectInput.read(request, context: context, fields: ["label", "scopes", "rate_limit", "expires_in_days"])
             label = try body.string("label")
-            if let names = try body.strings("scopes") {
+            if let names = try body.strings("scopes", nullable: false) {
+                guard Set(names).count == names.count else { throw APIError.invalid("scopes", "must not list a scope twice") }
                 guard !names.isEmpty, let parsed = APIKeyScope.parseList(names.joined(separator: " ")) else {
                     throw APIError.invalid("scopes", "must list one or more of: " + APIKeyScope.allCases.map(\.rawValue).joined(separator: ", "))
                 }

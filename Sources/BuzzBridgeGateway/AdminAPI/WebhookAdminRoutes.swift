@@ -188,9 +188,9 @@ struct EndpointInput {
     let events: [String]?
 
     static func read(_ request: Request, context: GatewayRequestContext) async throws -> EndpointInput {
-        let body = try await JSONObjectInput.read(request, context: context)
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["url", "secret", "events"])
         let events: [String]?
-        if let text = try? body.string("events") {
+        if body.isString("events"), let text = try body.string("events") {
             events = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         } else {
             events = try body.strings("events")

@@ -59,10 +59,12 @@ struct AdminPanelErrorPages: RouterMiddleware {
                 apiError = APIError(.internalError, "Internal server error")
             }
             let details = (apiError.details ?? [:]).sorted { $0.key < $1.key }.map { PanelViews.ErrorPage.Detail(field: $0.key, problem: $0.value) }
-            return try pages.render(
+            var page = try pages.render(
                 "error", title: "Something went wrong", section: context.adminCSRF == nil ? nil : .sessions, csrf: context.adminCSRF,
                 status: apiError.code.status, page: PanelViews.ErrorPage(message: apiError.message, details: details)
             )
+            page.headers.append(contentsOf: apiError.headers)
+            return page
         }
     }
 }

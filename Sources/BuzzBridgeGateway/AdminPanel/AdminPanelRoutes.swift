@@ -15,7 +15,7 @@ struct AdminPanelRoutes: Sendable {
     let hub: SessionHub
     let password: AdminPassword
     let logins: AdminPanelSessions
-    let failedLogins: FailedAuthLimitMiddleware
+    let failedLogins: FailedAuthLimiter
     let urlPolicy: WebhookURLPolicy
     /// Cookies get `Secure` when the panel is served over HTTPS (directly or via a trusted proxy).
     let secureCookies: Bool
@@ -25,7 +25,7 @@ struct AdminPanelRoutes: Sendable {
         let panel = router.group("admin").add(middleware: AdminPanelErrorPages(pages: pages))
         panel.get(use: { _, _ in Self.redirect("/admin/sessions") })
         panel.get("login", use: loginPage)
-        panel.group("login").add(middleware: failedLogins).post(use: login)
+        panel.post("login", use: login)
 
         let inside = panel.group().add(middleware: AdminPanelGuard(logins: logins))
         inside.post("logout", use: logout)
@@ -78,10 +78,12 @@ struct AdminPanelRoutes: Sendable {
         guard let cookie = request.cookies[AdminCookie.loginCSRF]?.value, let token = form["_csrf"], AdminPanelSessions.tokensMatch(cookie, token) else {
             throw APIError(.forbidden, "The form's security token is missing or wrong (CSRF); reload the page and try again")
         }
+        // The attempt is counted before the PBKDF2 check, so concurrent guesses cannot outrun the limit.
+        let reservation = try failedLogins.reserve(for: request, context: context).get()
         guard let candidate = form["password"], try await password.verify(candidate) else {
-            // A 401 is what the failed-login limiter counts.
             return try loginForm(problem: "Wrong password.", status: .unauthorized)
         }
+        failedLogins.release(reservation)
         let id = logins.start()
         return Self.redirect("/admin/sessions", cookies: [
             AdminCookie.header(AdminCookie.session, value: id, path: "/admin", secure: secureCookies),

@@ -8,6 +8,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let store: any GatewayStore
     let usage: KeyUsageRecorder
+    let failures: FailedAuthLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let unauthorized = APIError(.unauthorized, "Invalid or missing API key")
@@ -16,8 +17,10 @@ struct APIKeyAuthenticator: RouterMiddleware {
               let record = try await store.apiKey(id: id),
               record.revokedAt == nil,
               APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
-        else { throw unauthorized }
-        guard !record.isExpired(at: .now()) else { throw APIError(.unauthorized, "API key has expired") }
+        else { throw failures.refusal(unauthorized, request: request, context: context) }
+        guard !record.isExpired(at: .now()) else {
+            throw failures.refusal(APIError(.unauthorized, "API key has expired"), request: request, context: context)
+        }
         var context = context
         context.caller = Caller(
             sessionID: record.sessionID, sessionKind: kind, keyID: record.id, requestsPerMinute: record.requestsPerMinute, scopes: record.scopes

@@ -7,6 +7,10 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case unauthorized = "UNAUTHORIZED"
     case forbidden = "FORBIDDEN"
     case notFound = "NOT_FOUND"
+    case methodNotAllowed = "METHOD_NOT_ALLOWED"
+    case idempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
+    case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    case headersTooLarge = "HEADERS_TOO_LARGE"
     case validationError = "VALIDATION_ERROR"
     case sessionInactive = "SESSION_INACTIVE"
     case sessionAlreadyActive = "SESSION_ALREADY_ACTIVE"
@@ -21,6 +25,10 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .idempotencyKeyReused: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .headersTooLarge: .init(code: 431, reasonPhrase: "Request Header Fields Too Large")
         case .validationError, .sessionInactive, .sessionAlreadyActive, .invalidPhoneNumber, .messageTooLong: .badRequest
         case .rateLimitExceeded: .tooManyRequests
         case .internalError: .internalServerError
@@ -35,11 +43,14 @@ public struct APIError: Error, Sendable, Equatable {
     public var message: String
     /// Field name → what is wrong with it.
     public var details: [String: String]?
+    /// Headers the answer carries besides the envelope (`Allow`, `Retry-After`).
+    public var headers: HTTPFields
 
-    public init(_ code: ErrorCode, _ message: String, details: [String: String]? = nil) {
+    public init(_ code: ErrorCode, _ message: String, details: [String: String]? = nil, headers: HTTPFields = [:]) {
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
     }
 
     public static func invalid(_ field: String, _ problem: String) -> APIError {
@@ -47,6 +58,19 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     public static let notFound = APIError(.notFound, "Resource not found")
+
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(.payloadTooLarge, "Request body is too large", details: ["body": "must be at most \(limit) bytes"])
+    }
+
+    /// A path that exists, asked with a method it does not have.
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) -> APIError {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        return APIError(
+            .methodNotAllowed, "\(method.rawValue) is not allowed on this endpoint; allowed: \(allow)",
+            details: ["method": "must be one of: \(allow)"], headers: [.allow: allow]
+        )
+    }
     public static let sessionInactive = APIError(.sessionInactive, "WhatsApp session not connected")
 }
 

@@ -28,6 +28,30 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
         enum CodingKeys: String, CodingKey { case success, data, message }
     }
 
+    /// The envelope's JSON, as ``response(from:context:)`` sends it.
+    func jsonBytes() -> [UInt8] {
+        guard let writable = data as? any JSONWritable else {
+            return (try? JSONResponse.encoder.encode(Body(data: data, message: message))).map(Array.init) ?? []
+        }
+        var json = JSONWriter(capacity: 4 * 1024)
+        json.object { envelope in
+            envelope.key("data")
+            writable.write(to: &envelope)
+            if let message {
+                envelope.key("message")
+                envelope.value(message)
+            }
+            envelope.key("success")
+            envelope.value(true)
+        }
+        return json.bytes
+    }
+
+    /// The answer as a response.
+    func response() -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes())))
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
         guard let writable = data as? any JSONWritable else {
             return try JSONResponse.make(Body(data: data, message: message), status: status)
@@ -76,9 +100,21 @@ extension APIError {
         let error: Detail
     }
 
-    func response() -> Response {
+    /// The envelope's JSON. Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
+    var envelopeJSON: Data {
         let body = Body(error: .init(code: code.rawValue, message: message, details: details))
-        // Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
-        return (try? JSONResponse.make(body, status: code.status)) ?? Response(status: code.status)
+        return (try? JSONResponse.encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL_ERROR","message":"Internal server error"},"success":false}"#.utf8)
+    }
+
+    /// The headers the answer carries: its own, and for a 401 the scheme that would be accepted (RFC 9110).
+    var responseHeaders: HTTPFields {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        if code.status == .unauthorized, headers[.wwwAuthenticate] == nil { headers[.wwwAuthenticate] = #"Bearer realm="BuzzBridge""# }
+        return headers
+    }
+
+    func response() -> Response {
+        Response(status: code.status, headers: responseHeaders, body: ResponseBody(byteBuffer: ByteBuffer(bytes: envelopeJSON)))
     }
 }

@@ -29,8 +29,8 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     static func translate(_ error: HTTPError) -> APIError {
         switch error.status {
         case .notFound: .notFound
-        case .methodNotAllowed: APIError(.notFound, "No such endpoint for this method")
-        case .contentTooLarge: APIError(.validationError, "Request body is too large", details: ["body": "too large"])
+        case .methodNotAllowed: APIError(.methodNotAllowed, "This endpoint does not accept this method")
+        case .contentTooLarge: APIError(.payloadTooLarge, "Request body is too large", details: ["body": "too large"])
         case .unauthorized: APIError(.unauthorized, "Invalid or missing API key")
         default:
             if error.status.code < 500 {

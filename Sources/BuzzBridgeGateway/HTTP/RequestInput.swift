@@ -44,8 +44,10 @@ struct QueryInput {
 enum PhoneInput {
     /// Accepts E.164. A `+` sent unencoded in a query string arrives as a space, and some
     /// clients leave the `+` out altogether; both are read as the number they mean.
+    /// Only spaces and tabs around the number are ignored, as the OpenAPI document's pattern says.
     static func parse(_ text: String, field: String) throws(APIError) -> PhoneNumber {
-        var candidate = text.trimmingCharacters(in: .whitespaces)
+        var candidate = String(text.trimmingPrefix { $0 == " " || $0 == "\t" })
+        while let last = candidate.last, last == " " || last == "\t" { candidate.removeLast() }
         if let first = candidate.first, first.isNumber { candidate = "+" + candidate }
         guard let phone = PhoneNumber(candidate) else {
             throw .invalid(field, "must be a phone number in E.164 format, such as +60123456789")
@@ -54,56 +56,112 @@ enum PhoneInput {
     }
 }
 
-/// A JSON object request body, read with per-field type checks.
+/// A JSON object request body, read with per-field type checks. Fields not in the endpoint's
+/// schema are refused (the OpenAPI document declares `additionalProperties: false`), and so is
+/// `null` where the schema does not allow it.
 struct JSONObjectInput {
-    private let fields: [String: Any]
+    private let fields: [String: JSONValue]
 
-    static func read(_ request: Request, context: GatewayRequestContext) async throws -> JSONObjectInput {
+    static func read(_ request: Request, context: GatewayRequestContext, fields allowed: Set<String>) async throws -> JSONObjectInput {
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: context.maxUploadSize)
         } catch {
-            throw APIError(.validationError, "Request body is too large", details: ["body": "must be at most \(context.maxUploadSize) bytes"])
+            throw APIError.bodyTooLarge(limit: context.maxUploadSize)
         }
-        guard buffer.readableBytes > 0 else { throw APIError.invalid("body", "must be a JSON object") }
-        let object: Any
+        return try parse(Data(buffer.readableBytesView), fields: allowed)
+    }
+
+    static func parse(_ data: Data, fields allowed: Set<String>) throws(APIError) -> JSONObjectInput {
+        guard !data.isEmpty else { throw APIError.invalid("body", "must be a JSON object") }
+        let value: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw APIError.invalid("body", "is not valid JSON")
         }
-        guard let fields = object as? [String: Any] else { throw APIError.invalid("body", "must be a JSON object") }
+        guard case .object(let fields) = value else { throw APIError.invalid("body", "must be a JSON object") }
+        if let unknown = fields.keys.filter({ !allowed.contains($0) }).min() {
+            throw APIError(
+                .validationError, "Invalid request parameter: unknown field \"\(unknown)\"",
+                details: [unknown.isEmpty ? "body" : unknown: "is not a field of this request; allowed: " + allowed.sorted().joined(separator: ", ")]
+            )
+        }
         return JSONObjectInput(fields: fields)
     }
 
-    func string(_ name: String) throws(APIError) -> String? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        // NSNumber bridges to String on some platforms; only real strings count.
-        guard let string = value as? String, !(value is NSNumber) else { throw .invalid(name, "must be a string") }
+    /// The field's value; nil when it is absent, or null where null is allowed.
+    private func value(_ name: String, nullable: Bool) throws(APIError) -> JSONValue? {
+        switch fields[name] {
+        case nil: return nil
+        case .null?: if nullable { return nil } else { throw .invalid(name, "must not be null") }
+        case let value?: return value
+        }
+    }
+
+    func string(_ name: String, nullable: Bool = true) throws(APIError) -> String? {
+        guard let value = try value(name, nullable: nullable) else { return nil }
+        guard case .string(let string) = value else { throw .invalid(name, "must be a string") }
         return string
     }
 
     func requiredString(_ name: String) throws(APIError) -> String {
-        guard let value = try string(name) else { throw .invalid(name, "is required") }
+        guard let value = try string(name, nullable: false) else { throw .invalid(name, "is required") }
         return value
     }
 
-    func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        // JSON numbers arrive as NSNumber; booleans do too, and fractions must not be truncated.
-        guard let number = value as? NSNumber, !(value is Bool), let integer = Int(exactly: number.doubleValue) else {
-            throw .invalid(name, "must be an integer")
-        }
+    func integer(_ name: String, in range: ClosedRange<Int>, nullable: Bool = true) throws(APIError) -> Int? {
+        guard let value = try value(name, nullable: nullable) else { return nil }
+        // Booleans are their own case, never numbers; fractions must not be truncated.
+        guard case .number(let number) = value, let integer = Int(exactly: number) else { throw .invalid(name, "must be an integer") }
         guard range.contains(integer) else { throw .invalid(name, "must be between \(range.lowerBound) and \(range.upperBound)") }
         return integer
     }
 
-    func strings(_ name: String) throws(APIError) -> [String]? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        guard let array = value as? [Any], array.allSatisfy({ $0 is String && !($0 is NSNumber) }) else {
-            throw .invalid(name, "must be an array of strings")
+    func strings(_ name: String, nullable: Bool = true) throws(APIError) -> [String]? {
+        guard let value = try value(name, nullable: nullable) else { return nil }
+        guard case .array(let items) = value else { throw .invalid(name, "must be an array of strings") }
+        var strings: [String] = []
+        for item in items {
+            guard case .string(let string) = item else { throw .invalid(name, "must be an array of strings") }
+            strings.append(string)
         }
-        return array.compactMap { $0 as? String }
+        return strings
+    }
+
+    /// Whether the field is present with a string value (for fields that take one of several types).
+    func isString(_ name: String) -> Bool {
+        if case .string? = fields[name] { return true }
+        return false
+    }
+}
+
+/// A JSON document as its six kinds of value. Decoded with `JSONDecoder`, which keeps `true` and
+/// `1` apart on every platform (`JSONSerialization` on Linux hands both out as an `NSNumber` that
+/// passes an `is Bool` test, so `{"rate_limit":1}` was once refused as "not an integer").
+enum JSONValue: Decodable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([JSONValue].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 }

@@ -81,9 +81,13 @@ struct MessageRoutes {
         }
     }
 
-    @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Success<SentMessage> {
+    @Sendable func send(request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let body = try await JSONObjectInput.read(request, context: context)
+        let idempotencyKey = request.headers[.idempotencyKey]
+        if let idempotencyKey, !IdempotentSends.isValid(idempotencyKey) {
+            throw APIError.invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+        }
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "reply_to"])
         let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
         let text = try body.requiredString("message")
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw APIError.invalid("message", "must not be empty") }
@@ -91,44 +95,43 @@ struct MessageRoutes {
             throw APIError(.messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters", details: ["message": "has \(text.unicodeScalars.count) characters"])
         }
         let replyTo = try body.string("reply_to").map(MessageID.init(rawValue:))
-
-        let session = try await services.session(for: context)
-        guard session.status == .active, let ownNumber = session.phoneNumber else { throw APIError.sessionInactive }
-        var quoted: Message?
-        if let replyTo {
-            quoted = try await services.store.message(replyTo, in: caller.sessionID)
-            guard quoted != nil else { throw APIError.invalid("reply_to", "must name a message of this session") }
+        let sendRequest = Messaging.SendRequest(phone: phone, text: text, replyTo: replyTo)
+        let messaging = Messaging(services: services)
+        guard let idempotencyKey else {
+            return Self.success(for: try await messaging.send(sendRequest, from: caller.sessionID)).response()
         }
-        let engine = try await services.hub.engine(for: session)
-        // Waits for the session's next send slot, or refuses when its queue is full.
-        try await services.pacer.awaitTurn(for: session)
+        let fingerprint = IdempotentSends.fingerprint(of: sendRequest)
+        let (answer, replayed) = try await services.idempotentSends.answer(
+            key: idempotencyKey, session: caller.sessionID, fingerprint: fingerprint,
+            perform: {
+                let tag = IdempotencyTag(key: idempotencyKey, fingerprint: fingerprint)
+                return Self.answer(for: try await messaging.send(sendRequest, from: caller.sessionID, idempotency: tag))
+            },
+            render: { Self.answer(for: $0) },
+            envelope: { error in Self.answer(for: (error as? APIError) ?? (error as? EngineError).map(APIError.init) ?? APIError(.internalError, "Internal server error")) }
+        )
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
 
-        // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
-        let message = Message(
-            id: .generate(), sessionID: session.id, direction: .outgoing, from: ownNumber, fromName: session.name,
-            to: phone, body: text, status: .pending, timestamp: .now(), replyTo: replyTo
-        )
-        _ = try await services.store.insertMessage(message, events: [])
-        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
-        let receipt: SendReceipt
-        do {
-            receipt = try await engine.send(OutgoingMessage(id: message.id, to: phone, body: text, quotedExternalID: quoted?.externalID))
-        } catch {
-            // Refused on the spot: the caller gets the error instead of a message id, so no
-            // webhook announces a message it never heard of; the record stays as `failed`.
-            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
-            throw APIError(error)
-        }
-        let sent = try await services.store.advanceMessage(
-            message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
-        )
-        return Success(
+    /// The success answer for a sent message, as bytes that can be stored and replayed.
+    static func answer(for message: Message) -> IdempotentSends.Answer {
+        IdempotentSends.Answer(status: 200, body: success(for: message).jsonBytes())
+    }
+
+    static func success(for message: Message) -> Success<SentMessage> {
+        Success(
             SentMessage(
-                messageID: message.id.rawValue, phone: phone.e164, message: text,
-                status: (sent?.status ?? .sent).rawValue, timestamp: message.timestamp
+                messageID: message.id.rawValue, phone: message.to.e164, message: message.body, status: message.status.rawValue,
+                timestamp: message.timestamp
             ),
             message: "Message sent successfully"
         )
+    }
+
+    static func answer(for error: APIError) -> IdempotentSends.Answer {
+        IdempotentSends.Answer(status: Int(error.code.status.code), body: Array(error.envelopeJSON))
     }
 
     struct ReadReceipt: Encodable, Sendable {
@@ -141,29 +144,9 @@ struct MessageRoutes {
     @Sendable func markRead(request: Request, context: GatewayRequestContext) async throws -> Success<ReadReceipt> {
         let caller = try context.requireCaller()
         let id = MessageID(rawValue: try context.parameters.require("message_id"))
-        guard let message = try await services.store.message(id, in: caller.sessionID) else {
-            throw APIError(.notFound, "Message not found", details: ["message_id": id.rawValue])
-        }
-        guard message.direction == .incoming else {
-            throw APIError.invalid("message_id", "names an outgoing message; only incoming messages can be marked read")
-        }
-        var readAt = message.readAt
-        if message.status != .read {
-            let now = Timestamp.now()
-            let updated = try await services.store.advanceMessage(id, in: caller.sessionID, to: .read, at: now, externalID: nil) { _ in [] }
-            readAt = updated?.readAt ?? now
-            // The blue ticks go to the sender only once the read is stored.
-            let session = try await services.session(for: context)
-            if session.status == .active, let externalID = message.externalID {
-                do {
-                    try await services.hub.engine(for: session).markRead(IncomingMessageReference(externalID: externalID, from: message.from))
-                } catch {
-                    context.logger.warning("read receipt not sent", metadata: ["message": "\(id)", "error": "\(error)"])
-                }
-            }
-        }
+        let readAt = try await Messaging(services: services).markRead(id, in: caller.sessionID, logger: context.logger)
         return Success(
-            ReadReceipt(messageID: id.rawValue, status: MessageStatus.read.rawValue, readAt: (readAt ?? .now()).iso8601),
+            ReadReceipt(messageID: id.rawValue, status: MessageStatus.read.rawValue, readAt: readAt.iso8601),
             message: "Message marked as read"
         )
     }

@@ -40,7 +40,7 @@ struct SandboxRoutes {
     }
 
     @Sendable func incoming(request: Request, context: GatewayRequestContext) async throws -> Success<MessageRepresentation> {
-        let body = try await JSONObjectInput.read(request, context: context)
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "name"])
         let from = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
         let text = try body.requiredString("message")
         guard !text.isEmpty else { throw APIError.invalid("message", "must not be empty") }

@@ -56,7 +56,7 @@ struct SessionRoutes {
     /// Pairing by phone number: the code the user types in WhatsApp → Linked devices → Link with
     /// phone number instead of scanning the QR.
     @Sendable func pairingCode(request: Request, context: GatewayRequestContext) async throws -> Success<PairingCodeResponse> {
-        let body = try await JSONObjectInput.read(request, context: context)
+        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone"])
         let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
         let session = try await services.session(for: context)
         guard session.status != .active else { throw APIError(EngineError.alreadyActive) }

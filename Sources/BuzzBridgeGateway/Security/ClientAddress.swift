@@ -21,4 +21,6 @@ extension HTTPField.Name {
     static let xRateLimitLimit = Self("X-RateLimit-Limit")!
     static let xRateLimitRemaining = Self("X-RateLimit-Remaining")!
     static let xRateLimitReset = Self("X-RateLimit-Reset")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
 }

@@ -20,6 +20,9 @@ enum HTTPSServer {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
+        // TLS 1.2: forward secrecy (ECDHE) with an AEAD cipher only; no CBC, no SHA-1 MACs, no RSA
+        // key exchange. TLS 1.3's suites are all AEAD and are not affected by this list.
+        configuration.cipherSuites = tls12CipherSuites
         // On close the server sends close_notify and waits for the client's. Clients that never
         // answer (AsyncHTTPClient's idle pooled connections among them) held every graceful
         // shutdown for NIOSSL's default 5 s; the client's answer is not needed for the close.
@@ -27,11 +30,16 @@ enum HTTPSServer {
         return configuration
     }
 
-    static func builder(_ files: TLSFiles) throws -> HTTPServerBuilder {
+    static let tls12CipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
+
+    static func builder(_ files: TLSFiles, limits: ConnectionLimits) throws -> HTTPServerBuilder {
         // Loaded once: a bad file fails at startup, not on the first connection.
         let configuration = try tlsConfiguration(files)
         return .init { responder in
-            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel(responder: responder), tlsConfiguration: configuration)))
+            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel.limited(responder: responder, limits: limits), tlsConfiguration: configuration)))
         }
     }
 }

@@ -35,34 +35,52 @@ struct APIRateLimitMiddleware: RouterMiddleware {
     }
 }
 
-/// Per client address: after `limit` failed authentications in a minute, every request that
-/// needs a credential is refused with 429 until the window frees up, so that keys, the admin
-/// token and the admin password cannot be guessed at speed. Runs before the authenticator and
-/// counts the 401s it produces.
-struct FailedAuthLimitMiddleware: RouterMiddleware {
-    typealias Context = GatewayRequestContext
+/// Per client address: at most `limit` failed authentications in any sliding minute; past it a
+/// wrong or unknown credential is answered 429 (with `Retry-After`) instead of 401.
+///
+/// - A failure takes its slot atomically as it is answered, so however many guesses arrive at
+///   once, at most `limit` of them get a 401 in a window.
+/// - A valid API key or admin token is never refused because of other failures from its address
+///   (behind NAT or a proxy, anyone could otherwise lock the integration out): they carry ~190
+///   random bits, are checked with one hash, and cannot be guessed.
+/// - The admin password can be guessed and costs a PBKDF2 to check: its attempt is reserved
+///   *before* the check (``reserve(for:context:)``), and given back only when it was right.
+struct FailedAuthLimiter: Sendable {
     let limiter: SlidingWindowLimiter
     let limit: Int
     let trustProxy: Bool
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    /// The answer to a credential that did not check out: `unauthorized` while the address has
+    /// budget left (the failure is counted), 429 once it has none.
+    func refusal(_ unauthorized: APIError, request: Request, context: GatewayRequestContext) -> APIError {
         let address = ClientAddress.of(request, context: context, trustProxy: trustProxy)
-        let budget = limiter.check(address, limit: limit)
-        guard budget.allowed else {
-            var response = APIError(
-                .rateLimitExceeded, "Too many failed authentication attempts from this address",
-                details: ["retry_after": "\(budget.retryAfterSeconds)"]
-            ).response()
-            response.headers[.retryAfter] = "\(budget.retryAfterSeconds)"
-            return response
-        }
-        do {
-            let response = try await next(request, context)
-            if response.status == .unauthorized { limiter.record(address) }
-            return response
-        } catch let error as APIError where error.code == .unauthorized {
-            limiter.record(address)
-            throw error
-        }
+        let decision = limiter.reserve(address, limit: limit).decision
+        return decision.allowed ? unauthorized : Self.tooManyFailures(decision)
+    }
+
+    /// A slot for one password check, taken before the check; nil (with the 429 to answer)
+    /// when the address has used up its budget.
+    func reserve(for request: Request, context: GatewayRequestContext) -> Result<Reservation, APIError> {
+        let address = ClientAddress.of(request, context: context, trustProxy: trustProxy)
+        let (decision, instant) = limiter.reserve(address, limit: limit)
+        guard let instant else { return .failure(Self.tooManyFailures(decision)) }
+        return .success(Reservation(address: address, instant: instant))
+    }
+
+    /// The password was right: its attempt does not count.
+    func release(_ reservation: Reservation) {
+        limiter.release(reservation.address, instant: reservation.instant)
+    }
+
+    struct Reservation: Sendable {
+        let address: String
+        let instant: Double
+    }
+
+    static func tooManyFailures(_ decision: RateLimitDecision) -> APIError {
+        APIError(
+            .rateLimitExceeded, "Too many failed authentication attempts from this address",
+            details: ["retry_after": "\(decision.retryAfterSeconds)"], headers: [.retryAfter: "\(decision.retryAfterSeconds)"]
+        )
     }
 }

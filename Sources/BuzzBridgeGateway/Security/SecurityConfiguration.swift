@@ -12,11 +12,14 @@ public struct SecurityConfiguration: Sendable {
     public var trustProxy: Bool
     /// Outgoing WhatsApp messages per minute per session, and their queue.
     public var sendPacing: SendPacingConfiguration
+    /// Timeouts for reading requests and the cap on open connections.
+    public var connections: ConnectionLimits
 
     public init(
         requestsPerMinute: Int = 100, failedAuthPerMinute: Int = 10, tls: TLSFiles? = nil, trustProxy: Bool = false,
-        sendPacing: SendPacingConfiguration = .init()
+        sendPacing: SendPacingConfiguration = .init(), connections: ConnectionLimits = .init()
     ) {
+        self.connections = connections
         self.requestsPerMinute = requestsPerMinute
         self.failedAuthPerMinute = failedAuthPerMinute
         self.tls = tls

@@ -48,6 +48,29 @@ public final class SlidingWindowLimiter: Sendable {
         }
     }
 
+    /// Counts one request for `key` like ``acquire(_:limit:)`` and returns the instant it was
+    /// counted at, so that it can be given back with ``release(_:instant:)``; nil when refused.
+    public func reserve(_ key: String, limit: Int) -> (decision: RateLimitDecision, instant: Double?) {
+        let time = now()
+        return state.withLock { state in
+            state.sweepIfDue(before: time - window)
+            return state.hits[key, default: []].withExpiredDropped(before: time - window) { hits in
+                let allowed = hits.count < limit
+                if allowed { hits.append(time) }
+                return (decision(hits: hits, limit: limit, allowed: allowed, at: time), allowed ? time : nil)
+            }
+        }
+    }
+
+    /// Gives back a slot taken by ``reserve(_:limit:)`` (the attempt turned out not to count).
+    public func release(_ key: String, instant: Double) {
+        state.withLock { state in
+            guard var hits = state.hits[key], let index = hits.lastIndex(of: instant) else { return }
+            hits.remove(at: index)
+            state.hits[key] = hits
+        }
+    }
+
     /// The budget left for `key`, counting nothing.
     public func check(_ key: String, limit: Int) -> RateLimitDecision {
         let time = now()

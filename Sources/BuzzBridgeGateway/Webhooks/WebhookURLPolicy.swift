@@ -43,10 +43,13 @@ public struct WebhookURLPolicy: Sendable {
     public func check(_ text: String) async -> WebhookURLProblem? {
         if let problem = Self.checkForm(text) { return problem }
         guard !allowPrivateAddresses, let host = URL(string: text)?.host else { return nil }
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let bare = Self.comparableHost(host)
         let addresses: [[UInt8]]
         if let literal = IPAddress.parse(bare) {
             addresses = [literal]
+        } else if bare == "localhost" || bare.hasSuffix(".localhost") {
+            // RFC 6761: always loopback, whatever a resolver says about the name.
+            addresses = [[127, 0, 0, 1]]
         } else {
             addresses = (try? await NIOThreadPool.singleton.runIfActive { IPAddress.resolve(bare) }) ?? []
         }
@@ -54,6 +57,19 @@ public struct WebhookURLPolicy: Sendable {
             return WebhookURLProblem(description: "resolves to the non-public address \(IPAddress.format(blocked)); private addresses are not allowed")
         }
         return nil
+    }
+}
+
+extension WebhookURLPolicy {
+    /// The host as an address or a name to look up: brackets, an IPv6 zone (`%lo`, `%25lo`;
+    /// the HTTP client connects to the address without it) and a final dot (`localhost.` is
+    /// `localhost`) taken off, letters in lower case. Left on, each made a private address
+    /// look like a name that does not resolve, which passed.
+    static func comparableHost(_ host: String) -> String {
+        var bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.contains(":"), let zone = bare.firstIndex(of: "%") { bare = String(bare[..<zone]) }
+        while bare.hasSuffix(".") { bare.removeLast() }
+        return bare.lowercased()
     }
 }
 

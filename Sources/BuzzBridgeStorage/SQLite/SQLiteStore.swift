@@ -49,11 +49,12 @@ public final class SQLiteStore: GatewayStore {
                 """
                 INSERT INTO sessions (id, kind, name, status, phone_number, connected_at, last_activity, disconnected_at, created_at,
                     lid, push_name, platform, disconnect_reason, connection)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?)
                 """,
-                [session.id.rawValue, session.kind.rawValue, session.name, session.status.rawValue, session.phoneNumber?.e164,
+                [session.id.rawValue, session.kind.rawValue, IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164,
                  session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored,
-                 session.lid, session.pushName, session.platform, session.disconnectReason?.rawValue, session.connection?.rawValue]
+                 session.lid, IntactText.argument(session.pushName), session.platform, session.disconnectReason?.rawValue,
+                 session.connection?.rawValue]
             )
         }
     }
@@ -74,12 +75,12 @@ public final class SQLiteStore: GatewayStore {
         try await database.write { db in
             try db.run(
                 """
-                UPDATE sessions SET name = ?, status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
-                    disconnected_at = ?, lid = ?, push_name = ?, platform = ?, disconnect_reason = ?, connection = ? WHERE id = ?
+                UPDATE sessions SET name = CAST(? AS TEXT), status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
+                    disconnected_at = ?, lid = ?, push_name = CAST(? AS TEXT), platform = ?, disconnect_reason = ?, connection = ? WHERE id = ?
                 """,
-                [session.name, session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
-                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.lid, session.pushName, session.platform,
-                 session.disconnectReason?.rawValue, session.connection?.rawValue, session.id.rawValue]
+                [IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
+                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.lid, IntactText.argument(session.pushName),
+                 session.platform, session.disconnectReason?.rawValue, session.connection?.rawValue, session.id.rawValue]
             )
             try Self.record(events, in: db)
         }
@@ -88,7 +89,10 @@ public final class SQLiteStore: GatewayStore {
 
     public func updateSessionNames(_ id: SessionID, name: String, pushName: String?) async throws -> Session? {
         try await database.write { db in
-            try db.rows("UPDATE sessions SET name = ?, push_name = ? WHERE id = ? RETURNING *", [name, pushName, id.rawValue], Session.init(row:)).first
+            try db.rows(
+                "UPDATE sessions SET name = CAST(? AS TEXT), push_name = CAST(? AS TEXT) WHERE id = ? RETURNING *",
+                [IntactText.argument(name), IntactText.argument(pushName), id.rawValue], Session.init(row:)
+            ).first
         }
     }
 
@@ -139,12 +143,12 @@ public final class SQLiteStore: GatewayStore {
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
                     body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
                 RETURNING seq
                 """,
                 [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
-                 message.from.e164, message.fromName, message.to.e164, message.contact.e164, message.body,
+                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164, IntactText.argument(message.body),
                  message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
                  message.timestamp.stored, message.readAt?.stored, message.timestamp.stored]
             )
@@ -153,10 +157,10 @@ public final class SQLiteStore: GatewayStore {
             if message.direction == .incoming, let name = message.fromName, !name.isEmpty {
                 try db.run(
                     """
-                    INSERT INTO contacts (session_id, phone, name, updated_at) VALUES (?, ?, ?, ?)
+                    INSERT INTO contacts (session_id, phone, name, updated_at) VALUES (?, ?, CAST(? AS TEXT), ?)
                     ON CONFLICT (session_id, phone) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
                     """,
-                    [message.sessionID.rawValue, message.from.e164, name, message.timestamp.stored]
+                    [message.sessionID.rawValue, message.from.e164, IntactText.argument(name), message.timestamp.stored]
                 )
             }
             try Self.record(events, in: db)
@@ -164,6 +168,50 @@ public final class SQLiteStore: GatewayStore {
         }
         if inserted, !events.isEmpty { deliveryBell.ring() }
         return inserted
+    }
+
+    public func insertMessage(_ message: Message, idempotency: IdempotencyTag) async throws {
+        try await database.write { db in
+            try db.run(
+                """
+                INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint)
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
+                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164,
+                 IntactText.argument(message.body), message.status.rawValue, message.type.rawValue, message.mediaURL,
+                 message.replyTo?.rawValue, message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
+                 idempotency.key, idempotency.fingerprint]
+            )
+            try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
+        }
+    }
+
+    public func idempotentSend(key: String, in session: SessionID) async throws -> IdempotentSend? {
+        try database.read { db in
+            try db.rows(
+                "SELECT \(Self.messageColumns), request_fingerprint, answer_status, answer_body FROM messages WHERE session_id = ? AND idempotency_key = ?",
+                [session.rawValue, key]
+            ) { row in
+                IdempotentSend(
+                    message: try Message(row: row), fingerprint: row[Self.messageColumnCount] ?? "",
+                    answerStatus: row[Self.messageColumnCount + 1], answerBody: (row[Self.messageColumnCount + 2] as Data?).map { Array($0) }
+                )
+            }.first
+        }
+    }
+
+    public func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws {
+        try await database.write { db in
+            try db.run("UPDATE messages SET answer_status = ?, answer_body = ? WHERE id = ?", [status, Data(body), message.rawValue])
+        }
+    }
+
+    public func releaseIdempotencyKey(_ key: String, in session: SessionID) async throws {
+        try await database.write { db in
+            try db.run("UPDATE messages SET idempotency_key = NULL WHERE session_id = ? AND idempotency_key = ?", [session.rawValue, key])
+        }
     }
 
     public func advanceMessage(
@@ -295,14 +343,14 @@ public final class SQLiteStore: GatewayStore {
             var name: String?
             let rows = try db.messages(pageSQL, arguments) { row in
                 total = row[Self.messageColumnCount]
-                name = row[Self.messageColumnCount + 1]
+                name = row.intactText(Self.messageColumnCount + 1)
             }
             if rows.isEmpty {
                 if let before = query.before {
                     let anchor = try db.countRows("SELECT 1 FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact])
                     guard anchor > 0 else { throw StoreError.unknownCursor(before) }
                 }
-                let found = try db.rows("SELECT \(summary)", [session, contact]) { row in (total: row[0] as Int?, name: row[1] as String?) }.first
+                let found = try db.rows("SELECT \(summary)", [session, contact]) { row in (total: row[0] as Int?, name: row.intactText(1)) }.first
                 total = found?.total ?? 0
                 name = found?.name
             }
@@ -419,7 +467,7 @@ extension Session {
         self.init(
             id: SessionID(rawValue: try row.required("id")),
             kind: try row.value("kind"),
-            name: try row.required("name"),
+            name: row.intactText("name") ?? "",
             status: try row.value("status"),
             phoneNumber: (row["phone_number"] as String?).flatMap { PhoneNumber($0) },
             connectedAt: row.timestamp("connected_at"),
@@ -427,7 +475,7 @@ extension Session {
             disconnectedAt: row.timestamp("disconnected_at"),
             createdAt: row.timestamp("created_at") ?? Timestamp(stored: 0),
             lid: row["lid"],
-            pushName: row["push_name"],
+            pushName: row.intactText("push_name"),
             platform: row["platform"],
             // A value this build does not know (written by a newer one) reads as none.
             disconnectReason: (row["disconnect_reason"] as String?).flatMap(DisconnectReason.init(rawValue:)),
@@ -477,9 +525,9 @@ extension Message {
             externalID: row[2],
             direction: try value(3),
             from: try phone(4),
-            fromName: row[5],
+            fromName: row.intactText(5),
             to: try phone(6),
-            body: try text(7),
+            body: row.intactText(7) ?? "",
             status: try value(8),
             timestamp: Timestamp(stored: row[12] ?? 0),
             type: try value(9),

@@ -245,6 +245,18 @@ enum Schema {
         ],
         // The push name the protocol client announces, kept with the rest of its state.
         ["ALTER TABLE wa_device ADD COLUMN push_name BLOB"],
+        // Idempotent sends: the client's Idempotency-Key, a digest of what it asked for, and the
+        // first answer (status and body), kept with the message they made.
+        [
+            "ALTER TABLE messages ADD COLUMN idempotency_key TEXT",
+            "ALTER TABLE messages ADD COLUMN request_fingerprint TEXT",
+            "ALTER TABLE messages ADD COLUMN answer_status INTEGER",
+            "ALTER TABLE messages ADD COLUMN answer_body BLOB",
+            """
+            CREATE UNIQUE INDEX messages_by_idempotency_key ON messages(session_id, idempotency_key)
+            WHERE idempotency_key IS NOT NULL
+            """,
+        ],
         // Webhook deliveries know their event's conversation (the contact's phone, '' for session
         // events): one conversation's deliveries go out in order, different ones in parallel.
         // Deliveries still queued take it from their event's body; finished ones need none.

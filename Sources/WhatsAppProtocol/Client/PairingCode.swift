@@ -61,7 +61,9 @@ public enum PairingCode {
     /// The AES key protecting an ephemeral key: PBKDF2-HMAC-SHA256(code, salt, 131072 rounds, 32 bytes).
     public static func key(code: String, salt: Data) throws(Failure) -> SymmetricKey {
         do {
-            return try KDF.Insecure.PBKDF2.deriveKey(from: Data(code.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds)
+            return try KDF.Insecure.PBKDF2.deriveKey(
+                from: Data(code.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds
+            )
         } catch {
             throw .crypto
         }

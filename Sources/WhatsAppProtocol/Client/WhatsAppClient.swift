@@ -246,7 +246,9 @@ public actor WhatsAppClient {
             do {
                 let transport = try await WebSocketTransport.connect(configuration)
                 do {
-                    let socket = try await NoiseSocket.connect(over: transport, noiseKey: noiseKey, clientPayload: payload, certificateVerifier: verifier)
+                    let socket = try await NoiseSocket.connect(
+                        over: transport, noiseKey: noiseKey, clientPayload: payload, certificateVerifier: verifier
+                    )
                     await self?.connected(generation, socket)
                 } catch {
                     await transport.close()
@@ -264,6 +266,8 @@ public actor WhatsAppClient {
             return
         }
         let (outgoing, sink) = AsyncStream.makeStream(of: Outgoing.self)
+        // Drains what was queued before the connection was dropped (a reply, then the
+        // telemetry after it), then closes the socket.
         let writer = Task { [weak self] in
             for await item in outgoing {
                 do {
@@ -274,6 +278,7 @@ public actor WhatsAppClient {
                     await self?.socketEnded(generation)
                 }
             }
+            await socket.close()
         }
         let reader = Task { [weak self] in
             do {
@@ -284,7 +289,7 @@ public actor WhatsAppClient {
             } catch {}
             await self?.socketEnded(generation)
         }
-        connection = Connection(generation: generation, socket: socket, outgoing: sink, tasks: [writer, reader])
+        connection = Connection(generation: generation, socket: socket, outgoing: sink, tasks: [reader])
         await handle(.connected)
         startKeepAlive(generation)
     }
@@ -308,10 +313,15 @@ public actor WhatsAppClient {
         waiters.failAll(with: .disconnected)
         guard let connection else { return }
         self.connection = nil
+        // The writer sends what is queued and closes the socket; a write stuck on a dead
+        // connection is cut short after five seconds.
         connection.outgoing.finish()
         for task in connection.tasks { task.cancel() }
         let socket = connection.socket
-        Task { await socket.close() }
+        Task {
+            try? await Task.sleep(for: .seconds(5))
+            await socket.close()
+        }
     }
 
     private func expire(_ id: String) {
@@ -582,7 +592,9 @@ public actor WhatsAppClient {
             }
         }
         if let connection, connection.generation == generation {
-            self.connection = Connection(generation: generation, socket: connection.socket, outgoing: connection.outgoing, tasks: connection.tasks + [task])
+            self.connection = Connection(
+                generation: generation, socket: connection.socket, outgoing: connection.outgoing, tasks: connection.tasks + [task]
+            )
         } else {
             task.cancel()
         }

@@ -37,11 +37,17 @@ final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
     private let lines = LockedLines()
 
-    /// `environment` is added to the test process's own.
-    /// With `logs`, standard error (the log) is collected with standard output.
-    init(arguments: [String], environment: [String: String] = [:], logs: Bool = false) throws {
-        process.executableURL = try BuzzBridgeExecutable.url
-        process.arguments = arguments
+    /// `environment` is added to the test process's own. With `openFiles`, the server runs under
+    /// that descriptor limit (util-linux `prlimit`). With `logs`, standard error (the log) is
+    /// collected with standard output.
+    init(arguments: [String], environment: [String: String] = [:], openFiles: Int? = nil, logs: Bool = false) throws {
+        if let openFiles {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(openFiles):\(openFiles)", "--", try BuzzBridgeExecutable.url.path] + arguments
+        } else {
+            process.executableURL = try BuzzBridgeExecutable.url
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = logs ? output : FileHandle.nullDevice
@@ -50,7 +56,7 @@ final class ServerProcess: @unchecked Sendable {
             let data = handle.availableData
             if !data.isEmpty { lines.append(String(decoding: data, as: UTF8.self)) }
         }
-        try process.run()
+        try ChildProcess.launch(process)
     }
 
     deinit {
@@ -77,6 +83,19 @@ final class ServerProcess: @unchecked Sendable {
               let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
         else { throw TestFailure("no address in: \(text)") }
         return String(address)
+    }
+
+    /// CPU time the process has used so far, in clock ticks (utime + stime of /proc/PID/stat).
+    var cpuTicks: Int {
+        get throws {
+            let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            guard let close = stat.lastIndex(of: ")") else { throw TestFailure("unreadable stat: \(stat)") }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { throw TestFailure("unreadable stat: \(stat)") }
+            return user + system
+        }
     }
 
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit.

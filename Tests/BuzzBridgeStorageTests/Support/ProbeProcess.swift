@@ -34,7 +34,7 @@ final class ProbeProcess: Sendable {
             let data = handle.availableData
             output.append(String(decoding: data, as: UTF8.self))
         }
-        try process.run()
+        try ChildProcess.launch(process)
         self.process = process
         self.output = output
     }

@@ -37,7 +37,7 @@ final class ServerDouble: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
-        try process.run()
+        try ChildProcess.launch(process)
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             let text = String(decoding: (try? Data(contentsOf: stdout)) ?? Data(), as: UTF8.self)

@@ -1,0 +1,93 @@
+import BuzzBridgeCore
+import BuzzBridgeEngines
+import BuzzBridgeStorage
+import Logging
+
+/// The life of a message on the gateway's side, in one place: what a send checks, the order in
+/// which it stores, paces and hands a message to the engine, and how a read is recorded and
+/// passed on. Routes only translate HTTP to these calls and back.
+struct Messaging: Sendable {
+    let services: GatewayServices
+
+    /// A send as the caller asked for it, already validated as input.
+    struct SendRequest: Sendable, Equatable {
+        var phone: PhoneNumber
+        var text: String
+        var replyTo: MessageID?
+    }
+
+    /// Sends `request` from `sessionID`'s WhatsApp number.
+    ///
+    /// Guarantees: nothing is handed to the engine unless the session is active and the quoted
+    /// message (if any) belongs to the session; the message is stored as `pending` before it
+    /// leaves, so a crash mid-send leaves a record; an engine refusal leaves it `failed` and is
+    /// thrown (no webhook announces a message the caller never got an id for); an accepted
+    /// send is stored as `sent` with WhatsApp's id and announced by a `message.status` webhook.
+    ///
+    /// With `idempotency` the key is stored with the message, in the same insert.
+    func send(_ request: SendRequest, from sessionID: SessionID, idempotency: IdempotencyTag? = nil) async throws -> Message {
+        guard let session = try await services.store.session(sessionID) else {
+            throw APIError(.unauthorized, "Invalid or missing API key")
+        }
+        guard session.status == .active, let ownNumber = session.phoneNumber else { throw APIError.sessionInactive }
+        var quoted: Message?
+        if let replyTo = request.replyTo {
+            quoted = try await services.store.message(replyTo, in: sessionID)
+            guard quoted != nil else { throw APIError.invalid("reply_to", "must name a message of this session") }
+        }
+        let engine = try await services.hub.engine(for: session)
+        // Waits for the session's next send slot, or refuses when its queue is full.
+        try await services.pacer.awaitTurn(for: session)
+
+        // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
+        var message = Message(
+            id: .generate(), sessionID: session.id, direction: .outgoing, from: ownNumber, fromName: session.name,
+            to: request.phone, body: request.text, status: .pending, timestamp: .now(), replyTo: request.replyTo
+        )
+        if let idempotency {
+            try await services.store.insertMessage(message, idempotency: idempotency)
+        } else {
+            _ = try await services.store.insertMessage(message, events: [])
+        }
+        let receipt: SendReceipt
+        do {
+            receipt = try await engine.send(
+                OutgoingMessage(id: message.id, to: request.phone, body: request.text, quotedExternalID: quoted?.externalID)
+            )
+        } catch {
+            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
+            throw APIError(error)
+        }
+        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
+        let sent = try await services.store.advanceMessage(
+            message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
+        )
+        message.status = sent?.status ?? .sent
+        message.externalID = receipt.externalID
+        return message
+    }
+
+    /// Marks incoming message `id` read; returns when it was read.
+    ///
+    /// Guarantees: only incoming messages of the session are marked; the read is stored before
+    /// the blue ticks go to the sender, and a failure to send them does not undo it.
+    func markRead(_ id: MessageID, in sessionID: SessionID, logger: Logger) async throws -> Timestamp {
+        guard let message = try await services.store.message(id, in: sessionID) else {
+            throw APIError(.notFound, "Message not found", details: ["message_id": id.rawValue])
+        }
+        guard message.direction == .incoming else {
+            throw APIError.invalid("message_id", "names an outgoing message; only incoming messages can be marked read")
+        }
+        guard message.status != .read else { return message.readAt ?? .now() }
+        let now = Timestamp.now()
+        let updated = try await services.store.advanceMessage(id, in: sessionID, to: .read, at: now, externalID: nil) { _ in [] }
+        if let session = try await services.store.session(sessionID), session.status == .active, let externalID = message.externalID {
+            do {
+                try await services.hub.engine(for: session).markRead(IncomingMessageReference(externalID: externalID, from: message.from))
+            } catch {
+                logger.warning("read receipt not sent", metadata: ["message": "\(id)", "error": "\(error)"])
+            }
+        }
+        return updated?.readAt ?? now
+    }
+}
