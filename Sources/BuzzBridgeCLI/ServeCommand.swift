@@ -26,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
 
+    @Option(help: "Log format: text (one line per entry) or json (one JSON object per line) (env BUZZBRIDGE_LOG_FORMAT).")
+    var logFormat: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_LOG_FORMAT"] ?? "text"
+
     @Option(help: "Sandbox: scan each QR code by itself after this many seconds (default: wait for POST /api/sandbox/scan).")
     var sandboxAutoScan: Double?
 
@@ -40,6 +43,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(help: "Webhooks: allow loopback and private addresses, for development (env BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE=1).")
     var webhookAllowPrivateAddresses = false
+
+    @Option(help: "Webhooks: requests open at once per endpoint, each for another conversation, 1 to 64 (env BUZZBRIDGE_WEBHOOK_CONCURRENCY).")
+    var webhookConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_CONCURRENCY"] ?? "")
+        ?? WebhookConfiguration.defaultMaximumInFlightPerEndpoint
+
+    @Option(help: "Webhooks: on SIGTERM, seconds the attempts under way may take to finish (env BUZZBRIDGE_WEBHOOK_SHUTDOWN_GRACE).")
+    var webhookShutdownGrace: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_SHUTDOWN_GRACE"] ?? "") ?? 10
 
     @Option(help: "HTTPS: certificate chain, PEM (env BUZZBRIDGE_TLS_CERT). With --tls-key, only HTTPS (TLS 1.2/1.3) is served.")
     var tlsCert: String?
@@ -117,6 +127,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
+        guard webhookShutdownGrace >= 0 else { throw ValidationError("--webhook-shutdown-grace must not be negative") }
+        guard (1...64).contains(webhookConcurrency) else { throw ValidationError("--webhook-concurrency must be between 1 and 64") }
         guard retryDelays != nil else { throw ValidationError("--webhook-retry-delays must be comma-separated non-negative seconds") }
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard headerTimeout > 0, idleTimeout > 0, bodyTimeout > 0 else {
@@ -135,7 +148,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -158,7 +173,8 @@ struct ServeCommand: AsyncParsableCommand {
         sandbox.slowDeliveryDelay = .milliseconds(Int64(sandboxSlowDelay * 1000))
         let webhooks = WebhookConfiguration(
             retryDelays: (retryDelays ?? []).map { .milliseconds(Int64($0 * 1000)) }, timeout: .milliseconds(Int64(webhookTimeout * 1000)),
-            allowPrivateAddresses: allowsPrivateWebhookAddresses
+            allowPrivateAddresses: allowsPrivateWebhookAddresses, maximumInFlightPerEndpoint: webhookConcurrency,
+            shutdownGracePeriod: .milliseconds(Int64(webhookShutdownGrace * 1000))
         )
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,

@@ -65,6 +65,7 @@ public struct GatewayServer: Service {
         router.add(middleware: ErrorEnvelopeMiddleware())
         if security.trustProxy { router.add(middleware: ForwardedHTTPSMiddleware()) }
         try DocsRoutes().register(on: router)
+        HealthRoutes(store: store, hub: hub).register(on: router)
 
         // One budget of failed authentications per client address, shared by every credential.
         let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)

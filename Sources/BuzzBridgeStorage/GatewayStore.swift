@@ -51,7 +51,21 @@ public protocol GatewayStore: Sendable {
     func setting(_ key: String) async throws -> String?
     func setSetting(_ key: String, to value: String) async throws
 
+    /// Reads the schema version: answers only when the store does.
+    func schemaStatus() async throws -> SchemaStatus
+
     func close() async throws
+}
+
+/// Migrations applied to the database and known to this build; equal once migrated.
+public struct SchemaStatus: Sendable, Equatable {
+    public var applied: Int
+    public var known: Int
+
+    public init(applied: Int, known: Int) {
+        self.applied = applied
+        self.known = known
+    }
 }
 
 /// An event recorded for delivery to the session's webhooks.
@@ -62,12 +76,17 @@ public struct OutboxEvent: Sendable, Equatable {
     /// The exact JSON body that will be sent and signed.
     public var payload: [UInt8]
     public var createdAt: Timestamp
+    /// The conversation the event belongs to within its session: the contact's phone number
+    /// (E.164) for message events, empty for session-level events. Webhook deliveries keep the
+    /// order of one conversation's events and may overtake across conversations.
+    public var conversation: String
 
-    public init(sessionID: SessionID, type: String, payload: [UInt8], createdAt: Timestamp) {
+    public init(sessionID: SessionID, type: String, payload: [UInt8], createdAt: Timestamp, conversation: String = "") {
         self.sessionID = sessionID
         self.type = type
         self.payload = payload
         self.createdAt = createdAt
+        self.conversation = conversation
     }
 }
 

@@ -25,9 +25,22 @@ public protocol WebhookStore: Sendable {
     func requeueInterruptedDeliveries(at: Timestamp) async throws -> Int
     /// Active endpoints with queued deliveries, each with the earliest time one is due.
     func pendingWebhookWork() async throws -> [PendingWebhookWork]
-    /// Marks up to `limit` of the endpoint's due deliveries as being sent and returns them in
-    /// event order with what their requests need; empty when none is due at `now`.
-    func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery]
+    /// First writes `settling` (outcomes of earlier claims, and claimed deliveries handed back
+    /// unsent), then marks up to `limit` (0: only settles) of the endpoint's deliveries as being sent and returns
+    /// them in event order with what their requests need; all in one transaction.
+    ///
+    /// A delivery is claimable when it is pending and due, no delivery of its conversation (to
+    /// this endpoint) is being sent, and every earlier pending one of its conversation is
+    /// claimed with it. So a claim never hands out a delivery while one of its conversation is in
+    /// flight or waits for a retry before it. One claim may hand out several deliveries of one
+    /// conversation, consecutive in event order: the caller sends them one after the other, in
+    /// that order, and hands back the rest unsent when one of them is to be retried.
+    func claimDueDeliveries(
+        endpoint: WebhookEndpointID, now: Timestamp, limit: Int, settling: DeliverySettlement
+    ) async throws -> [ClaimedDelivery]
+    /// How many of the endpoint's deliveries are pending, and the earliest time after `now` that
+    /// one of them falls due (a retry).
+    func deliveryBacklog(endpoint: WebhookEndpointID, now: Timestamp) async throws -> DeliveryBacklog
     /// Logs attempts of claimed deliveries and moves each to its outcome's state, in one transaction.
     func completeDeliveries(_ completions: [DeliveryCompletion]) async throws
     /// Returns a claimed delivery to the queue without counting an attempt (shutdown mid-send).
@@ -107,6 +120,8 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var id: DeliveryID
     public var eventSeq: Int64
     public var eventType: String
+    /// The event's conversation (``OutboxEvent/conversation``): empty for session-level events.
+    public var conversation: String
     public var endpointID: WebhookEndpointID
     public var url: String
     public var sessionID: SessionID
@@ -122,13 +137,14 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var updatedAt: Timestamp
 
     public init(
-        id: DeliveryID, eventSeq: Int64, eventType: String, endpointID: WebhookEndpointID, url: String, sessionID: SessionID,
-        state: DeliveryState, attempts: Int, roundAttempts: Int, nextAttemptAt: Timestamp?, lastStatus: Int?,
+        id: DeliveryID, eventSeq: Int64, eventType: String, conversation: String = "", endpointID: WebhookEndpointID, url: String,
+        sessionID: SessionID, state: DeliveryState, attempts: Int, roundAttempts: Int, nextAttemptAt: Timestamp?, lastStatus: Int?,
         lastError: String?, createdAt: Timestamp, updatedAt: Timestamp
     ) {
         self.id = id
         self.eventSeq = eventSeq
         self.eventType = eventType
+        self.conversation = conversation
         self.endpointID = endpointID
         self.url = url
         self.sessionID = sessionID
@@ -158,6 +174,31 @@ public struct WebhookAttempt: Sendable, Equatable {
         self.statusCode = statusCode
         self.error = error
         self.latencyMilliseconds = latencyMilliseconds
+    }
+}
+
+extension WebhookStore {
+    public func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery] {
+        try await claimDueDeliveries(endpoint: endpoint, now: now, limit: limit, settling: DeliverySettlement())
+    }
+}
+
+/// What a dispatcher writes back about deliveries it claimed: attempts made, and deliveries
+/// returned to the queue without an attempt.
+public struct DeliverySettlement: Sendable, Equatable {
+    public var completions: [DeliveryCompletion]
+    public var released: [DeliveryID]
+
+    public init(completions: [DeliveryCompletion] = [], released: [DeliveryID] = []) {
+        self.completions = completions
+        self.released = released
+    }
+
+    public var isEmpty: Bool { completions.isEmpty && released.isEmpty }
+
+    public mutating func append(_ other: DeliverySettlement) {
+        completions += other.completions
+        released += other.released
     }
 }
 
@@ -191,6 +232,16 @@ public enum DeliveryOutcome: Sendable, Equatable {
     case succeeded
     case retry(at: Timestamp)
     case failed
+}
+
+public struct DeliveryBacklog: Sendable, Equatable {
+    public var pending: Int
+    public var nextDueAt: Timestamp?
+
+    public init(pending: Int, nextDueAt: Timestamp?) {
+        self.pending = pending
+        self.nextDueAt = nextDueAt
+    }
 }
 
 public struct PendingWebhookWork: Sendable, Equatable {

@@ -109,4 +109,24 @@ struct LifecycleTests {
         #expect(try await second.get("/api/qr").status == 200)
         try await second.discard()
     }
+
+    @Test func jsonLogsAreOneObjectPerLine() async throws {
+        let data = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = try ServerProcess(
+            arguments: ["serve", "--data", data, "--port", "\(freePort())", "--log-format", "json", "--log-level", "info"], logs: true
+        )
+        _ = try await server.waitFor("listening on")
+        let text = try await server.waitFor("\"level\":\"info\"")
+        await server.terminate()
+        let entries = text.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(!entries.isEmpty)
+        for line in entries {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(Set(object.keys).isSuperset(of: ["timestamp", "level", "label", "message", "source"]), "\(line)")
+        }
+        let refused = try await BuzzBridgeExecutable.run(["serve", "--data", data, "--log-format", "yaml"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--log-format"))
+    }
 }

@@ -83,6 +83,8 @@ struct OpenAPIConformanceTests {
 
     private func exerciseDocsAndAuthentication(_ api: ExchangeRecorder) async throws {
         try await api.call(.GET, "/docs", auth: .none, expect: 200)
+        try await api.call(.GET, "/healthz", auth: .none, expect: 200)
+        try await api.call(.GET, "/readyz", auth: .none, expect: 200)
         try await api.call(.GET, "/api/session/status", auth: .none, expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/session/status", auth: .bearer("bzb_test_" + String(repeating: "A", count: 32)), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/messages", auth: .bearer("not-a-key"), expect: 401, code: "UNAUTHORIZED")

@@ -174,6 +174,91 @@ struct StoreContractTests {
             #expect(cancelled.map(\.endpointID) == [statusOnly.id])
         }
     }
+
+    @Test func claimsNeverHandOutAConversationsDeliveryWhileAnEarlierOneIsInFlightOrWaiting() async throws {
+        try await withTemporaryStore { store, _ in
+            let session = activeSession("session_conversations", name: "Conversations")
+            try await store.createSession(session)
+            let (endpoint, _) = try await store.saveWebhookEndpoint(
+                session: session.id, url: "https://hooks.example/all", secret: "secret-0123456789", events: nil, at: .now()
+            )
+            let (alice, bob) = (Self.alice.e164, Self.bob.e164)
+            // Event order: Alice 0, Bob 1, Alice 2, session 3, Bob 4.
+            var change = session
+            for (index, conversation) in [alice, bob, alice, "", bob].enumerated() {
+                change.lastActivity = .now()
+                let event = OutboxEvent(
+                    sessionID: session.id, type: conversation.isEmpty ? "session.status" : "message.received", payload: [UInt8(index)],
+                    createdAt: .now(), conversation: conversation
+                )
+                try await store.updateSession(change, events: [event])
+            }
+
+            let first = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 1)
+            #expect(first.map(\.payload) == [[0]])
+            #expect(first.map(\.delivery.conversation) == [alice])
+            // Alice is in flight: her next event stays; the others are handed out, in event order.
+            let others = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10)
+            #expect(others.map(\.payload) == [[1], [3], [4]])
+            #expect(others.map(\.delivery.conversation) == [bob, "", bob])
+
+            // Alice's first waits for a retry in an hour; the rest succeed. Her second still waits,
+            // behind the retry, and the claim that writes these outcomes hands out nothing.
+            let attempt = { (status: Int, number: Int) in
+                WebhookAttempt(number: number, at: .now(), statusCode: status, error: nil, latencyMilliseconds: 3)
+            }
+            let inAnHour = Timestamp.now().adding(.seconds(3600))
+            let settlement = DeliverySettlement(
+                completions: [DeliveryCompletion(id: first[0].delivery.id, attempt: attempt(503, 1), outcome: .retry(at: inAnHour))]
+                    + others.map { DeliveryCompletion(id: $0.delivery.id, attempt: attempt(200, 1), outcome: .succeeded) }
+            )
+            #expect(try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10, settling: settlement).isEmpty)
+            #expect(try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id, state: .succeeded)).count == 3)
+            let backlog = try await store.deliveryBacklog(endpoint: endpoint.id, now: .now())
+            #expect(backlog.pending == 2)
+            #expect(backlog.nextDueAt == inAnHour)
+
+            // When the retry falls due, Alice's two go out as one run, in order.
+            let later = inAnHour.adding(.seconds(1))
+            let retried = try await store.claimDueDeliveries(endpoint: endpoint.id, now: later, limit: 10)
+            #expect(retried.map(\.payload) == [[0], [2]])
+            #expect(retried.first?.delivery.id == first[0].delivery.id, "the retry keeps its delivery id")
+
+            // Handed back unsent (the run stopped at a retry): pending again, no attempt counted.
+            let handedBack = DeliverySettlement(
+                completions: [DeliveryCompletion(id: retried[0].delivery.id, attempt: attempt(200, 2), outcome: .succeeded)],
+                released: [retried[1].delivery.id]
+            )
+            let again = try await store.claimDueDeliveries(endpoint: endpoint.id, now: later, limit: 10, settling: handedBack)
+            #expect(again.map(\.payload) == [[2]])
+            #expect(again.first?.delivery.attempts == 0)
+        }
+    }
+
+    @Test func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations() async throws {
+        try await withTemporaryStore { store, _ in
+            let session = activeSession("session_long_queue", name: "Long queue")
+            try await store.createSession(session)
+            let (endpoint, _) = try await store.saveWebhookEndpoint(
+                session: session.id, url: "https://hooks.example/all", secret: "secret-0123456789", events: nil, at: .now()
+            )
+            // More of Alice's events than the claim looks at before searching conversation by conversation.
+            var change = session
+            let aliceEvents = 300
+            for index in 0...aliceEvents {
+                change.lastActivity = .now()
+                let conversation = index == aliceEvents ? Self.bob.e164 : Self.alice.e164
+                try await store.updateSession(change, events: [
+                    OutboxEvent(sessionID: session.id, type: "message.received", payload: Array("\(index)".utf8), createdAt: .now(), conversation: conversation),
+                ])
+            }
+            let aliceFirst = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 1)
+            #expect(aliceFirst.map(\.delivery.conversation) == [Self.alice.e164])
+            let next = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10)
+            #expect(next.map(\.delivery.conversation) == [Self.bob.e164], "Bob's event, behind Alice's long queue")
+            #expect(next.map(\.payload) == [Array("\(aliceEvents)".utf8)])
+        }
+    }
 }
 
 @Suite("Store files: a newer schema is refused, new files are the owner's alone")

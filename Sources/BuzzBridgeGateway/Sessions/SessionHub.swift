@@ -10,6 +10,9 @@ actor SessionHub {
     private let factory: any EngineFactory
     private let logger: Logger
     private var engines: [SessionID: any WhatsAppEngine] = [:]
+    private var restored = false
+    /// Active sessions whose engine could not be started at restore.
+    private var unrestored: Set<SessionID> = []
 
     init(store: any GatewayStore, factory: any EngineFactory, logger: Logger) {
         self.store = store
@@ -54,11 +57,20 @@ actor SessionHub {
             } else if Self.isLinked(session) {
                 do {
                     _ = try await engine(for: session)
+                    unrestored.remove(session.id)
                 } catch {
+                    unrestored.insert(session.id)
                     logger.error("could not restore session", metadata: ["session": "\(session.id)", "error": "\(error.message)"])
                 }
             }
         }
+        restored = true
+    }
+
+    /// Ready once ``restore()`` has run and every session that was active when it ran has an
+    /// engine, which is then connected or connecting.
+    func readiness() -> SessionReadiness {
+        SessionReadiness(restored: restored, unrestored: unrestored.count, engines: engines.count)
     }
 
     /// The engine of `session` if one runs (push name changes reach it at once).
@@ -70,4 +82,12 @@ actor SessionHub {
         for engine in engines.values { await engine.shutdown() }
         engines.removeAll()
     }
+}
+
+struct SessionReadiness: Sendable {
+    var restored: Bool
+    var unrestored: Int
+    var engines: Int
+
+    var isReady: Bool { restored && unrestored == 0 }
 }

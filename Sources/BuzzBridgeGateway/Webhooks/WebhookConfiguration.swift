@@ -13,15 +13,27 @@ public struct WebhookConfiguration: Sendable {
     /// How often the queue is read even when nothing rang: deliveries queued by another process
     /// (the CLI) are picked up within this time.
     public var pollInterval: Duration
+    /// Requests open at once to one endpoint, each for a different conversation (one conversation's
+    /// events go out one at a time, in order). 1 sends an endpoint's events one at a time.
+    public var maximumInFlightPerEndpoint: Int
+
+    public static let defaultMaximumInFlightPerEndpoint = 8
+    /// On graceful shutdown, how long attempts under way may take to finish; those still open
+    /// then are abandoned (not counted) and sent again after the restart.
+    public var shutdownGracePeriod: Duration
 
     public init(
         retryDelays: [Duration] = [.seconds(1), .seconds(5), .seconds(15)], timeout: Duration = .seconds(30),
-        allowPrivateAddresses: Bool = false, pollInterval: Duration = .seconds(1)
+        allowPrivateAddresses: Bool = false, pollInterval: Duration = .seconds(1),
+        maximumInFlightPerEndpoint: Int = WebhookConfiguration.defaultMaximumInFlightPerEndpoint,
+        shutdownGracePeriod: Duration = .seconds(10)
     ) {
+        self.shutdownGracePeriod = shutdownGracePeriod
         self.retryDelays = retryDelays
         self.timeout = timeout
         self.allowPrivateAddresses = allowPrivateAddresses
         self.pollInterval = pollInterval
+        self.maximumInFlightPerEndpoint = maximumInFlightPerEndpoint
     }
 
     var retryPolicy: RetryPolicy { RetryPolicy(delays: retryDelays) }

@@ -9,19 +9,26 @@ import Synchronization
 
 /// Sends queued webhook deliveries.
 ///
-/// A scheduler reads which endpoints have due deliveries and starts one worker per such
-/// endpoint; a worker sends that endpoint's due deliveries one at a time, in event order, and
-/// ends when none is due. So a slow or dead endpoint holds up only its own queue, and the API
-/// never waits for any of it: it only writes to the outbox.
+/// A scheduler reads which endpoints have due deliveries and starts one ``EndpointDrain`` per
+/// such endpoint, or wakes the one already running. A drain sends its endpoint's deliveries,
+/// several conversations at once and each conversation's in event order, and ends when the
+/// endpoint has nothing queued. So a slow or dead endpoint holds up only its own queue, and the
+/// API never waits for any of it: it only writes to the outbox.
 ///
-/// The scheduler wakes when the store rings after a commit, when a worker ends, when the
+/// The scheduler wakes when the store rings after a commit, when a drain ends, when the
 /// earliest retry falls due, and at least every poll interval.
+///
+/// On graceful shutdown no new attempt starts, and the attempts under way finish and have their
+/// outcomes written, for at most ``WebhookConfiguration/shutdownGracePeriod`` (or until the
+/// shutdown is cut short by cancellation): attempts still open then are abandoned, not counted,
+/// and sent again after the restart.
 final class WebhookDispatcher: Sendable {
     private let store: any WebhookStore
     private let configuration: WebhookConfiguration
     private let logger: Logger
-    private let busyEndpoints = Mutex<Set<WebhookEndpointID>>([])
+    private let drains = Mutex<[WebhookEndpointID: EndpointDrain]>([:])
     private let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
 
     init(store: any WebhookStore, configuration: WebhookConfiguration, logger: Logger) {
         self.store = store
@@ -35,21 +42,36 @@ final class WebhookDispatcher: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(configuration))
         let sender = WebhookSender(client: client, configuration: configuration)
         let token = store.deliveryBell.addListener { [wakeup] in wakeup.signal() }
-        await cancelWhenGracefulShutdown {
+        await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { workers in
-                while !Task.isCancelled {
-                    let nextScan = await self.startDueWorkers(in: &workers, sender: sender)
+                while !Task.isCancelled, !stopping.load(ordering: .acquiring) {
+                    let nextScan = await self.startDueDrains(in: &workers, sender: sender)
                     await self.wakeup.wait(until: nextScan)
                 }
+                // Stopping: the drains finish the attempts under way; each signals as it ends.
+                let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+                while !drains.withLock({ $0.isEmpty }), ContinuousClock.now < deadline, !Task.isCancelled {
+                    await self.wakeup.wait(until: deadline)
+                }
+                workers.cancelAll()
             }
+        } onGracefulShutdown: {
+            self.stop()
         }
         store.deliveryBell.removeListener(token)
         try await client.shutdown()
     }
 
-    /// Starts a worker for each endpoint with a due delivery and none running; returns when
-    /// the scheduler should look again at the latest.
-    private func startDueWorkers(in workers: inout DiscardingTaskGroup, sender: WebhookSender) async -> ContinuousClock.Instant {
+    /// Stops starting drains and tells the running ones to start no new attempt.
+    private func stop() {
+        stopping.store(true, ordering: .releasing)
+        for drain in drains.withLock({ Array($0.values) }) { drain.stop() }
+        wakeup.signal()
+    }
+
+    /// Starts a drain for each endpoint with a due delivery and none running, wakes the running
+    /// ones; returns when the scheduler should look again at the latest.
+    private func startDueDrains(in workers: inout DiscardingTaskGroup, sender: WebhookSender) async -> ContinuousClock.Instant {
         let pollDeadline = ContinuousClock.now + configuration.pollInterval
         let work: [PendingWebhookWork]
         do {
@@ -61,72 +83,31 @@ final class WebhookDispatcher: Sendable {
         let now = Timestamp.now()
         var earliestFuture: Int64?
         for item in work {
+            let endpoint = item.endpointID
             let wait = item.dueAt.millisecondsSinceEpoch - now.millisecondsSinceEpoch
             guard wait <= 0 else {
+                // A running drain waits for its own retries; an idle endpoint is not needed before then.
                 earliestFuture = min(earliestFuture ?? wait, wait)
                 continue
             }
-            let endpoint = item.endpointID
-            guard busyEndpoints.withLock({ $0.insert(endpoint).inserted }) else { continue }
+            if let running = drains.withLock({ $0[endpoint] }) {
+                running.wake()
+                continue
+            }
+            // Only this task adds drains, so none can have appeared since the look above.
+            let drain = EndpointDrain(endpoint: endpoint, store: store, sender: sender, configuration: configuration, logger: logger)
+            drains.withLock { $0[endpoint] = drain }
+            // A stop that came while the drain was made would have missed it.
+            if stopping.load(ordering: .acquiring) { drain.stop() }
             workers.addTask {
-                await self.drain(endpoint, sender: sender)
-                self.busyEndpoints.withLock { _ = $0.remove(endpoint) }
-                // Work queued while this worker was finishing is found by the next scan.
+                await drain.run()
+                self.drains.withLock { _ = $0.removeValue(forKey: endpoint) }
+                // Work queued while this drain was finishing is found by the next scan.
                 self.wakeup.signal()
             }
         }
         guard let earliestFuture else { return pollDeadline }
         return min(pollDeadline, ContinuousClock.now + .milliseconds(earliestFuture))
-    }
-
-    /// Sends the endpoint's due deliveries in event order until none is due.
-    ///
-    /// Deliveries are claimed a batch at a time, and their outcomes written together: a
-    /// transaction per batch rather than two per delivery, which is what lets the single SQLite
-    /// writer keep up. Outcomes are written at the latest after ``flushInterval``, and at once
-    /// after a failure (so its retry is scheduled on time). The price: a crash re-sends the
-    /// deliveries whose outcome was not written yet (at most a batch, with the same ids).
-    private func drain(_ endpoint: WebhookEndpointID, sender: WebhookSender) async {
-        var outcomes = OutcomeBuffer(store: store)
-        var batch: [ClaimedDelivery] = []
-        do {
-            while !Task.isCancelled {
-                batch = try await store.claimDueDeliveries(endpoint: endpoint, now: .now(), limit: Self.batchSize)
-                guard !batch.isEmpty else { return }
-                for (index, claimed) in batch.enumerated() {
-                    let (result, attempt) = await sender.send(claimed)
-                    if Task.isCancelled, case .networkFailure = result {
-                        // Shutting down mid-send: not the endpoint's fault, so not an attempt.
-                        try await outcomes.flush()
-                        await release(batch[index...])
-                        return
-                    }
-                    // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
-                    let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
-                    outcomes.append(DeliveryCompletion(id: claimed.delivery.id, attempt: attempt, outcome: outcome))
-                    if case .failed = outcome {
-                        logger.warning("webhook delivery failed", metadata: [
-                            "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
-                        ])
-                    }
-                    if outcome != .succeeded || outcomes.age > Self.flushInterval { try await outcomes.flush() }
-                }
-                try await outcomes.flush()
-            }
-            try await outcomes.flush()
-        } catch {
-            logger.error("webhook queue error", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
-            // Whatever of the batch has no written outcome goes back to the queue, to be sent again.
-            await release(batch[...])
-        }
-    }
-
-    static let batchSize = 32
-    static let flushInterval = Duration.milliseconds(100)
-
-    /// Claimed but not sent: back to the queue (a restart would do the same).
-    private func release(_ claimed: ArraySlice<ClaimedDelivery>) async {
-        for item in claimed { try? await store.releaseDelivery(item.delivery.id, at: .now()) }
     }
 
     private static func clientConfiguration(_ configuration: WebhookConfiguration) -> HTTPClient.Configuration {
@@ -139,32 +120,9 @@ final class WebhookDispatcher: Sendable {
         // A refused connection is a failed attempt at once, to be retried on the spec's schedule,
         // not something the client quietly retries until the timeout.
         client.connectionPool.retryConnectionEstablishment = false
+        // Each request a drain has open needs its own connection (HTTP/1.1).
+        client.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, configuration.maximumInFlightPerEndpoint)
         return client
-    }
-}
-
-/// Outcomes waiting to be written together.
-private struct OutcomeBuffer {
-    let store: any WebhookStore
-    private var completions: [DeliveryCompletion] = []
-    private var since = ContinuousClock.now
-
-    init(store: any WebhookStore) {
-        self.store = store
-    }
-
-    var isEmpty: Bool { completions.isEmpty }
-    var age: Duration { completions.isEmpty ? .zero : ContinuousClock.now - since }
-
-    mutating func append(_ completion: DeliveryCompletion) {
-        if completions.isEmpty { since = .now }
-        completions.append(completion)
-    }
-
-    mutating func flush() async throws {
-        guard !completions.isEmpty else { return }
-        try await store.completeDeliveries(completions)
-        completions.removeAll()
     }
 }
 
@@ -278,6 +236,12 @@ final class Wakeup: Sendable {
         let timer = Task { [weak self] in
             if (try? await Task.sleep(until: deadline, clock: .continuous)) != nil { self?.signal() }
         }
+        await wait()
+        timer.cancel()
+    }
+
+    /// Returns at the first signal or when the task is cancelled.
+    func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
@@ -293,6 +257,5 @@ final class Wakeup: Sendable {
         } onCancel: {
             signal()
         }
-        timer.cancel()
     }
 }

@@ -12,18 +12,21 @@ enum WebhookEvents {
     static let all = [messageReceived, messageStatus, sessionStatus]
 
     /// `{"data":…,"event":…,"timestamp":…}` with sorted keys, as every other body of the API.
-    private static func event(_ type: String, session: SessionID, at time: Timestamp, data: (inout JSONWriter) -> Void) -> OutboxEvent {
+    /// `conversation`: the contact's number for message events, nil for session-level ones.
+    private static func event(
+        _ type: String, session: SessionID, conversation: PhoneNumber?, at time: Timestamp, data: (inout JSONWriter) -> Void
+    ) -> OutboxEvent {
         var json = JSONWriter(capacity: 512)
         json.object { envelope in
             envelope.key("data"); data(&envelope)
             envelope.key("event"); envelope.value(type)
             envelope.key("timestamp"); envelope.value(time)
         }
-        return OutboxEvent(sessionID: session, type: type, payload: json.bytes, createdAt: time)
+        return OutboxEvent(sessionID: session, type: type, payload: json.bytes, createdAt: time, conversation: conversation?.e164 ?? "")
     }
 
     static func received(_ message: Message) -> OutboxEvent {
-        event(messageReceived, session: message.sessionID, at: message.timestamp) { json in
+        event(messageReceived, session: message.sessionID, conversation: message.contact, at: message.timestamp) { json in
             json.object { data in
                 data.key("from"); data.value(message.from.e164)
                 data.key("from_name"); data.value(message.fromName)
@@ -39,7 +42,7 @@ enum WebhookEvents {
     }
 
     static func status(of message: Message, at time: Timestamp) -> OutboxEvent {
-        event(messageStatus, session: message.sessionID, at: time) { json in
+        event(messageStatus, session: message.sessionID, conversation: message.contact, at: time) { json in
             json.object { data in
                 data.key("message_id"); data.value(message.id.rawValue)
                 data.key("phone"); data.value(message.contact.e164)
@@ -52,7 +55,7 @@ enum WebhookEvents {
     /// `change` is one of the spec's session events without the prefix: `qr_generated`,
     /// `connected`, `disconnected`.
     static func session(_ session: Session, change: String, reason: String?, at time: Timestamp) -> OutboxEvent {
-        event(sessionStatus, session: session.id, at: time) { json in
+        event(sessionStatus, session: session.id, conversation: nil, at: time) { json in
             json.object { data in
                 data.key("change"); data.value(change)
                 data.key("connected_at"); data.value(session.connectedAt)

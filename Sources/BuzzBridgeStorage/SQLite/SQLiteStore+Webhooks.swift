@@ -18,11 +18,14 @@ extension SQLiteStore: WebhookStore {
     static func queueDeliveries(of event: OutboxEvent, seq: Int64, in db: Database) throws {
         try db.run(
             """
-            INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, session_id, state, next_attempt_at, created_at, updated_at)
-            SELECT 'dlv_' || lower(hex(randomblob(12))), :seq, id, session_id, 'pending', :now, :now, :now
+            INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, session_id, conversation, state, next_attempt_at, created_at, updated_at)
+            SELECT 'dlv_' || lower(hex(randomblob(12))), :seq, id, session_id, :conversation, 'pending', :now, :now, :now
             \(subscribedEndpoints)
             """,
-            ["seq": seq, "now": Timestamp.now().stored, "session": event.sessionID.rawValue, "type": event.type]
+            [
+                "seq": seq, "now": Timestamp.now().stored, "session": event.sessionID.rawValue, "type": event.type,
+                "conversation": event.conversation,
+            ]
         )
     }
 
@@ -120,24 +123,97 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func claimDueDeliveries(endpoint: WebhookEndpointID, now: Timestamp, limit: Int) async throws -> [ClaimedDelivery] {
-        try await database.write { db in
-            let claimed = try String.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        UPDATE webhook_deliveries SET state = 'delivering', updated_at = ?1
-                        WHERE id IN (
-                            SELECT id FROM webhook_deliveries
-                            WHERE endpoint_id = ?2 AND state = 'pending' AND next_attempt_at <= ?1
-                            ORDER BY event_seq LIMIT ?3
-                        ) RETURNING id
-                        """
-                ),
-                arguments: [now.stored, endpoint.rawValue, limit]
-            )
-            guard !claimed.isEmpty else { return [] }
+    /// Each conversation's barrier: the first of its deliveries that holds back the ones after it.
+    /// Any being sent holds back all (-1), else the first pending one not yet due. Both sets are
+    /// small (in flight, waiting for a retry) and come from the queue indexes.
+    private static let barriers = """
+        barriers AS MATERIALIZED (
+            SELECT conversation, MIN(seq) AS seq FROM (
+                SELECT conversation, -1 AS seq FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'delivering'
+                UNION ALL
+                SELECT conversation, event_seq AS seq FROM webhook_deliveries
+                WHERE endpoint_id = ?2 AND state = 'pending' AND next_attempt_at > ?1
+            ) GROUP BY conversation
+        )
+        """
+
+    /// The claimable deliveries among the endpoint's oldest `?4` pending ones, oldest first: cheap
+    /// when the queue's head is claimable, which is the usual case.
+    private static let claimableInWindow = """
+        WITH \(barriers),
+        head AS MATERIALIZED (
+            SELECT id, event_seq, conversation, next_attempt_at FROM webhook_deliveries
+            WHERE endpoint_id = ?2 AND state = 'pending' ORDER BY event_seq LIMIT ?4
+        )
+        SELECT h.id FROM head h LEFT JOIN barriers b ON b.conversation = h.conversation
+        WHERE h.next_attempt_at <= ?1 AND (b.seq IS NULL OR h.event_seq < b.seq)
+        ORDER BY h.event_seq LIMIT ?3
+        """
+
+    /// All claimable deliveries, oldest first, found conversation by conversation (a skip scan of
+    /// the conversation index): for when the oldest pending deliveries are all held back, as
+    /// when one busy conversation has a long queue behind the delivery in flight. Costs a few
+    /// index lookups per conversation with queued deliveries, however long their queues.
+    private static let claimableByConversation = """
+        WITH RECURSIVE conversations(name) AS (
+            SELECT (SELECT MIN(conversation) FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'pending')
+            UNION ALL
+            SELECT (SELECT MIN(conversation) FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'pending' AND conversation > name)
+            FROM conversations WHERE name IS NOT NULL
+        ),
+        \(barriers),
+        open AS MATERIALIZED (
+            SELECT name, barrier FROM (
+                SELECT c.name,
+                    (SELECT MIN(h.event_seq) FROM webhook_deliveries h
+                     WHERE h.endpoint_id = ?2 AND h.state = 'pending' AND h.conversation = c.name) AS head,
+                    COALESCE((SELECT b.seq FROM barriers b WHERE b.conversation = c.name), 9223372036854775807) AS barrier
+                FROM conversations c WHERE c.name IS NOT NULL
+            ) WHERE head < barrier
+        )
+        SELECT d.id FROM open o
+        JOIN webhook_deliveries d ON d.endpoint_id = ?2 AND d.state = 'pending' AND d.conversation = o.name AND d.event_seq < o.barrier
+        WHERE d.next_attempt_at <= ?1
+        ORDER BY d.event_seq LIMIT ?3
+        """
+
+    /// Pending deliveries looked at before the search goes conversation by conversation.
+    static let claimWindow = 256
+
+    /// The endpoint's claimable deliveries (see ``WebhookStore/claimDueDeliveries(endpoint:now:limit:settling:)``),
+    /// at most `limit`, oldest first.
+    static func claimableIDs(endpoint: WebhookEndpointID, now: Timestamp, limit: Int, in db: Database) throws -> [String] {
+        guard limit > 0 else { return [] }
+        let arguments: StatementArguments = [now.stored, endpoint.rawValue, limit, claimWindow]
+        let found = try String.fetchAll(db.cachedStatement(sql: claimableInWindow), arguments: arguments)
+        guard found.count < limit else { return found }
+        // Fewer than asked: complete if the window held every pending delivery.
+        let pending = try db.countRows(
+            "SELECT 1 FROM webhook_deliveries WHERE endpoint_id = ?1 AND state = 'pending' LIMIT ?2", [endpoint.rawValue, claimWindow]
+        )
+        guard pending == claimWindow else { return found }
+        return try String.fetchAll(db.cachedStatement(sql: claimableByConversation), arguments: [now.stored, endpoint.rawValue, limit])
+    }
+
+    public func claimDueDeliveries(
+        endpoint: WebhookEndpointID, now: Timestamp, limit: Int, settling: DeliverySettlement
+    ) async throws -> [ClaimedDelivery] {
+        // With nothing to write, a reader first checks that there is something to claim: the
+        // dispatcher asks after every commit that rings the bell, and most asks find nothing
+        // while a conversation's deliveries are in flight. They need not queue for the writer.
+        if settling.isEmpty, try database.read({ db in try Self.claimableIDs(endpoint: endpoint, now: now, limit: 1, in: db) }).isEmpty {
+            return []
+        }
+        return try await database.write { db in
+            try Self.settle(settling, at: now, in: db)
+            let candidates = try Self.claimableIDs(endpoint: endpoint, now: now, limit: limit, in: db)
+            guard !candidates.isEmpty else { return [] }
             // Delivery ids are `dlv_` + hex, so they need no escaping inside the JSON array.
-            let ids = "[" + claimed.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+            let ids = "[" + candidates.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+            try db.run(
+                "UPDATE webhook_deliveries SET state = 'delivering', updated_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))",
+                [now.stored, ids]
+            )
             return try db.rows("\(Self.deliverySelect) WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.event_seq", [ids]) { row in
                 guard let payload: Data = row["payload"] else { throw StoreError.corruptRow("claimed delivery without an event") }
                 return ClaimedDelivery(delivery: try WebhookDelivery(row: row), secret: try row.required("secret"), payload: Array(payload))
@@ -147,32 +223,50 @@ extension SQLiteStore: WebhookStore {
 
     public func completeDeliveries(_ completions: [DeliveryCompletion]) async throws {
         guard !completions.isEmpty else { return }
-        try await database.write { db in
-            for completion in completions {
-                let (state, nextAttempt): (DeliveryState, Int64?) = switch completion.outcome {
-                case .succeeded: (.succeeded, nil)
-                case .failed: (.failed, nil)
-                case .retry(let time): (.pending, time.stored)
-                }
-                let attempt = completion.attempt
-                try db.run(
-                    """
-                    UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
-                        next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
-                    WHERE id = ?
-                    """,
-                    [state.rawValue, attempt.number, nextAttempt, attempt.statusCode, attempt.error, attempt.at.stored, completion.id.rawValue]
-                )
-                try db.run(
-                    "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                    [completion.id.rawValue, attempt.number, attempt.at.stored, attempt.statusCode, attempt.error, attempt.latencyMilliseconds]
-                )
-            }
-        }
+        try await database.write { db in try Self.settle(DeliverySettlement(completions: completions), at: .now(), in: db) }
     }
 
     public func releaseDelivery(_ id: DeliveryID, at time: Timestamp) async throws {
-        try await database.write { db in
+        try await database.write { db in try Self.settle(DeliverySettlement(released: [id]), at: time, in: db) }
+    }
+
+    public func deliveryBacklog(endpoint: WebhookEndpointID, now: Timestamp) async throws -> DeliveryBacklog {
+        try database.read { db in
+            try db.rows(
+                """
+                SELECT COUNT(*), MIN(CASE WHEN next_attempt_at > ?1 THEN next_attempt_at END)
+                FROM webhook_deliveries WHERE endpoint_id = ?2 AND state = 'pending'
+                """,
+                [now.stored, endpoint.rawValue]
+            ) { row in DeliveryBacklog(pending: row[0] ?? 0, nextDueAt: (row[1] as Int64?).map(Timestamp.init(stored:))) }.first
+                ?? DeliveryBacklog(pending: 0, nextDueAt: nil)
+        }
+    }
+
+    /// Logs each completion's attempt and moves its delivery to the outcome's state; returns the
+    /// released deliveries to the queue as they were (no attempt counted, due time kept).
+    private static func settle(_ settlement: DeliverySettlement, at time: Timestamp, in db: Database) throws {
+        for completion in settlement.completions {
+            let (state, nextAttempt): (DeliveryState, Int64?) = switch completion.outcome {
+            case .succeeded: (.succeeded, nil)
+            case .failed: (.failed, nil)
+            case .retry(let time): (.pending, time.stored)
+            }
+            let attempt = completion.attempt
+            try db.run(
+                """
+                UPDATE webhook_deliveries SET state = ?, attempts = ?, round_attempts = round_attempts + 1,
+                    next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?
+                WHERE id = ?
+                """,
+                [state.rawValue, attempt.number, nextAttempt, attempt.statusCode, attempt.error, attempt.at.stored, completion.id.rawValue]
+            )
+            try db.run(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                [completion.id.rawValue, attempt.number, attempt.at.stored, attempt.statusCode, attempt.error, attempt.latencyMilliseconds]
+            )
+        }
+        for id in settlement.released {
             try db.run(
                 "UPDATE webhook_deliveries SET state = 'pending', updated_at = ?1 WHERE id = ?2 AND state = 'delivering'",
                 [time.stored, id.rawValue]
@@ -313,6 +407,7 @@ extension WebhookDelivery {
             id: DeliveryID(rawValue: try row.required("id")),
             eventSeq: row["event_seq"] ?? 0,
             eventType: try row.required("event_type"),
+            conversation: row["conversation"] ?? "",
             endpointID: WebhookEndpointID(rawValue: try row.required("endpoint_id")),
             url: try row.required("url"),
             sessionID: SessionID(rawValue: try row.required("session_id")),

@@ -36,6 +36,11 @@ public final class SQLiteStore: GatewayStore {
         try database.close()
     }
 
+    public func schemaStatus() async throws -> SchemaStatus {
+        let applied = try database.read { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA user_version")) ?? 0 }
+        return SchemaStatus(applied: applied, known: Schema.migrations.count)
+    }
+
     // MARK: Sessions
 
     public func createSession(_ session: Session) async throws {

@@ -257,5 +257,23 @@ enum Schema {
             WHERE idempotency_key IS NOT NULL
             """,
         ],
+        // Webhook deliveries know their event's conversation (the contact's phone, '' for session
+        // events): one conversation's deliveries go out in order, different ones in parallel.
+        // Deliveries still queued take it from their event's body; finished ones need none.
+        [
+            "ALTER TABLE webhook_deliveries ADD COLUMN conversation TEXT NOT NULL DEFAULT ''",
+            """
+            UPDATE webhook_deliveries SET conversation = COALESCE((
+                SELECT CASE ev.type
+                    WHEN 'message.received' THEN json_extract(CAST(ev.payload AS TEXT), '$.data.from')
+                    WHEN 'message.status' THEN json_extract(CAST(ev.payload AS TEXT), '$.data.phone')
+                END
+                FROM events ev WHERE ev.seq = webhook_deliveries.event_seq AND json_valid(CAST(ev.payload AS TEXT))
+            ), '')
+            WHERE state IN ('pending', 'delivering')
+            """,
+            // The claim's search conversation by conversation (SQLiteStore.claimableIDs).
+            "CREATE INDEX webhook_deliveries_by_conversation ON webhook_deliveries(endpoint_id, state, conversation, event_seq)",
+        ],
     ]
 }

@@ -38,8 +38,9 @@ final class ServerProcess: @unchecked Sendable {
     private let lines = LockedLines()
 
     /// `environment` is added to the test process's own. With `openFiles`, the server runs under
-    /// that descriptor limit (util-linux `prlimit`).
-    init(arguments: [String], environment: [String: String] = [:], openFiles: Int? = nil) throws {
+    /// that descriptor limit (util-linux `prlimit`). With `logs`, standard error (the log) is
+    /// collected with standard output.
+    init(arguments: [String], environment: [String: String] = [:], openFiles: Int? = nil, logs: Bool = false) throws {
         if let openFiles {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
             process.arguments = ["--nofile=\(openFiles):\(openFiles)", "--", try BuzzBridgeExecutable.url.path] + arguments
@@ -49,7 +50,7 @@ final class ServerProcess: @unchecked Sendable {
         }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = logs ? output : FileHandle.nullDevice
         let lines = self.lines
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData

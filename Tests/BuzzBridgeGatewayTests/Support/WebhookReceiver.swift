@@ -23,6 +23,8 @@ final class WebhookReceiver: Sendable {
 
     enum Answer: Sendable {
         case status(Int)
+        /// Answer with this status after this long.
+        case delayed(Duration, status: Int)
         /// Read the request, never answer.
         case silence
     }
@@ -36,6 +38,11 @@ final class WebhookReceiver: Sendable {
 
     var url: String { "http://127.0.0.1:\(port)/webhooks/whatsapp" }
     var requests: [Request] { recorder.requests }
+    /// The most requests that were open (read, not yet answered) at one time.
+    var maximumOpen: Int { recorder.maximumOpen }
+
+    /// When the request at `index` was answered; nil while unanswered.
+    func answeredAt(_ index: Int) -> ContinuousClock.Instant? { recorder.answeredAt(index) }
 
     /// Starts on `port` (0: any free port).
     static func start(port: Int = 0, responder: @escaping Responder = { _, _ in .status(200) }) async throws -> WebhookReceiver {
@@ -93,6 +100,9 @@ final class WebhookReceiver: Sendable {
             var requests: [Request] = []
             var responder: Responder
             var connections: [any Channel] = []
+            var answered: [Int: ContinuousClock.Instant] = [:]
+            var open = 0
+            var maximumOpen = 0
         }
 
         private let state: Mutex<State>
@@ -112,12 +122,27 @@ final class WebhookReceiver: Sendable {
             state.withLock { $0.connections.append(channel) }
         }
 
-        func record(_ request: Request) -> Answer {
+        var maximumOpen: Int { state.withLock { $0.maximumOpen } }
+
+        func answeredAt(_ index: Int) -> ContinuousClock.Instant? { state.withLock { $0.answered[index] } }
+
+        /// Returns the request's position and how to answer it.
+        func record(_ request: Request) -> (Int, Answer) {
             let (index, responder) = state.withLock { state in
                 state.requests.append(request)
+                state.open += 1
+                state.maximumOpen = max(state.maximumOpen, state.open)
                 return (state.requests.count - 1, state.responder)
             }
-            return responder(index, request)
+            return (index, responder(index, request))
+        }
+
+        /// Called just before the answer is written.
+        func answering(_ index: Int) {
+            state.withLock { state in
+                state.open -= 1
+                state.answered[index] = .now
+            }
         }
     }
 }
@@ -147,15 +172,32 @@ private final class ReceiverHandler: ChannelInboundHandler {
             guard let head else { return }
             var headers: [String: String] = [:]
             for (name, value) in head.headers { headers[name.lowercased()] = value }
-            let answer = recorder.record(.init(arrivedAt: arrivedAt, path: head.uri, headers: headers, body: body))
-            guard case .status(let code) = answer else { return }
-            let reply = ByteBuffer(string: #"{"success":true,"message":"Webhook received"}"#)
-            var replyHeaders = HTTPHeaders()
-            replyHeaders.add(name: "Content-Type", value: "application/json")
-            replyHeaders.add(name: "Content-Length", value: String(reply.readableBytes))
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: replyHeaders))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(reply))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let (index, answer) = recorder.record(.init(arrivedAt: arrivedAt, path: head.uri, headers: headers, body: body))
+            switch answer {
+            case .silence:
+                return
+            case .status(let code):
+                reply(code, index: index, context: context)
+            case .delayed(let delay, let code):
+                let (seconds, attoseconds) = delay.components
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+                    let (handler, context) = bound.value
+                    handler.reply(code, index: index, context: context)
+                }
+            }
         }
+    }
+
+    /// Writes the answer; the request at `index` counts as answered from now.
+    private func reply(_ code: Int, index: Int, context: ChannelHandlerContext) {
+        recorder.answering(index)
+        let content = ByteBuffer(string: #"{"success":true,"message":"Webhook received"}"#)
+        var replyHeaders = HTTPHeaders()
+        replyHeaders.add(name: "Content-Type", value: "application/json")
+        replyHeaders.add(name: "Content-Length", value: String(content.readableBytes))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: replyHeaders))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(content))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
