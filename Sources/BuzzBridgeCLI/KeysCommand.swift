@@ -21,7 +21,9 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Days until the key stops working (default: never).") var expiresInDays: Int?
 
         func validate() throws {
-            if let scopes, APIKeyScope.parseList(scopes)?.isEmpty != false { throw ValidationError("--scopes must name at least one of: messages:read, messages:send, session:manage") }
+            if let scopes, APIKeyScope.parseList(scopes)?.isEmpty != false {
+                throw ValidationError("--scopes must name at least one of: messages:read, messages:send, session:manage")
+            }
             if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be positive") }
             if let expiresInDays, expiresInDays < 1 { throw ValidationError("--expires-in-days must be positive") }
         }
@@ -126,7 +128,8 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct ResetToken: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "reset-token", abstract: "Replace the admin token and print the new one (shown once).")
+        static let configuration = CommandConfiguration(
+            commandName: "reset-token", abstract: "Replace the admin token and print the new one (shown once).")
         @OptionGroup var dataOptions: DataOptions
 
         func run() async throws {

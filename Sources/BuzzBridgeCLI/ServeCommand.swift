@@ -45,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookAllowPrivateAddresses = false
 
     @Option(help: "Webhooks: requests open at once per endpoint, each for another conversation, 1 to 64 (env BUZZBRIDGE_WEBHOOK_CONCURRENCY).")
-    var webhookConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_CONCURRENCY"] ?? "")
+    var webhookConcurrency: Int =
+        Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_CONCURRENCY"] ?? "")
         ?? WebhookConfiguration.defaultMaximumInFlightPerEndpoint
 
     @Option(help: "Webhooks: on SIGTERM, seconds the attempts under way may take to finish (env BUZZBRIDGE_WEBHOOK_SHUTDOWN_GRACE).")
@@ -83,16 +84,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sends that may wait per session; beyond it a send gets RATE_LIMIT_EXCEEDED.")
     var sendQueueLimit: Int = 50
 
-    @Option(help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY).")
+    @Option(
+        help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY)."
+    )
     var waProxy: String?
 
     @Option(help: "WhatsApp: a PEM file of extra trusted certificate authorities for the TLS connection (env BUZZBRIDGE_WA_CA_FILE).")
     var waCaFile: String?
 
-    @Option(help: "WhatsApp: replace the pinned root key of the server's Noise certificate chain, 64 hex digits. ONLY for a server double (env BUZZBRIDGE_WA_NOISE_ROOT_KEY).")
+    @Option(
+        help:
+            "WhatsApp: replace the pinned root key of the server's Noise certificate chain, 64 hex digits. ONLY for a server double (env BUZZBRIDGE_WA_NOISE_ROOT_KEY)."
+    )
     var waNoiseRootKey: String?
 
-    @Option(help: "WhatsApp: the WhatsApp Web version announced, X.Y.Z; set it when WhatsApp refuses the built-in one (failure 405) (env BUZZBRIDGE_WA_VERSION).")
+    @Option(
+        help:
+            "WhatsApp: the WhatsApp Web version announced, X.Y.Z; set it when WhatsApp refuses the built-in one (failure 405) (env BUZZBRIDGE_WA_VERSION)."
+    )
     var waVersion: String?
 
     /// The flags, or the environment where a flag is left out.
@@ -113,8 +122,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a client has to send a request's body after its headers (env BUZZBRIDGE_BODY_TIMEOUT).")
     var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_BODY_TIMEOUT"] ?? "") ?? 30
 
-    @Option(help: "Connections open at once; past it new ones wait to be accepted (env BUZZBRIDGE_MAX_CONNECTIONS; default 4096, less under a low file limit).")
-    var maxConnections: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
+    @Option(
+        help:
+            "Connections open at once; past it new ones wait to be accepted (env BUZZBRIDGE_MAX_CONNECTIONS; default 4096, less under a low file limit)."
+    )
+    var maxConnections: Int =
+        Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
 
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -124,7 +137,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
         guard sandboxSlowDelay >= 0 else { throw ValidationError("--sandbox-slow-delay must not be negative") }
         guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be positive") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
@@ -187,7 +202,8 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let whatsApp = whatsApp
         if whatsApp.replacesNoiseRoot {
-            let warning = "WARNING: --wa-noise-root-key replaces WhatsApp's pinned server key: live sessions trust ONLY that key's "
+            let warning =
+                "WARNING: --wa-noise-root-key replaces WhatsApp's pinned server key: live sessions trust ONLY that key's "
                 + "server, never WhatsApp itself. Use it with a test server double, never in production."
             announce(String(repeating: "!", count: 100))
             announce(warning)

@@ -48,4 +48,3 @@ struct SessionsCommand: AsyncParsableCommand {
 }
 
 extension SessionKind: ExpressibleByArgument {}
-

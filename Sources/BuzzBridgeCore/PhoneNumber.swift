@@ -7,7 +7,7 @@ public struct PhoneNumber: Hashable, Sendable, Codable, CustomStringConvertible,
         guard utf8.count >= 9, utf8.count <= 16, utf8.first == UInt8(ascii: "+") else { return nil }
         let digits = utf8.dropFirst()
         guard digits.first != UInt8(ascii: "0"),
-              digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return nil }
         self.e164 = text
     }

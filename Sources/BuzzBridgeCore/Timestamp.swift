@@ -41,7 +41,8 @@ public struct Timestamp: Hashable, Sendable, Comparable, Codable, CustomStringCo
 
     /// Appends ``iso8601``'s 20 bytes, for writers that build a response without a String per field.
     public func appendISO8601(to out: inout [UInt8]) {
-        let seconds = millisecondsSinceEpoch >= 0
+        let seconds =
+            millisecondsSinceEpoch >= 0
             ? millisecondsSinceEpoch / 1000
             : (millisecondsSinceEpoch - 999) / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -72,16 +73,16 @@ public struct Timestamp: Hashable, Sendable, Comparable, Codable, CustomStringCo
     public init?(iso8601 text: String) {
         var scanner = DigitScanner(Array(text.utf8))
         guard let year = scanner.number(digits: 4), scanner.expect("-"),
-              let month = scanner.number(digits: 2), scanner.expect("-"),
-              let day = scanner.number(digits: 2),
-              (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
+            let month = scanner.number(digits: 2), scanner.expect("-"),
+            let day = scanner.number(digits: 2),
+            (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
         else { return nil }
         var millisecondOfDay: Int64 = 0
         var offsetMinutes: Int64 = 0
         if !scanner.atEnd {
             guard scanner.expect("T") || scanner.expect("t"),
-                  let hour = scanner.number(digits: 2), scanner.expect(":"),
-                  let minute = scanner.number(digits: 2), hour < 24, minute < 60
+                let hour = scanner.number(digits: 2), scanner.expect(":"),
+                let minute = scanner.number(digits: 2), hour < 24, minute < 60
             else { return nil }
             var second: Int64 = 0
             var millisecond: Int64 = 0

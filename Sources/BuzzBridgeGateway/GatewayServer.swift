@@ -125,7 +125,8 @@ public struct GatewayServer: Service {
             group.addTask { try await webhooks.run() }
             try await withGracefulShutdownHandler {
                 try await application.run()
-            } onGracefulShutdown: {}
+            } onGracefulShutdown: {
+            }
             await hub.shutdown()
         }
     }

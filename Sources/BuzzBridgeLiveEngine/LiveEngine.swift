@@ -64,7 +64,8 @@ public actor LiveEngine: WhatsAppEngine {
         } catch {
             throw Self.engineError(error, doing: "ask WhatsApp for a pairing code")
         }
-        let code = LinkingCode(code: shown.replacingOccurrences(of: "-", with: ""), phone: phone, expiresAt: Timestamp.now().adding(Self.pairingCodeLifetime))
+        let code = LinkingCode(
+            code: shown.replacingOccurrences(of: "-", with: ""), phone: phone, expiresAt: Timestamp.now().adding(Self.pairingCodeLifetime))
         linkingCode = code
         try await record(.session(.pairingCodeIssued(code)))
         return code

@@ -40,7 +40,7 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
         if let caFile {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: caFile, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let text = try? String(contentsOfFile: caFile, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----")
+                let text = try? String(contentsOfFile: caFile, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----")
             else { throw Invalid(description: "--wa-ca-file must be a readable PEM file of certificates: \(caFile)") }
             options.additionalTrustedCAFile = caFile
         }

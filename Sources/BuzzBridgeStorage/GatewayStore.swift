@@ -142,7 +142,10 @@ public struct MessageQuery: Sendable, Equatable {
     public var from: Timestamp?
     public var to: Timestamp?
 
-    public init(sessionID: SessionID, limit: Int, offset: Int, status: ReadFilter = .all, contact: PhoneNumber? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+    public init(
+        sessionID: SessionID, limit: Int, offset: Int, status: ReadFilter = .all, contact: PhoneNumber? = nil, from: Timestamp? = nil,
+        to: Timestamp? = nil
+    ) {
         self.sessionID = sessionID
         self.limit = limit
         self.offset = offset

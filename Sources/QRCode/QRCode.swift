@@ -47,9 +47,10 @@ public struct QRCode: Sendable, Hashable {
         if let mask, !(0...7).contains(mask) { throw .invalidMask(mask) }
         guard SymbolVersion.range.contains(minimumVersion) else { throw .invalidVersion(minimumVersion) }
         let byteCount = bytes.count
-        guard let symbolVersion = (minimumVersion...40).lazy
-            .map({ SymbolVersion($0, errorCorrection) })
-            .first(where: { $0.byteCapacity >= byteCount })
+        guard
+            let symbolVersion = (minimumVersion...40).lazy
+                .map({ SymbolVersion($0, errorCorrection) })
+                .first(where: { $0.byteCapacity >= byteCount })
         else {
             throw .dataTooLong(byteCount: byteCount, maximumByteCount: SymbolVersion(40, errorCorrection).byteCapacity)
         }

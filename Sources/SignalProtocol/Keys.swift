@@ -18,7 +18,7 @@ public struct ECPublicKey: Sendable, Hashable {
 
     public init(rawRepresentation: some DataProtocol) throws(SignalError) {
         guard rawRepresentation.count == 32,
-              let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: Data(rawRepresentation))
+            let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: Data(rawRepresentation))
         else { throw .invalidKey }
         self.init(key)
     }
@@ -58,7 +58,7 @@ public struct ECKeyPair: Sendable {
 
     public init(privateKey rawRepresentation: some DataProtocol) throws(SignalError) {
         guard rawRepresentation.count == 32,
-              let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: Data(rawRepresentation))
+            let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: Data(rawRepresentation))
         else { throw .invalidKey }
         self.init(privateKey: key)
     }

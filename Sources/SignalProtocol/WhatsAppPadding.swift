@@ -21,7 +21,7 @@ public enum WhatsAppPadding {
     public static func unpad(_ padded: some DataProtocol) throws(SignalError) -> Data {
         let bytes = Data(padded)
         guard let length = bytes.last, length > 0, Int(length) <= bytes.count,
-              bytes.suffix(Int(length)).allSatisfy({ $0 == length })
+            bytes.suffix(Int(length)).allSatisfy({ $0 == length })
         else {
             throw .invalidMessage("bad WhatsApp padding")
         }

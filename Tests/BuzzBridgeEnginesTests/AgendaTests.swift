@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BuzzBridgeEngines
 
 @Suite("Sandbox agenda: time order, ties in arrival order")

@@ -10,7 +10,8 @@ struct AdminPanelBrowserTests {
     /// Fails, never skips, when Chromium is missing: scripts/setup-test-env installs it.
     @Test func everyPageRendersAndAKeyCanBeCreatedInChromium() async throws {
         let gateway = try await AdminPanelTests.start()
-        _ = try await gateway.request(.POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"hello from the browser test"}"#)
+        _ = try await gateway.request(
+            .POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"hello from the browser test"}"#)
         let shots = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-admin-shots-\(UUID().uuidString)").path
         let output = try await PythonPeer.check(
             "admin_browser.py", arguments: [gateway.baseURL, AdminPanelTests.password, gateway.sessionID, shots, gateway.apiKey]

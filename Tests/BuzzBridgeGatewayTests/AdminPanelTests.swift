@@ -130,10 +130,12 @@ struct AdminPanelTests {
         #expect(try await browser.logIn().status == 303)
         let token = try Browser.csrf(in: try await browser.get("/admin/keys").text)
 
-        let created = try await browser.post("/admin/keys", [
-            ("_csrf", token), ("session_id", gateway.sessionID), ("label", "OFYS <production>"), ("scopes", "messages:read"),
-            ("requests_per_minute", "30"), ("expires_in_days", "90"),
-        ])
+        let created = try await browser.post(
+            "/admin/keys",
+            [
+                ("_csrf", token), ("session_id", gateway.sessionID), ("label", "OFYS <production>"), ("scopes", "messages:read"),
+                ("requests_per_minute", "30"), ("expires_in_days", "90"),
+            ])
         #expect(created.status == 200)
         let marker = #"id="new-key">"#
         let start = try #require(created.text.range(of: marker)?.upperBound)
@@ -183,18 +185,22 @@ struct AdminPanelTests {
         #expect(state["status"] as? String == "pending")
         #expect((state["qr_code"] as? String)?.hasPrefix("data:image/png;base64,") == true)
         #expect(try await gateway.request(.POST, "/api/sandbox/scan", bearer: gateway.apiKey).status == 200)
-        let scanned = try JSONSerialization.jsonObject(with: try await browser.get("/admin/sessions/\(gateway.sessionID)/pairing").body) as? [String: Any]
+        let scanned =
+            try JSONSerialization.jsonObject(with: try await browser.get("/admin/sessions/\(gateway.sessionID)/pairing").body) as? [String: Any]
         #expect(scanned?["status"] as? String == "active")
         #expect(scanned?["qr_code"] == nil || scanned?["qr_code"] is NSNull)
 
-        _ = try await gateway.request(.POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"<b>hello</b> panel"}"#)
+        _ = try await gateway.request(
+            .POST, "/api/sandbox/incoming", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"<b>hello</b> panel"}"#)
         let messages = try await browser.get("/admin/messages?session_id=\(gateway.sessionID)&direction=incoming")
         #expect(messages.text.contains("&lt;b&gt;hello&lt;/b&gt; panel"))
 
-        let webhook = try await browser.post("/admin/webhooks", [
-            ("_csrf", token), ("session_id", gateway.sessionID), ("url", "http://127.0.0.1:9/hook"), ("secret", "s3cret-for-tests"),
-            ("events", "message.received"),
-        ])
+        let webhook = try await browser.post(
+            "/admin/webhooks",
+            [
+                ("_csrf", token), ("session_id", gateway.sessionID), ("url", "http://127.0.0.1:9/hook"), ("secret", "s3cret-for-tests"),
+                ("events", "message.received"),
+            ])
         #expect(webhook.status == 303)
         let endpoints = try await gateway.store.webhookEndpoints(session: SessionID(rawValue: gateway.sessionID))
         #expect(endpoints.map(\.url) == ["http://127.0.0.1:9/hook"])
@@ -247,15 +253,21 @@ struct AdminPanelHeaderTests {
 
     /// The `'sha256-…'` source of every inline `<tag>` block of `html`, as a browser computes it.
     static func inlineHashes(of html: String, tag: String) -> Set<String> {
-        Set(html.components(separatedBy: "<\(tag)>").dropFirst().compactMap { $0.components(separatedBy: "</\(tag)>").first }.map {
-            "'sha256-" + Data(SHA256.hash(data: Data($0.utf8))).base64EncodedString() + "'"
-        })
+        Set(
+            html.components(separatedBy: "<\(tag)>").dropFirst().compactMap { $0.components(separatedBy: "</\(tag)>").first }.map {
+                "'sha256-" + Data(SHA256.hash(data: Data($0.utf8))).base64EncodedString() + "'"
+            })
     }
 
     @Test func panelPagesAllowExactlyTheirOwnInlineStyleAndScript() async throws {
         let gateway = try await AdminPanelTests.start()
         let browser = AdminPanelTests.Browser(gateway: gateway)
-        for page in [try await browser.get("/admin/login"), try await { _ = try await browser.logIn(); return try await browser.get("/admin/keys") }()] {
+        for page in [
+            try await browser.get("/admin/login"),
+            try await {
+                _ = try await browser.logIn(); return try await browser.get("/admin/keys")
+            }(),
+        ] {
             let policy = try #require(page.header("Content-Security-Policy"))
             #expect(!policy.contains("unsafe-inline"))
             #expect(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"))
@@ -304,7 +316,10 @@ struct AdminPanelWebhookTests {
         #expect(try await browser.logIn().status == 303)
         let token = try AdminPanelTests.Browser.csrf(in: try await browser.get("/admin/webhooks").text)
         let secret = "panel-secret-0123456789"
-        #expect(try await browser.post("/admin/webhooks", [("_csrf", token), ("session_id", gateway.sessionID), ("url", receiver.url), ("secret", secret)]).status == 303)
+        #expect(
+            try await browser.post(
+                "/admin/webhooks", [("_csrf", token), ("session_id", gateway.sessionID), ("url", receiver.url), ("secret", secret)]
+            ).status == 303)
         let endpoint = try #require(try await gateway.store.webhookEndpoints(session: SessionID(rawValue: gateway.sessionID)).first)
 
         let tested = try await browser.post("/admin/webhooks/\(endpoint.id.rawValue)/test", [("_csrf", token)])
@@ -324,7 +339,8 @@ struct AdminPanelWebhookTests {
         // A real event, delivered, then queued again from the delivery log.
         #expect(try await gateway.request(.GET, "/api/qr", bearer: gateway.apiKey).status == 200)
         _ = try await receiver.waitForRequests(2)
-        let delivered = try await gateway.store.webhookDeliveries(DeliveryQuery(sessionID: SessionID(rawValue: gateway.sessionID), state: nil, limit: 10))
+        let delivered = try await gateway.store.webhookDeliveries(
+            DeliveryQuery(sessionID: SessionID(rawValue: gateway.sessionID), state: nil, limit: 10))
         let first = try #require(delivered.first)
         var settled = first.state == .succeeded
         for _ in 0..<100 where !settled {

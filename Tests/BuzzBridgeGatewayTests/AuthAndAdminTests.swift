@@ -25,11 +25,13 @@ struct AuthAndAdminTests {
         let gateway = try await TestGateway.start()
         // RFC 9110: the scheme's case does not matter; a near miss of it is refused.
         for scheme in ["bearer", "BEARER", "bEaReR"] {
-            let reply = try await gateway.request(.GET, "/api/session/status", auth: .none, headers: [("Authorization", "\(scheme) \(gateway.apiKey)")])
+            let reply = try await gateway.request(
+                .GET, "/api/session/status", auth: .none, headers: [("Authorization", "\(scheme) \(gateway.apiKey)")])
             #expect(reply.status == 200, "\(scheme)")
         }
         for scheme in ["Bearex", "Bearers", "Beare", "Bearer:", "Bear\u{00C9}r"] {
-            let reply = try await gateway.request(.GET, "/api/session/status", auth: .none, headers: [("Authorization", "\(scheme) \(gateway.apiKey)")])
+            let reply = try await gateway.request(
+                .GET, "/api/session/status", auth: .none, headers: [("Authorization", "\(scheme) \(gateway.apiKey)")])
             #expect(reply.status == 401, "\(scheme)")
         }
         try await gateway.discard()

@@ -40,7 +40,8 @@ struct ContractHardeningTests {
         // Null stays allowed where the schema allows it.
         let nullName = try await gateway.request(.POST, "/admin/api/sessions", bearer: gateway.adminToken, body: #"{"name":null,"key_label":null}"#)
         #expect(nullName.status == 201, "\(nullName.text)")
-        let send = try await gateway.request(.POST, "/api/messages/send", bearer: gateway.apiKey, body: #"{"phone":"+60100000001","message":"hi","x":1}"#)
+        let send = try await gateway.request(
+            .POST, "/api/messages/send", bearer: gateway.apiKey, body: #"{"phone":"+60100000001","message":"hi","x":1}"#)
         #expect(send.status == 400)
         #expect(send.errorDetails["x"] != nil)
         let twice = try await gateway.request(
@@ -84,7 +85,8 @@ struct ContractHardeningTests {
 
     @Test func headersOverTheLimitAre431InTheEnvelope() async throws {
         let gateway = try await ConfiguredGateway.start()
-        let reply = try await gateway.request(.GET, "/api/session/status", bearer: gateway.apiKey, headers: [("X-Padding", String(repeating: "p", count: 90 * 1024))])
+        let reply = try await gateway.request(
+            .GET, "/api/session/status", bearer: gateway.apiKey, headers: [("X-Padding", String(repeating: "p", count: 90 * 1024))])
         #expect(reply.status == 431)
         #expect(reply.errorCode == "HEADERS_TOO_LARGE")
         #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)

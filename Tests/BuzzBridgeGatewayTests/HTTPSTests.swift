@@ -8,8 +8,10 @@ struct HTTPSTests {
     static func openSSLClient(port: Int, version: String, ca: String, request: String) async throws -> (status: Int32, output: String) {
         // SECLEVEL=0 lets the client offer TLS 1.0/1.1 at all, so a refusal is the server's.
         try await OpenSSL.run(
-            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", version, "-CAfile", ca, "-verify_return_error",
-             "-cipher", "DEFAULT:@SECLEVEL=0", "-ign_eof"],
+            [
+                "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", version, "-CAfile", ca, "-verify_return_error",
+                "-cipher", "DEFAULT:@SECLEVEL=0", "-ign_eof",
+            ],
             input: request
         )
     }
@@ -21,8 +23,10 @@ struct HTTPSTests {
     /// TLS 1.2 with one cipher suite offered by the client.
     static func tls12Client(port: Int, cipher: String, ca: String, request: String) async throws -> (status: Int32, output: String) {
         try await OpenSSL.run(
-            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-tls1_2", "-CAfile", ca, "-verify_return_error",
-             "-cipher", cipher + ":@SECLEVEL=0", "-ign_eof"],
+            [
+                "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-tls1_2", "-CAfile", ca, "-verify_return_error",
+                "-cipher", cipher + ":@SECLEVEL=0", "-ign_eof",
+            ],
             input: request
         )
     }
@@ -31,11 +35,15 @@ struct HTTPSTests {
         let certificate = try await TestCertificate.shared()
         let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())
         for cipher in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"] {
-            let session = try await Self.tls12Client(port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            let session = try await Self.tls12Client(
+                port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.output.contains("HTTP/1.1 200 OK"), "\(cipher): \(session.output)")
         }
-        for cipher in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256", "AES256-SHA", "AES128-SHA", "AES128-GCM-SHA256"] {
-            let session = try await Self.tls12Client(port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+        for cipher in [
+            "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256", "AES256-SHA", "AES128-SHA", "AES128-GCM-SHA256",
+        ] {
+            let session = try await Self.tls12Client(
+                port: gateway.port, cipher: cipher, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.status != 0, "\(cipher) must not be negotiated")
             #expect(!session.output.contains("HTTP/1.1 200"), "\(cipher): \(session.output)")
         }
@@ -46,14 +54,16 @@ struct HTTPSTests {
         let certificate = try await TestCertificate.shared()
         let gateway = try await ConfiguredGateway.start(security: try await ConfiguredGateway.testTLS())
         for (flag, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-            let session = try await Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            let session = try await Self.openSSLClient(
+                port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.output.contains("Protocol  : \(name)") || session.output.contains("New, \(name)"), "\(flag): \(session.output)")
             #expect(session.output.contains("Verify return code: 0 (ok)"), "\(flag)")
             #expect(session.output.contains("HTTP/1.1 200 OK"), "\(flag): \(session.output)")
             #expect(session.output.contains(#""session_id":"\#(gateway.sessionID)""#), "\(flag)")
         }
         for flag in ["-tls1_1", "-tls1"] {
-            let session = try await Self.openSSLClient(port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
+            let session = try await Self.openSSLClient(
+                port: gateway.port, version: flag, ca: certificate.certificate, request: Self.statusRequest(gateway.apiKey))
             #expect(session.status != 0, "\(flag) must not connect")
             // The server's own alert: it saw the old version and said no.
             #expect(session.output.contains("alert protocol version"), "\(flag): \(session.output)")

@@ -9,7 +9,9 @@ import Testing
 /// nothing, whether it comes later, races the first, or follows a `kill -9` of the server.
 @Suite("Idempotent sends")
 struct IdempotencyTests {
-    static func send(_ gateway: ConfiguredGateway, key: String?, phone: String = "+60123450001", text: String = "once") async throws -> TestGateway.Reply {
+    static func send(_ gateway: ConfiguredGateway, key: String?, phone: String = "+60123450001", text: String = "once") async throws
+        -> TestGateway.Reply
+    {
         try await gateway.request(
             .POST, "/api/messages/send", bearer: gateway.apiKey, body: TestGateway.json(["phone": phone, "message": text]),
             headers: key.map { [("Idempotency-Key", $0)] } ?? []
@@ -121,6 +123,7 @@ struct IdempotencyTests {
         }
         let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
         let buffer = try await response.body.collect(upTo: 1 << 20)
-        return TestGateway.Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
+        return TestGateway.Reply(
+            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
     }
 }

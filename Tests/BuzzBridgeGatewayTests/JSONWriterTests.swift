@@ -1,6 +1,7 @@
 import BuzzBridgeCore
 import Foundation
 import Testing
+
 @testable import BuzzBridgeGateway
 
 @Suite("JSONWriter writes what JSONEncoder writes")

@@ -5,8 +5,8 @@ import BuzzBridgeStorage
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Testing
 import TestSupport
+import Testing
 
 /// The live engine through BuzzBridge's public interface only: the built executable, its CLI,
 /// HTTP and a webhook receiver, against the WhatsApp server double (TLS through its CONNECT
@@ -40,13 +40,15 @@ struct LiveEngineEndToEndTests {
     }
 
     private func serve(_ setup: Setup, _ double: WhatsAppServerDouble) throws -> ServerProcess {
-        try ServerProcess(arguments: [
-            "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--webhook-retry-delays", "1",
-            "--log-level", "warning",
-        ] + double.serveArguments)
+        try ServerProcess(
+            arguments: [
+                "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--webhook-retry-delays", "1",
+                "--log-level", "warning",
+            ] + double.serveArguments)
     }
 
-    private func api(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> (Int, [String: Any]) {
+    private func api(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> (Int, [String: Any])
+    {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -276,9 +278,11 @@ struct LiveEngineEndToEndTests {
 
         // A restart (as with a fixed --wa-version) logs in again with the kept device.
         await server.terminate()
-        let restarted = try ServerProcess(arguments: [
-            "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--log-level", "warning", "--wa-version", "2.3000.1045649367",
-        ] + double.serveArguments)
+        let restarted = try ServerProcess(
+            arguments: [
+                "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--log-level", "warning", "--wa-version",
+                "2.3000.1045649367",
+            ] + double.serveArguments)
         let restartedBase = try await restarted.baseURL()
         try await eventually("active again after the restart") {
             let now = try await status(restartedBase, setup.apiKey)

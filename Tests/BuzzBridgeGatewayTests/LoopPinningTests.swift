@@ -1,11 +1,12 @@
 import AsyncHTTPClient
 import Dispatch
-@testable import BuzzBridgeGateway
 import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
 import Testing
+
+@testable import BuzzBridgeGateway
 
 @Suite("Each connection's requests run on its own event loop")
 struct LoopPinningTests {

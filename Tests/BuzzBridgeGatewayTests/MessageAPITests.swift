@@ -42,9 +42,10 @@ struct MessageAPITests {
         try await gateway.connect()
         let sent = try await gateway.post("/api/messages/send", #"{"phone":"+60100000001","message":"ping"}"#)
         let id = try #require(try sent.data["message_id"] as? String)
-        #expect(try await gateway.eventually {
-            try await messages(gateway, "?status=unread").contains { $0["message"] as? String == "Test reply" }
-        })
+        #expect(
+            try await gateway.eventually {
+                try await messages(gateway, "?status=unread").contains { $0["message"] as? String == "Test reply" }
+            })
         let reply = try #require(try await messages(gateway, "?status=unread").first)
         #expect(reply["from"] as? String == "+60100000001")
         #expect(reply["to"] as? String == "+60100000000")
@@ -93,7 +94,8 @@ struct MessageAPITests {
     @Test func replyToAKnownMessageIsThreaded() async throws {
         let gateway = try await TestGateway.start()
         try await gateway.connect()
-        let incoming = try await gateway.post("/api/sandbox/incoming", #"{"phone":"+60123456789","name":"John Doe","message":"Hi, I want to book a hiking trip"}"#)
+        let incoming = try await gateway.post(
+            "/api/sandbox/incoming", #"{"phone":"+60123456789","name":"John Doe","message":"Hi, I want to book a hiking trip"}"#)
         #expect(incoming.status == 200)
         let incomingID = try #require(try incoming.data["id"] as? String)
         let reply = try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"Sure!","reply_to":"\#(incomingID)"}"#)
@@ -179,7 +181,8 @@ struct MessageAPITests {
         let gateway = try await TestGateway.start()
         try await gateway.connect()
         for index in 0..<5 {
-            #expect(try await gateway.post("/api/sandbox/incoming", #"{"phone":"+60123456789","name":"John Doe","message":"c\#(index)"}"#).status == 200)
+            #expect(
+                try await gateway.post("/api/sandbox/incoming", #"{"phone":"+60123456789","name":"John Doe","message":"c\#(index)"}"#).status == 200)
         }
         #expect(try await gateway.post("/api/messages/send", #"{"phone":"+60123456789","message":"answer"}"#).status == 200)
         #expect(try await gateway.post("/api/sandbox/incoming", #"{"phone":"+60199999999","message":"other"}"#).status == 200)

@@ -57,7 +57,7 @@ struct MessageValidationTests {
 
     @Test func listRejectsMalformedParameters() async throws {
         try await RouterGateway.with { gateway in
-                    let cases: [(query: String, field: String)] = [
+            let cases: [(query: String, field: String)] = [
                 ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("offset=-1", "offset"),
                 ("status=archived", "status"), ("phone=hello", "phone"), ("from_date=yesterday", "from_date"),
                 ("to_date=2025-13-01", "to_date"), ("from_date=2025-02-30", "from_date"),

@@ -3,8 +3,8 @@ import BuzzBridgeGateway
 import BuzzBridgeStorage
 import Foundation
 import NIOHTTP1
-import Testing
 import TestSupport
+import Testing
 
 /// The published OpenAPI document against the running server: every endpoint is called for its
 /// successes and each of its error classes, and every exchange is then checked by an independent
@@ -29,7 +29,9 @@ struct OpenAPIConformanceTests {
         try await exerciseKeyLimits(api, gateway)
 
         let deliveries = receiver.requests.map {
-            DeliveredWebhook(event: $0.header("X-BuzzBridge-Event") ?? "", headers: $0.headers, body: String(decoding: $0.body, as: UTF8.self), secret: Self.webhookSecret)
+            DeliveredWebhook(
+                event: $0.header("X-BuzzBridge-Event") ?? "", headers: $0.headers, body: String(decoding: $0.body, as: UTF8.self),
+                secret: Self.webhookSecret)
         }
         await receiver.stop()
         try await gateway.stop()
@@ -86,7 +88,8 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/healthz", auth: .none, expect: 200)
         try await api.call(.GET, "/readyz", auth: .none, expect: 200)
         try await api.call(.GET, "/api/session/status", auth: .none, expect: 401, code: "UNAUTHORIZED")
-        try await api.call(.GET, "/api/session/status", auth: .bearer("bzb_test_" + String(repeating: "A", count: 32)), expect: 401, code: "UNAUTHORIZED")
+        try await api.call(
+            .GET, "/api/session/status", auth: .bearer("bzb_test_" + String(repeating: "A", count: 32)), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/messages", auth: .bearer("not-a-key"), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/nope", undocumented: true, expect: 404, code: "NOT_FOUND")
         try await api.call(.GET, "/nope", undocumented: true, auth: .none, expect: 404, code: "NOT_FOUND")
@@ -102,15 +105,23 @@ struct OpenAPIConformanceTests {
         let body = #"{"url":"\#(receiver.url)","secret":"\#(Self.webhookSecret)"}"#
         let created = try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 201)
         try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 200)
-        try await api.call(.POST, own, template: webhooks, body: #"{"url":"\#(receiver.url)","secret":"s","events":["message.received","session.status","message.status"]}"#, auth: .admin, expect: 200)
+        try await api.call(
+            .POST, own, template: webhooks,
+            body: #"{"url":"\#(receiver.url)","secret":"s","events":["message.received","session.status","message.status"]}"#, auth: .admin,
+            expect: 200)
         try await api.call(.POST, own, template: webhooks, body: body, auth: .admin, expect: 200)
-        for bad in [#"{"url":"ftp://example.com/hook","secret":"s"}"#, #"{"url":"\#(receiver.url)","secret":""}"#,
-                    #"{"url":"\#(receiver.url)","secret":"s","events":["message.deleted"]}"#, #"{"url":"\#(receiver.url)"}"#, "[]"] {
+        for bad in [
+            #"{"url":"ftp://example.com/hook","secret":"s"}"#, #"{"url":"\#(receiver.url)","secret":""}"#,
+            #"{"url":"\#(receiver.url)","secret":"s","events":["message.deleted"]}"#, #"{"url":"\#(receiver.url)"}"#, "[]",
+        ] {
             try await api.call(.POST, own, template: webhooks, body: bad, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
         }
-        try await api.call(.POST, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, body: body, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .POST, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, body: body, auth: .admin, expect: 404,
+            code: "NOT_FOUND")
         try await api.call(.GET, own, template: webhooks, auth: .admin, expect: 200)
-        try await api.call(.GET, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .GET, "/admin/api/sessions/session_0000000000000000/webhooks", template: webhooks, auth: .admin, expect: 404, code: "NOT_FOUND")
         return try #require(try created.data["webhook_id"] as? String)
     }
 
@@ -128,7 +139,8 @@ struct OpenAPIConformanceTests {
         for query in ["state=lost", "limit=0", "limit=501"] {
             try await api.call(.GET, own + "?" + query, template: deliveries, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
         }
-        try await api.call(.GET, "/admin/api/sessions/session_0000000000000000/deliveries", template: deliveries, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .GET, "/admin/api/sessions/session_0000000000000000/deliveries", template: deliveries, auth: .admin, expect: 404, code: "NOT_FOUND")
         let first = try #require((try log.json["data"] as? [[String: Any]])?.last?["delivery_id"] as? String)
 
         let detail = "/admin/api/deliveries/{delivery_id}"
@@ -137,16 +149,20 @@ struct OpenAPIConformanceTests {
         let redeliver = "/admin/api/deliveries/{delivery_id}/redeliver"
         let before = receiver.requests.count
         try await api.call(.POST, "/admin/api/deliveries/\(first)/redeliver", template: redeliver, auth: .admin, expect: 202)
-        try await api.call(.POST, "/admin/api/deliveries/dlv_000000000000000000000000/redeliver", template: redeliver, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .POST, "/admin/api/deliveries/dlv_000000000000000000000000/redeliver", template: redeliver, auth: .admin, expect: 404, code: "NOT_FOUND")
         _ = try await receiver.waitForRequests(before + 1)
         let failed = "/admin/api/sessions/{session_id}/deliveries/redeliver-failed"
         try await api.call(.POST, own + "/redeliver-failed", template: failed, auth: .admin, expect: 202)
-        try await api.call(.POST, "/admin/api/sessions/session_0000000000000000/deliveries/redeliver-failed", template: failed, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .POST, "/admin/api/sessions/session_0000000000000000/deliveries/redeliver-failed", template: failed, auth: .admin, expect: 404,
+            code: "NOT_FOUND")
 
         let endpoint = "/admin/api/webhooks/{webhook_id}"
         try await api.call(.DELETE, "/admin/api/webhooks/\(webhookID)", template: endpoint, auth: .admin, expect: 200)
         try await api.call(.DELETE, "/admin/api/webhooks/\(webhookID)", template: endpoint, auth: .admin, expect: 404, code: "NOT_FOUND")
-        try await api.call(.POST, "/admin/api/deliveries/\(first)/redeliver", template: redeliver, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
+        try await api.call(
+            .POST, "/admin/api/deliveries/\(first)/redeliver", template: redeliver, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
     }
 
     /// Scopes, expiry, the per-key budget and, last because it locks this address out for a
@@ -156,16 +172,20 @@ struct OpenAPIConformanceTests {
         let session = SessionID(rawValue: gateway.sessionID)
         let readOnly = try await provisioning.issueKey(for: session, label: "read only", scopes: [.messagesRead]).plaintext
         try await api.call(.GET, "/api/messages?limit=1", template: "/api/messages", auth: .bearer(readOnly), expect: 200)
-        try await api.call(.POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: .bearer(readOnly), expect: 403, code: "FORBIDDEN")
+        try await api.call(
+            .POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: .bearer(readOnly), expect: 403, code: "FORBIDDEN")
         try await api.call(.GET, "/api/session/status", auth: .bearer(readOnly), expect: 403, code: "FORBIDDEN")
-        let expired = try await provisioning.issueKey(for: session, label: "expired", expiresAt: Timestamp.now().adding(milliseconds: -1000)).plaintext
+        let expired = try await provisioning.issueKey(for: session, label: "expired", expiresAt: Timestamp.now().adding(milliseconds: -1000))
+            .plaintext
         try await api.call(.GET, "/api/session/status", auth: .bearer(expired), expect: 401, code: "UNAUTHORIZED")
 
         let slow = try await provisioning.issueKey(for: session, label: "two a minute", requestsPerMinute: 2).plaintext
         try await api.call(.GET, "/api/session/status", auth: .bearer(slow), expect: 200)
         try await api.call(.GET, "/api/conversations/%2B60123456789", template: "/api/conversations/{phone}", auth: .bearer(slow), expect: 200)
         try await api.call(.GET, "/api/session/status", auth: .bearer(slow), expect: 429, code: "RATE_LIMIT_EXCEEDED")
-        try await api.call(.POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: .bearer(slow), expect: 429, code: "RATE_LIMIT_EXCEEDED")
+        try await api.call(
+            .POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: .bearer(slow), expect: 429,
+            code: "RATE_LIMIT_EXCEEDED")
 
         var lockedOut = false
         for _ in 0..<20 where !lockedOut {
@@ -206,7 +226,9 @@ struct OpenAPIConformanceTests {
         try await api.call(.POST, send, body: #"{"phone":"+60100000003","message":"Will fail"}"#, expect: 200)
         try await api.call(.POST, send, body: #"{"phone":"60123456789","message":"No plus","reply_to":null}"#, expect: 200)
         try await api.call(.POST, send, body: #"{"phone":"+60100000004","message":"Nobody"}"#, expect: 400, code: "INVALID_PHONE_NUMBER")
-        try await api.call(.POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "x", count: 4097))"}"#, expect: 400, code: "MESSAGE_TOO_LONG")
+        try await api.call(
+            .POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "x", count: 4097))"}"#, expect: 400, code: "MESSAGE_TOO_LONG"
+        )
         for bad in [
             #"{"phone":"+60123456789","message":"#, "[1,2]", #"{"message":"no phone"}"#, #"{"phone":"12","message":"short"}"#,
             #"{"phone":"+60123456789","message":42}"#, #"{"phone":"+60123456789","message":"   "}"#,
@@ -215,9 +237,13 @@ struct OpenAPIConformanceTests {
             try await api.call(.POST, send, body: bad, expect: 400, code: "VALIDATION_ERROR")
         }
         try await api.call(.POST, send, body: "", expect: 400, code: "VALIDATION_ERROR")
-        try await api.call(.POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "y", count: 70_000))"}"#, expect: 413, code: "PAYLOAD_TOO_LARGE")
+        try await api.call(
+            .POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "y", count: 70_000))"}"#, expect: 413,
+            code: "PAYLOAD_TOO_LARGE")
 
-        let incoming = try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"Hi, I want to book a hiking trip","name":"John Doe"}"#, expect: 200)
+        let incoming = try await api.call(
+            .POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"Hi, I want to book a hiking trip","name":"John Doe"}"#,
+            expect: 200)
         let incomingID = try #require(try incoming.data["id"] as? String)
         try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456788","message":"No name"}"#, expect: 200)
         try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456788"}"#, expect: 400, code: "VALIDATION_ERROR")
@@ -234,10 +260,14 @@ struct OpenAPIConformanceTests {
         #expect(settled, "sandbox receipts and echo reply did not arrive")
 
         try await api.call(.GET, "/api/messages", expect: 200)
-        try await api.call(.GET, "/api/messages?limit=1&offset=1&status=unread&phone=%2B60123456789&from_date=2020-01-01&to_date=2099-01-01T00:00:00Z", template: "/api/messages", expect: 200)
+        try await api.call(
+            .GET, "/api/messages?limit=1&offset=1&status=unread&phone=%2B60123456789&from_date=2020-01-01&to_date=2099-01-01T00:00:00Z",
+            template: "/api/messages", expect: 200)
         try await api.call(.GET, "/api/messages?status=read&from_date=2020-01-01T08:00:00%2B08:00", template: "/api/messages", expect: 200)
-        for query in ["limit=0", "limit=101", "limit=abc", "offset=-1", "status=archived", "phone=abc", "from_date=yesterday", "to_date=2025-13-01",
-                      "from_date=2025-10-06&to_date=2025-10-05"] {
+        for query in [
+            "limit=0", "limit=101", "limit=abc", "offset=-1", "status=archived", "phone=abc", "from_date=yesterday", "to_date=2025-13-01",
+            "from_date=2025-10-06&to_date=2025-10-05",
+        ] {
             try await api.call(.GET, "/api/messages?\(query)", template: "/api/messages", expect: 400, code: "VALIDATION_ERROR")
         }
 
@@ -253,14 +283,17 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/api/conversations/+60123456789", template: conversation, expect: 200)
         try await api.call(.GET, "/api/conversations/60123456789?before=\(oldestShown)&limit=200", template: conversation, expect: 200)
         try await api.call(.GET, "/api/conversations/%2B60199999999", template: conversation, expect: 200)
-        for url in ["/api/conversations/abc", "/api/conversations/%2B60123456789?limit=201", "/api/conversations/%2B60123456789?limit=0",
-                    "/api/conversations/%2B60123456789?before=msg_unknown"] {
+        for url in [
+            "/api/conversations/abc", "/api/conversations/%2B60123456789?limit=201", "/api/conversations/%2B60123456789?limit=0",
+            "/api/conversations/%2B60123456789?before=msg_unknown",
+        ] {
             try await api.call(.GET, url, template: conversation, expect: 400, code: "VALIDATION_ERROR")
         }
     }
 
     private func exerciseSandboxAndLiveKeys(_ api: ExchangeRecorder) async throws {
-        let created = try await api.call(.POST, "/admin/api/sessions", body: #"{"kind":"live","name":"OFYS Support","key_label":"production"}"#, auth: .admin, expect: 201)
+        let created = try await api.call(
+            .POST, "/admin/api/sessions", body: #"{"kind":"live","name":"OFYS Support","key_label":"production"}"#, auth: .admin, expect: 201)
         let session = try #require(try created.data["session"] as? [String: Any])
         #expect(session["kind"] as? String == "live")
         let liveKey = try #require(try created.data["api_key"] as? String)
@@ -268,11 +301,13 @@ struct OpenAPIConformanceTests {
         let live = TestGateway.Auth.bearer(liveKey)
         try await api.call(.POST, "/api/sandbox/scan", auth: live, expect: 403, code: "FORBIDDEN")
         try await api.call(.POST, "/api/sandbox/drop", auth: live, expect: 403, code: "FORBIDDEN")
-        try await api.call(.POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: live, expect: 403, code: "FORBIDDEN")
+        try await api.call(
+            .POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: live, expect: 403, code: "FORBIDDEN")
         try await api.call(.GET, "/api/qr", auth: live, expect: 503, code: "SERVICE_UNAVAILABLE")
         try await api.call(.GET, "/api/session/status", auth: live, expect: 200)
         try await api.call(.GET, "/api/messages", auth: live, expect: 200)
-        try await api.call(.POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: live, expect: 400, code: "SESSION_INACTIVE")
+        try await api.call(
+            .POST, "/api/messages/send", body: #"{"phone":"+60123456789","message":"hi"}"#, auth: live, expect: 400, code: "SESSION_INACTIVE")
         try await api.call(.POST, "/api/session/disconnect", auth: live, expect: 200)
     }
 
@@ -295,7 +330,9 @@ struct OpenAPIConformanceTests {
         for bad in ["{}", #"{"push_name":""}"#, #"{"name":""}"#, #"{"push_name":7}"#, "{"] {
             try await api.call(.PATCH, own, template: session, body: bad, auth: .admin, expect: 400, code: "VALIDATION_ERROR")
         }
-        try await api.call(.PATCH, "/admin/api/sessions/session_0000000000000000", template: session, body: #"{"push_name":"x"}"#, auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .PATCH, "/admin/api/sessions/session_0000000000000000", template: session, body: #"{"push_name":"x"}"#, auth: .admin, expect: 404,
+            code: "NOT_FOUND")
         try await api.call(.PATCH, own, template: session, body: #"{"push_name":"x"}"#, auth: .none, expect: 401, code: "UNAUTHORIZED")
 
         let keys = "/admin/api/sessions/{session_id}/keys"
@@ -308,12 +345,16 @@ struct OpenAPIConformanceTests {
 
         let addedKey = try #require(try added.data["api_key"] as? String)
         let addedID = try #require((try added.data["key"] as? [String: Any])?["key_id"] as? String)
-        let regenerated = try await api.call(.POST, "/admin/api/keys/\(addedID)/regenerate", template: "/admin/api/keys/{key_id}/regenerate", auth: .admin, expect: 200)
+        let regenerated = try await api.call(
+            .POST, "/admin/api/keys/\(addedID)/regenerate", template: "/admin/api/keys/{key_id}/regenerate", auth: .admin, expect: 200)
         let newID = try #require((try regenerated.data["key"] as? [String: Any])?["key_id"] as? String)
-        try await api.call(.POST, "/admin/api/keys/\(addedID)/regenerate", template: "/admin/api/keys/{key_id}/regenerate", auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .POST, "/admin/api/keys/\(addedID)/regenerate", template: "/admin/api/keys/{key_id}/regenerate", auth: .admin, expect: 404,
+            code: "NOT_FOUND")
         try await api.call(.GET, "/api/session/status", auth: .bearer(addedKey), expect: 401, code: "UNAUTHORIZED")
         try await api.call(.POST, "/admin/api/keys/\(newID)/revoke", template: "/admin/api/keys/{key_id}/revoke", auth: .admin, expect: 200)
-        try await api.call(.POST, "/admin/api/keys/\(newID)/revoke", template: "/admin/api/keys/{key_id}/revoke", auth: .admin, expect: 404, code: "NOT_FOUND")
+        try await api.call(
+            .POST, "/admin/api/keys/\(newID)/revoke", template: "/admin/api/keys/{key_id}/revoke", auth: .admin, expect: 404, code: "NOT_FOUND")
         try await api.call(.GET, ownKeys, template: keys, auth: .admin, expect: 200)
     }
 }
@@ -334,7 +375,8 @@ actor ExchangeRecorder {
         let requestBody: String?
 
         enum CodingKeys: String, CodingKey {
-            case method, path, url, status, contentType = "content_type", headers, body, requestHeaders = "request_headers", requestBody = "request_body"
+            case method, path, url, status, contentType = "content_type", headers, body, requestHeaders = "request_headers", requestBody =
+                "request_body"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -379,14 +421,15 @@ actor ExchangeRecorder {
         case .none: break
         }
         if body != nil { headers["Content-Type"] = "application/json" }
-        exchanges.append(Exchange(
-            method: method.rawValue,
-            path: undocumented ? nil : template ?? String(url.prefix { $0 != "?" }),
-            url: url, status: reply.status,
-            contentType: reply.headers.first { $0.0.lowercased() == "content-type" }?.1 ?? "",
-            headers: Dictionary(reply.headers, uniquingKeysWith: { first, _ in first }),
-            body: reply.text, requestHeaders: headers, requestBody: body
-        ))
+        exchanges.append(
+            Exchange(
+                method: method.rawValue,
+                path: undocumented ? nil : template ?? String(url.prefix { $0 != "?" }),
+                url: url, status: reply.status,
+                contentType: reply.headers.first { $0.0.lowercased() == "content-type" }?.1 ?? "",
+                headers: Dictionary(reply.headers, uniquingKeysWith: { first, _ in first }),
+                body: reply.text, requestHeaders: headers, requestBody: body
+            ))
         return reply
     }
 }
@@ -412,7 +455,9 @@ enum OpenAPICheck {
         let webhooks: [DeliveredWebhook]
     }
 
-    static func run(document: Data, exchanges: [ExchangeRecorder.Exchange], webhooks: [DeliveredWebhook], eventsDatabase: String) async throws -> Summary {
+    static func run(document: Data, exchanges: [ExchangeRecorder.Exchange], webhooks: [DeliveredWebhook], eventsDatabase: String) async throws
+        -> Summary
+    {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString).json")
         try document.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `POST /api/session/pairing-code` end to end on the sandbox: the code, the pending status, the
 /// sandbox's stand-in for the user typing it, the richer status, and every refusal in the spec's

@@ -86,7 +86,8 @@ struct RateLimitTests {
         let start = ContinuousClock.now
         var sentAt: [ContinuousClock.Instant] = []
         for index in 1...3 {
-            let reply = try await gateway.request(.POST, "/api/messages/send", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"paced \#(index)"}"#)
+            let reply = try await gateway.request(
+                .POST, "/api/messages/send", bearer: gateway.apiKey, body: #"{"phone":"+60123456789","message":"paced \#(index)"}"#)
             #expect(reply.status == 200)
             sentAt.append(.now)
         }

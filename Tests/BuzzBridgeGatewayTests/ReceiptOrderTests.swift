@@ -4,6 +4,7 @@ import BuzzBridgeStorage
 import Foundation
 import Logging
 import Testing
+
 @testable import BuzzBridgeGateway
 
 /// A receipt that overtakes the gateway's own `sent` record (the engine reported before the send's

@@ -11,9 +11,10 @@ struct SandboxAutoScanTests {
         let qr = try await gateway.get("/api/qr")
         #expect(qr.status == 200)
         #expect(try qr.data["status"] as? String == "pending")
-        #expect(try await gateway.eventually(timeout: .seconds(5)) {
-            try await gateway.get("/api/session/status").data["status"] as? String == "active"
-        })
+        #expect(
+            try await gateway.eventually(timeout: .seconds(5)) {
+                try await gateway.get("/api/session/status").data["status"] as? String == "active"
+            })
         try await gateway.discard()
     }
 
@@ -22,9 +23,10 @@ struct SandboxAutoScanTests {
         sandbox.pairingCodeLifetime = .milliseconds(300)
         let gateway = try await TestGateway.start(sandbox: sandbox)
         #expect(try await gateway.get("/api/qr").status == 200)
-        #expect(try await gateway.eventually(timeout: .seconds(5)) {
-            try await gateway.get("/api/session/status").data["status"] as? String == "disconnected"
-        })
+        #expect(
+            try await gateway.eventually(timeout: .seconds(5)) {
+                try await gateway.get("/api/session/status").data["status"] as? String == "disconnected"
+            })
         #expect(try await gateway.post("/api/sandbox/scan").errorCode == "VALIDATION_ERROR")
         try await gateway.discard()
     }

@@ -24,7 +24,8 @@ struct ScopeAndKeyTests {
         for (key, scope) in [(reader, "messages:read"), (sender, "messages:send"), (manager, "session:manage")] {
             for endpoint in cases {
                 let reply = try await gateway.request(
-                    endpoint.method.nio, endpoint.path, bearer: key, body: endpoint.method == .post ? #"{"phone":"+60123456789","message":"hi"}"# : nil
+                    endpoint.method.nio, endpoint.path, bearer: key,
+                    body: endpoint.method == .post ? #"{"phone":"+60123456789","message":"hi"}"# : nil
                 )
                 if endpoint.scope == scope {
                     #expect(reply.status != 403, "\(scope) key on \(endpoint.path): \(reply.text)")

@@ -1,6 +1,7 @@
 import BuzzBridgeCore
-@testable import BuzzBridgeGateway
 import Testing
+
+@testable import BuzzBridgeGateway
 
 @Suite("Send pacing per WhatsApp session")
 struct SendPacerTests {

@@ -1,7 +1,7 @@
 import Foundation
 import QRCode
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Session endpoints")
 struct SessionAPITests {

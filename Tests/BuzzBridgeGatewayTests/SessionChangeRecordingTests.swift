@@ -4,6 +4,7 @@ import BuzzBridgeStorage
 import Foundation
 import Logging
 import Testing
+
 @testable import BuzzBridgeGateway
 
 /// What the gateway stores and announces for each session change an engine reports: a
@@ -40,9 +41,12 @@ struct SessionChangeRecordingTests {
     @Test func aReconnectKeepsTheSessionActiveAndAnnouncesNothing() async throws {
         try await withRecorder { recorder, store, id in
             let linkedAt = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)
-            try await recorder.record(.session(.connected(LinkedAccount(
-                phoneNumber: phone, lid: "100000000000001", pushName: "Shop", platform: "android", at: linkedAt
-            ))))
+            try await recorder.record(
+                .session(
+                    .connected(
+                        LinkedAccount(
+                            phoneNumber: phone, lid: "100000000000001", pushName: "Shop", platform: "android", at: linkedAt
+                        ))))
             try await recorder.record(.session(.reconnecting(at: .now())))
             var session = try #require(try await store.session(id))
             #expect(session.status == .active)

@@ -1,6 +1,7 @@
-@testable import BuzzBridgeGateway
 import Synchronization
 import Testing
+
+@testable import BuzzBridgeGateway
 
 @Suite("Sliding-window limiter")
 struct SlidingWindowLimiterTests {

@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-@testable import BuzzBridgeGateway
 import NIOCore
 import Testing
+
+@testable import BuzzBridgeGateway
 
 #if canImport(Glibc)
 import Glibc
@@ -14,9 +15,10 @@ import Glibc
 @Suite("Slow and idle clients: deadlines, connection cap, accept under a descriptor limit")
 struct SlowClientTests {
     @Test func deadlinesFollowTheConnection() {
-        var deadlines = ConnectionDeadlines(limits: ConnectionLimits(
-            headerReadTimeout: .seconds(1), idleTimeout: .seconds(2), bodyReadTimeout: .seconds(3), maximumConnections: 10
-        ))
+        var deadlines = ConnectionDeadlines(
+            limits: ConnectionLimits(
+                headerReadTimeout: .seconds(1), idleTimeout: .seconds(2), bodyReadTimeout: .seconds(3), maximumConnections: 10
+            ))
         #expect(deadlines.connected() == .after(.seconds(1)))
         #expect(deadlines.bytesArrived() == .unchanged)
         #expect(deadlines.headRead() == .after(.seconds(3)))
@@ -57,11 +59,12 @@ struct SlowClientTests {
         let before = try server.cpuTicks
         var flood: [Int32] = []
         for index in 0..<300 {
-            let prefix = switch index % 3 {
-            case 0: ""
-            case 1: "GET /api/session/sta"
-            default: "POST /api/messages/send HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"pho"
-            }
+            let prefix =
+                switch index % 3 {
+                case 0: ""
+                case 1: "GET /api/session/sta"
+                default: "POST /api/messages/send HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"pho"
+                }
             flood.append(try RawConnection.open(port: port, sending: prefix))
         }
         try await Task.sleep(for: .milliseconds(1500))

@@ -67,7 +67,8 @@ struct WebhookAdminTests {
             #expect(reply.status == 400, "\(url) was accepted")
             #expect(reply.errorDetails["url"]?.contains("non-public") == true, "\(url): \(reply.text)")
         }
-        #expect(try await gateway.post(path, TestGateway.json(["url": "https://93.184.216.34/hook", "secret": "s3cret"]), auth: .admin).status == 201)
+        #expect(
+            try await gateway.post(path, TestGateway.json(["url": "https://93.184.216.34/hook", "secret": "s3cret"]), auth: .admin).status == 201)
 
         // Saved around the API (as the CLI may): the server still refuses to send there.
         _ = try await gateway.store.saveWebhookEndpoint(

@@ -90,7 +90,8 @@ struct WebhooksCLITests {
         try await gateway.receive("set from the command line")
         let requests = try await receiver.waitForRequests(1)
         #expect(requests.count == 1)
-        #expect(requests.first?.header("X-Webhook-Signature") == "sha256=" + WebhookDeliveryTests.hmacHex(requests.first?.body ?? [], key: "cli_secret"))
+        #expect(
+            requests.first?.header("X-Webhook-Signature") == "sha256=" + WebhookDeliveryTests.hmacHex(requests.first?.body ?? [], key: "cli_secret"))
 
         let remove = try await BuzzBridgeExecutable.run(["webhooks", "remove", "--data", data, "--webhook", id])
         #expect(remove.status == 0, "\(remove.output)")

@@ -15,7 +15,7 @@ struct WebhookDeliveryTests {
         let receiver = try await WebhookReceiver.start()
         let gateway = try await TestGateway.start()
         try await gateway.addWebhook(url: receiver.url, secret: "test_secret_key_123")
-        try await gateway.connect() // session.status: qr_generated, connected
+        try await gateway.connect()  // session.status: qr_generated, connected
         try await gateway.receive("Hi, I want to book a hiking trip")
         let sent = try await gateway.post("/api/messages/send", TestGateway.json(["phone": "+60123456789", "message": "Hello"]))
         #expect(sent.status == 200)
@@ -28,8 +28,9 @@ struct WebhookDeliveryTests {
             #expect(signature == "sha256=" + Self.hmacHex(request.body, key: "test_secret_key_123"))
             let timestamp = try #require(request.header("X-BuzzBridge-Timestamp"))
             let deliveryID = try #require(request.header("X-BuzzBridge-Delivery"))
-            #expect(request.header("X-BuzzBridge-Signature")
-                == "sha256=" + Self.hmacHex(Array("\(timestamp).\(deliveryID).".utf8) + request.body, key: "test_secret_key_123"))
+            #expect(
+                request.header("X-BuzzBridge-Signature")
+                    == "sha256=" + Self.hmacHex(Array("\(timestamp).\(deliveryID).".utf8) + request.body, key: "test_secret_key_123"))
             #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 60)
             #expect(request.header("Content-Type") == "application/json")
             #expect(request.header("X-BuzzBridge-Event") == request.json["event"] as? String)
@@ -58,10 +59,11 @@ struct WebhookDeliveryTests {
 
         // The log shows each delivery succeeded on its first attempt (status receipts may still
         // be arriving: wait until the log and the receiver agree).
-        #expect(try await gateway.eventually {
-            let log = try await gateway.deliveries()
-            return log.allSatisfy { $0["state"] as? String == "succeeded" } && log.count == receiver.requests.count
-        })
+        #expect(
+            try await gateway.eventually {
+                let log = try await gateway.deliveries()
+                return log.allSatisfy { $0["state"] as? String == "succeeded" } && log.count == receiver.requests.count
+            })
         let log = try await gateway.deliveries()
         let first = try #require(log.last)
         #expect(first["state"] as? String == "succeeded")
@@ -81,7 +83,8 @@ struct WebhookDeliveryTests {
     @Test func serverErrorsAreRetriedAfterOneAndFiveSeconds() async throws {
         let receiver = try await WebhookReceiver.start { index, _ in index < 2 ? .status(500) : .status(200) }
         // The spec's own schedule, not the shortened one.
-        let gateway = try await TestGateway.start(webhooks: .init(retryDelays: [.seconds(1), .seconds(5), .seconds(15)], allowPrivateAddresses: true))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(retryDelays: [.seconds(1), .seconds(5), .seconds(15)], allowPrivateAddresses: true))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("retry me")
@@ -96,7 +99,10 @@ struct WebhookDeliveryTests {
         #expect(secondGap >= .milliseconds(4990) && secondGap < .milliseconds(6500), "second retry after \(secondGap)")
 
         let id = try #require(requests[0].header("X-BuzzBridge-Delivery"))
-        #expect(try await gateway.eventually { try await gateway.delivery(id)["delivery"].flatMap { ($0 as? [String: Any])?["state"] as? String } == "succeeded" })
+        #expect(
+            try await gateway.eventually {
+                try await gateway.delivery(id)["delivery"].flatMap { ($0 as? [String: Any])?["state"] as? String } == "succeeded"
+            })
         let attempts = try #require(try await gateway.delivery(id)["attempt_log"] as? [[String: Any]])
         #expect(attempts.map { $0["status_code"] as? Int } == [500, 500, 200])
         #expect(attempts.map { $0["attempt"] as? Int } == [1, 2, 3])
@@ -125,9 +131,10 @@ struct WebhookDeliveryTests {
 
     @Test func silentEndpointIsRetriedAfterTheTimeout() async throws {
         let receiver = try await WebhookReceiver.start { index, _ in index == 0 ? .silence : .status(200) }
-        let gateway = try await TestGateway.start(webhooks: .init(
-            retryDelays: [.milliseconds(100), .milliseconds(100), .milliseconds(100)], timeout: .seconds(2), allowPrivateAddresses: true
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                retryDelays: [.milliseconds(100), .milliseconds(100), .milliseconds(100)], timeout: .seconds(2), allowPrivateAddresses: true
+            ))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("anyone there?")
@@ -156,9 +163,10 @@ struct WebhookDeliveryTests {
 
     @Test func refusedConnectionIsRetried() async throws {
         let port = try await WebhookReceiver.unusedPort()
-        let gateway = try await TestGateway.start(webhooks: .init(
-            retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
+            ))
         try await gateway.addWebhook(url: "http://127.0.0.1:\(port)/webhooks/whatsapp", events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("knock knock")
@@ -182,9 +190,10 @@ struct WebhookDeliveryTests {
     @Test func deadEndpointDoesNotHoldUpOtherSessions() async throws {
         let dead = try await WebhookReceiver.start { _, _ in .silence }
         let alive = try await WebhookReceiver.start()
-        let gateway = try await TestGateway.start(webhooks: .init(
-            timeout: .seconds(30), allowPrivateAddresses: true, shutdownGracePeriod: .milliseconds(200)
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                timeout: .seconds(30), allowPrivateAddresses: true, shutdownGracePeriod: .milliseconds(200)
+            ))
         let deadSession = try await gateway.connectedSession(named: "Dead")
         let otherSessions = [("B", try await gateway.connectedSession(named: "B")), ("C", try await gateway.connectedSession(named: "C"))]
         try await gateway.addWebhook(url: dead.url, events: ["message.received"], session: deadSession.sessionID)

@@ -2,6 +2,7 @@ import BuzzBridgeCore
 import BuzzBridgeStorage
 import Foundation
 import Testing
+
 @testable import BuzzBridgeGateway
 
 /// Webhook bodies are written by hand; Foundation's JSONSerialization (sorted keys, slashes
@@ -49,22 +50,26 @@ struct WebhookEventBodyTests {
     @Test func sessionChanges() throws {
         var session = Session(id: SessionID(rawValue: "session_x"), kind: .sandbox, name: "Shop", createdAt: Timestamp(millisecondsSinceEpoch: 0))
         let at = Timestamp(millisecondsSinceEpoch: 1_000)
-        #expect(body(WebhookEvents.session(session, change: "disconnected", reason: "logged_out", at: at)) == (try reference([
-            "event": "session.status", "timestamp": "1970-01-01T00:00:01Z",
-            "data": [
-                "session_id": "session_x", "status": "disconnected", "phone_number": NSNull(), "connected_at": NSNull(),
-                "change": "disconnected", "reason": "logged_out",
-            ] as [String: Any],
-        ])))
+        #expect(
+            body(WebhookEvents.session(session, change: "disconnected", reason: "logged_out", at: at))
+                == (try reference([
+                    "event": "session.status", "timestamp": "1970-01-01T00:00:01Z",
+                    "data": [
+                        "session_id": "session_x", "status": "disconnected", "phone_number": NSNull(), "connected_at": NSNull(),
+                        "change": "disconnected", "reason": "logged_out",
+                    ] as [String: Any],
+                ])))
         session.status = .active
         session.phoneNumber = PhoneNumber("+60100000000")
         session.connectedAt = at
-        #expect(body(WebhookEvents.session(session, change: "connected", reason: nil, at: at)) == (try reference([
-            "event": "session.status", "timestamp": "1970-01-01T00:00:01Z",
-            "data": [
-                "session_id": "session_x", "status": "active", "phone_number": "+60100000000", "connected_at": "1970-01-01T00:00:01Z",
-                "change": "connected",
-            ],
-        ])))
+        #expect(
+            body(WebhookEvents.session(session, change: "connected", reason: nil, at: at))
+                == (try reference([
+                    "event": "session.status", "timestamp": "1970-01-01T00:00:01Z",
+                    "data": [
+                        "session_id": "session_x", "status": "active", "phone_number": "+60100000000", "connected_at": "1970-01-01T00:00:01Z",
+                        "change": "connected",
+                    ],
+                ])))
     }
 }

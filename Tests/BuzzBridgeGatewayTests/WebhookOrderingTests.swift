@@ -87,9 +87,10 @@ struct WebhookOrderingTests {
             return failedOnce.withLock { $0.insert(text).inserted } ? .status(503) : .status(200)
         }
         // The retry waits long enough for B's events to be recorded and sent even on a loaded machine.
-        let gateway = try await TestGateway.start(webhooks: .init(
-            retryDelays: [.seconds(4), .seconds(4), .seconds(4)], timeout: .seconds(5), allowPrivateAddresses: true
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                retryDelays: [.seconds(4), .seconds(4), .seconds(4)], timeout: .seconds(5), allowPrivateAddresses: true
+            ))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         for index in 0..<3 { try await gateway.receive("a \(index)", from: "+60111111111") }
@@ -115,11 +116,12 @@ struct WebhookOrderingTests {
     @Test func sessionEventsKeepTheirOrderWithOneRequestAtATime() async throws {
         // One request at a time per endpoint is the strict order across conversations.
         let receiver = try await WebhookReceiver.start { _, _ in .delayed(.milliseconds(20), status: 200) }
-        let gateway = try await TestGateway.start(webhooks: .init(
-            retryDelays: [.milliseconds(200)], timeout: .seconds(5), allowPrivateAddresses: true, maximumInFlightPerEndpoint: 1
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                retryDelays: [.milliseconds(200)], timeout: .seconds(5), allowPrivateAddresses: true, maximumInFlightPerEndpoint: 1
+            ))
         try await gateway.addWebhook(url: receiver.url)
-        try await gateway.connect() // session.status: qr_generated, connected
+        try await gateway.connect()  // session.status: qr_generated, connected
         for index in 0..<4 { try await gateway.receive("m \(index)", from: index.isMultiple(of: 2) ? "+60111111111" : "+60122222222") }
 
         let all = try await receiver.waitForRequests(6, timeout: .seconds(15))

@@ -13,7 +13,7 @@ struct WebhookShutdownTests {
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("first")
-        try await gateway.receive("second") // same conversation: waits for the first
+        try await gateway.receive("second")  // same conversation: waits for the first
 
         let open = try await receiver.waitForRequests(1)
         try #require(open.count == 1)
@@ -26,11 +26,14 @@ struct WebhookShutdownTests {
         #expect(stopTook >= .milliseconds(900), "the stop waited for the answer (\(stopTook))")
         let store = try await DataFolder.openStore(at: gateway.dataDirectory)
         let deliveries = try await store.webhookDeliveries(DeliveryQuery(sessionID: SessionID(rawValue: gateway.sessionID)))
-        let byText = Dictionary(uniqueKeysWithValues: try await deliveries.asyncMap { delivery in
-            let body = try await store.webhookPayload(of: delivery.id) ?? []
-            let text = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]).flatMap { ($0["data"] as? [String: Any])?["message"] as? String }
-            return (text ?? "", delivery)
-        })
+        let byText = Dictionary(
+            uniqueKeysWithValues: try await deliveries.asyncMap { delivery in
+                let body = try await store.webhookPayload(of: delivery.id) ?? []
+                let text = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]).flatMap {
+                    ($0["data"] as? [String: Any])?["message"] as? String
+                }
+                return (text ?? "", delivery)
+            })
         #expect(byText["first"]?.state == .succeeded, "its outcome was written before the process ended")
         #expect(byText["first"]?.attempts == 1)
         #expect(byText["second"]?.state == .pending, "the next one waits for the restart")
@@ -44,9 +47,10 @@ struct WebhookShutdownTests {
 extension WebhookShutdownTests {
     @Test func aStopAbandonsAnAttemptStillOpenAfterTheGracePeriod() async throws {
         let receiver = try await WebhookReceiver.start { _, _ in .silence }
-        let gateway = try await TestGateway.start(webhooks: .init(
-            timeout: .seconds(30), allowPrivateAddresses: true, shutdownGracePeriod: .seconds(1)
-        ))
+        let gateway = try await TestGateway.start(
+            webhooks: .init(
+                timeout: .seconds(30), allowPrivateAddresses: true, shutdownGracePeriod: .seconds(1)
+            ))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("never answered")

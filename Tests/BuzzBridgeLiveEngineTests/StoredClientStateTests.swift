@@ -4,6 +4,7 @@ import Foundation
 import SignalProtocol
 import Testing
 import WhatsAppProtocol
+
 @testable import BuzzBridgeLiveEngine
 
 /// The client's typed store over the gateway's SQLite file: records survive a reopen byte for
@@ -99,11 +100,12 @@ struct StoredClientStateTests {
             let companionAddress = ProtocolAddress(name: "60123456789", deviceId: 7)
             let contactAddress = ProtocolAddress(name: "60198765432", deviceId: 0)
             let signed = credentials.signedPreKeyRecord()
-            try await SessionBuilder(store: contact, address: companionAddress).process(PreKeyBundle(
-                registrationId: credentials.registrationID, deviceId: 7, preKeyId: preKeys[1].id, preKeyPublic: preKeys[1].keyPair.publicKey,
-                signedPreKeyId: signed.id, signedPreKeyPublic: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
-                identityKey: credentials.identityKeyPair.publicKey
-            ))
+            try await SessionBuilder(store: contact, address: companionAddress).process(
+                PreKeyBundle(
+                    registrationId: credentials.registrationID, deviceId: 7, preKeyId: preKeys[1].id, preKeyPublic: preKeys[1].keyPair.publicKey,
+                    signedPreKeyId: signed.id, signedPreKeyPublic: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
+                    identityKey: credentials.identityKeyPair.publicKey
+                ))
             let hello = try await SessionCipher(store: contact, address: companionAddress).encrypt(Data("hello".utf8))
             guard case .preKey(let preKeyMessage) = hello else { Issue.record("expected a prekey message"); return }
             #expect(try await SessionCipher(store: companion, address: contactAddress).decrypt(preKeyMessage) == Data("hello".utf8))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WhatsAppProtocol
+
 @testable import BuzzBridgeLiveEngine
 
 /// The `serve` flags for WhatsApp: each accepted form, and a refusal naming the flag for each bad one.
@@ -11,7 +12,8 @@ struct WhatsAppConnectionSettingsTests {
         try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(toFile: caFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: caFile) }
         let key = String(repeating: "ab", count: 32)
-        let options = try WhatsAppConnectionSettings(proxy: "http://127.0.0.1:8118", caFile: caFile, noiseRootKey: key, version: "2.3000.1").clientOptions()
+        let options = try WhatsAppConnectionSettings(proxy: "http://127.0.0.1:8118", caFile: caFile, noiseRootKey: key, version: "2.3000.1")
+            .clientOptions()
         #expect(options.proxy == .httpConnect(host: "127.0.0.1", port: 8118, credentials: nil))
         #expect(options.additionalTrustedCAFile == caFile)
         #expect(options.noiseRootKeyOverride == Data(repeating: 0xAB, count: 32))

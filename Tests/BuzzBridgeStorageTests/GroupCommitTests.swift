@@ -11,7 +11,8 @@ struct GroupCommitTests {
 
     private func message(_ id: String, in session: Session, index: Int) -> Message {
         Message(
-            id: MessageID(rawValue: id), sessionID: session.id, direction: .incoming, from: PhoneNumber("+6011\(String(format: "%07d", index % 10))")!,
+            id: MessageID(rawValue: id), sessionID: session.id, direction: .incoming,
+            from: PhoneNumber("+6011\(String(format: "%07d", index % 10))")!,
             fromName: "Contact \(index % 10)", to: session.phoneNumber!, body: "message \(index)", status: .unread,
             timestamp: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(index))
         )

@@ -129,7 +129,9 @@ struct ProtocolStateStoreTests {
                 #expect(try state.senderKey(group: "other@g.us", sender: alice) == nil)
                 #expect(try state.lid(forPhone: "60123456789") == "111")
                 #expect(try state.phone(forLID: "111") == "60123456789")
-                #expect(try state.deviceList(ofUser: "60123456789") == StoredDeviceList(record: [7, 8], fetchedAt: Timestamp(millisecondsSinceEpoch: 1_000)))
+                #expect(
+                    try state.deviceList(ofUser: "60123456789")
+                        == StoredDeviceList(record: [7, 8], fetchedAt: Timestamp(millisecondsSinceEpoch: 1_000)))
             }
             // A new LID for the same phone replaces the old pair in both directions.
             try await store.withTransaction(session: one) { tx in
@@ -183,7 +185,10 @@ struct ProtocolStateStoreTests {
                 #expect(try state.identity(of: alice) == nil)
             }
             for index in [0, 19, 21, 39] {
-                #expect(try await store.readProtocolState(session: two) { try $0.signalSession(with: ProtocolAddressKey(user: "6011\(index)", device: 0)) } == [UInt8(index)])
+                #expect(
+                    try await store.readProtocolState(session: two) {
+                        try $0.signalSession(with: ProtocolAddressKey(user: "6011\(index)", device: 0))
+                    } == [UInt8(index)])
             }
         }
     }

@@ -49,9 +49,10 @@ struct StoreContractTests {
             #expect(withBob.total == 5 && withBob.messages.allSatisfy { $0.to == Self.bob })
 
             // Both bounds are inclusive.
-            let window = try await store.messages(MessageQuery(
-                sessionID: session.id, limit: 100, offset: 0, from: all[2].timestamp, to: all[5].timestamp
-            ))
+            let window = try await store.messages(
+                MessageQuery(
+                    sessionID: session.id, limit: 100, offset: 0, from: all[2].timestamp, to: all[5].timestamp
+                ))
             #expect(window.messages.map(\.id) == all[2...5].reversed().map(\.id))
 
             // Another session's messages never show.
@@ -141,10 +142,12 @@ struct StoreContractTests {
             var change = session
             for index in 0..<3 {
                 change.lastActivity = .now()
-                let event = OutboxEvent(sessionID: session.id, type: index == 1 ? "session.status" : "message.received", payload: [UInt8(index)], createdAt: .now())
+                let event = OutboxEvent(
+                    sessionID: session.id, type: index == 1 ? "session.status" : "message.received", payload: [UInt8(index)], createdAt: .now())
                 try await store.updateSession(change, events: [event])
             }
-            #expect(try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id)).count == 4, "3 to the first endpoint, 1 to the filtered one")
+            #expect(
+                try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id)).count == 4, "3 to the first endpoint, 1 to the filtered one")
             #expect(Set(try await store.pendingWebhookWork().map(\.endpointID)) == [all.id, statusOnly.id])
 
             let claimed = try await store.claimDueDeliveries(endpoint: all.id, now: .now(), limit: 10)
@@ -248,9 +251,13 @@ struct StoreContractTests {
             for index in 0...aliceEvents {
                 change.lastActivity = .now()
                 let conversation = index == aliceEvents ? Self.bob.e164 : Self.alice.e164
-                try await store.updateSession(change, events: [
-                    OutboxEvent(sessionID: session.id, type: "message.received", payload: Array("\(index)".utf8), createdAt: .now(), conversation: conversation),
-                ])
+                try await store.updateSession(
+                    change,
+                    events: [
+                        OutboxEvent(
+                            sessionID: session.id, type: "message.received", payload: Array("\(index)".utf8), createdAt: .now(),
+                            conversation: conversation)
+                    ])
             }
             let aliceFirst = try await store.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 1)
             #expect(aliceFirst.map(\.delivery.conversation) == [Self.alice.e164])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QRCode
 
 /// The PNG the gateway will serve, read back by zxing-cpp, an independent decoder.

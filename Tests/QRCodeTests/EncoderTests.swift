@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QRCode
 
 @Suite struct EncoderTests {

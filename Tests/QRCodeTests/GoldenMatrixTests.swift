@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QRCode
 
 /// Whole symbols compared module for module with segno, an independent encoder.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QRCode
 
 @Suite struct MaskTests {
@@ -28,7 +29,8 @@ import Testing
         try #require(reference.count == codes.count)
         for (code, expected) in zip(codes, reference) {
             let penalty = Self.penalty(rows: code.rows)
-            #expect([penalty.runs, penalty.blocks, penalty.finderLikePatterns, penalty.balance] == expected.rules, "v\(code.version) mask \(code.mask)")
+            #expect(
+                [penalty.runs, penalty.blocks, penalty.finderLikePatterns, penalty.balance] == expected.rules, "v\(code.version) mask \(code.mask)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+
 @testable import QRCode
 
 /// The segno (reference encoder) and zxing-cpp (reference reader) peers in Tests/peers.
@@ -92,7 +93,8 @@ extension ModuleMatrix {
 /// Payloads shaped like what the gateway shows: a WhatsApp pairing string (ref, noise
 /// public key, identity public key, advertising secret) and a short link.
 enum Payload {
-    static let pairing = "2@Xq3vK8mZ0pLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtYbMlEoPz5wSgCjDhFAUIq3vK8mZ0pLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtY=="
+    static let pairing =
+        "2@Xq3vK8mZ0pLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtYbMlEoPz5wSgCjDhFAUIq3vK8mZ0pLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtY=="
         + ",Kd9s0Pq3vLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtYb="
         + ",Zm3vK8mZ0pLr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtY="
         + ",p0Lr7TnB4yWcQ9eHsJd1fGa6uViOxNk2RtYbMlEoPz5="

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SignalProtocol
 
 @Suite("Sender keys with python-axolotl")

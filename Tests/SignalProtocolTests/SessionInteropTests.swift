@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SignalProtocol
 
 /// Sessions between this implementation and python-axolotl (Tests/peers/signal_peer.py).
@@ -20,16 +21,17 @@ struct SessionInteropTests {
             preKeyId = UInt32(try #require(preKey.int("id")))
             preKeyPublic = try ECPublicKey(serialized: try #require(preKey.bytes("public")))
         }
-        try await SessionBuilder(store: store, address: Self.peerAddress).process(PreKeyBundle(
-            registrationId: UInt32(try #require(bundle.int("registrationId"))),
-            deviceId: 1,
-            preKeyId: preKeyId,
-            preKeyPublic: preKeyPublic,
-            signedPreKeyId: UInt32(try #require(bundle.int("signedPreKeyId"))),
-            signedPreKeyPublic: try ECPublicKey(serialized: try #require(bundle.bytes("signedPreKey"))),
-            signedPreKeySignature: try #require(bundle.bytes("signature")),
-            identityKey: try ECPublicKey(serialized: try #require(bundle.bytes("identityKey")))
-        ))
+        try await SessionBuilder(store: store, address: Self.peerAddress).process(
+            PreKeyBundle(
+                registrationId: UInt32(try #require(bundle.int("registrationId"))),
+                deviceId: 1,
+                preKeyId: preKeyId,
+                preKeyPublic: preKeyPublic,
+                signedPreKeyId: UInt32(try #require(bundle.int("signedPreKeyId"))),
+                signedPreKeyPublic: try ECPublicKey(serialized: try #require(bundle.bytes("signedPreKey"))),
+                signedPreKeySignature: try #require(bundle.bytes("signature")),
+                identityKey: try ECPublicKey(serialized: try #require(bundle.bytes("identityKey")))
+            ))
     }
 
     private static func decryptCommand(_ message: CiphertextMessage) -> [String: any Sendable] {
@@ -54,9 +56,10 @@ struct SessionInteropTests {
             #expect(first.serialized.first == 0x33)
         }
         // Delivered out of order: the peer builds the session from the last one.
-        let results = try await peer.run([2, 0, 1].map { Self.decryptCommand(messages[$0]) } + [
-            ["op": "encrypt", "name": Self.swiftName, "plaintext": Data("reply".utf8).hex],
-        ])
+        let results = try await peer.run(
+            [2, 0, 1].map { Self.decryptCommand(messages[$0]) } + [
+                ["op": "encrypt", "name": Self.swiftName, "plaintext": Data("reply".utf8).hex]
+            ])
         #expect(results[0].bytes("plaintext") == texts[2])
         #expect(results[1].bytes("plaintext") == texts[0])
         #expect(results[2].bytes("plaintext") == texts[1])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SignalProtocol
 
 /// A device with published keys, for Swift-to-Swift sessions.
@@ -17,8 +18,9 @@ struct TestDevice {
         await store.storeSignedPreKey(signedPreKey)
         let preKeys = KeyHelper.generatePreKeys(start: 1, count: count)
         for preKey in preKeys { await store.storePreKey(preKey) }
-        return TestDevice(address: ProtocolAddress(name: name, deviceId: 1), identity: identity, store: store,
-                          signedPreKey: signedPreKey, preKeys: preKeys)
+        return TestDevice(
+            address: ProtocolAddress(name: name, deviceId: 1), identity: identity, store: store,
+            signedPreKey: signedPreKey, preKeys: preKeys)
     }
 
     func bundle(preKeyIndex: Int? = 0) async -> PreKeyBundle {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SignalProtocol
 
 @Suite("XEdDSA")
@@ -44,14 +45,17 @@ struct XEdDSATests {
     /// libsignal's Curve25519Test.testSignature: Alice's identity key signs her ephemeral key.
     @Test("verifies libsignal's published signature vector")
     func libsignalPublishedVector() throws {
-        let identity = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: Data(hex: "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"))
+        let identity = try Curve25519.KeyAgreement.PublicKey(
+            rawRepresentation: Data(hex: "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"))
         let message = Data(hex: "05edce9d9c415ca78cb7252e72c2c4a554d3eb29485a0e1d503118d1a82d99fb4a")
-        var signature = Data(hex: "5de88ca9a89b4a115da79109c67c9c7464a3e4180274f1cb8c63c2984e286dfbede82deb9dcd9fae0bfbb821569b3d9001bd8130cd11d486cef047bd60b86e88")
+        var signature = Data(
+            hex: "5de88ca9a89b4a115da79109c67c9c7464a3e4180274f1cb8c63c2984e286dfbede82deb9dcd9fae0bfbb821569b3d9001bd8130cd11d486cef047bd60b86e88")
         #expect(XEdDSA.isValid(signature: signature, for: message, publicKey: identity))
         signature[5] ^= 1
         #expect(!XEdDSA.isValid(signature: signature, for: message, publicKey: identity))
         // The private key published with the vector derives the same public key.
-        let privateKey = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: Data(hex: "c097248412e58bf05df487968205132794178e367637f5818f81e0e6ce73e865"))
+        let privateKey = try Curve25519.KeyAgreement.PrivateKey(
+            rawRepresentation: Data(hex: "c097248412e58bf05df487968205132794178e367637f5818f81e0e6ce73e865"))
         #expect(privateKey.publicKey.rawRepresentation == identity.rawRepresentation)
     }
 
@@ -196,7 +200,10 @@ struct XEdDSATests {
         // A deliberately broken one, so the peer's "valid" answers are shown to discriminate.
         var broken = swiftSigned[3].signature
         broken[40] ^= 0x10
-        commands.append(["op": "curve_verify", "public": swiftSigned[3].key.publicKey.rawRepresentation.hex, "message": swiftSigned[3].message.hex, "signature": broken.hex])
+        commands.append([
+            "op": "curve_verify", "public": swiftSigned[3].key.publicKey.rawRepresentation.hex, "message": swiftSigned[3].message.hex,
+            "signature": broken.hex,
+        ])
         let verdicts = try await peer.run(commands)
         #expect(verdicts.prefix(10).allSatisfy { $0.bool("valid") == true })
         #expect(verdicts[10].bool("valid") == false)

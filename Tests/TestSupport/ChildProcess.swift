@@ -68,7 +68,8 @@ public enum ChildProcess {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"), errURL = folder.appendingPathComponent("stderr")
+        let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"),
+            errURL = folder.appendingPathComponent("stderr")
         try input.write(to: inputURL)
         try Data().write(to: outURL)
         try Data().write(to: errURL)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct TokenDictionaryTests {
@@ -154,7 +155,9 @@ enum RandomNodes {
         case 2: content = .string(string(using: &generator))
         case 3: content = .jid(jid(using: &generator))
         case 4: content = .nodes([])
-        default: content = .nodes((0..<Int.random(in: 1...(depth == 3 ? 300 : 5), using: &generator)).map { _ in node(depth: depth - 1, using: &generator) })
+        default:
+            content = .nodes(
+                (0..<Int.random(in: 1...(depth == 3 ? 300 : 5), using: &generator)).map { _ in node(depth: depth - 1, using: &generator) })
         }
         return BinaryNode(tag: tag, attributes: attributes, content: content)
     }
@@ -164,7 +167,8 @@ enum RandomNodes {
     static func asDecoded(_ node: BinaryNode) -> BinaryNode {
         var node = node
         switch node.content {
-        case .string(let string) where TokenDictionary.token(for: string) == nil
+        case .string(let string)
+        where TokenDictionary.token(for: string) == nil
             && PackedString(nibble: string) == nil && PackedString(hex: string) == nil:
             node.content = .bytes(Data(string.utf8))
         case .nodes(let children):

@@ -3,6 +3,7 @@ import Foundation
 import SignalProtocol
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 /// The client against the WhatsApp server double: a real TLS WebSocket through its HTTP CONNECT
@@ -171,10 +172,11 @@ import Testing
         // The primary_hello notification was acknowledged as whatsmeow does.
         let pairingConn = try #require(try await Self.connections(double, payload: "registration").first)
         let acks = try await double.transcript(conn: pairingConn).filter { $0["dir"] as? String == "in" && $0["tag"] as? String == "ack" }
-        #expect(acks.contains { entry in
-            let attributes = entry["attrs"] as? [String: Any] ?? [:]
-            return attributes["class"] as? String == "notification" && attributes["type"] as? String == "link_code_companion_reg"
-        })
+        #expect(
+            acks.contains { entry in
+                let attributes = entry["attrs"] as? [String: Any] ?? [:]
+                return attributes["class"] as? String == "notification" && attributes["type"] as? String == "link_code_companion_reg"
+            })
         // The code exchange replaced the ADV secret, stored before companion_finish.
         #expect(try #require(try await store.loadCredentials()).advSecret != advBefore)
         let firstLogin = try #require(try await Self.connections(double, payload: "login", jid: account.jid).first)

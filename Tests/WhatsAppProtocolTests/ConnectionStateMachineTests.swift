@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct ConnectionStateMachineTests {
@@ -40,17 +41,19 @@ import Testing
         #expect(machine.handle(.startRequested(paired: false)) == [.openSocket])
         #expect(machine.handle(.connected) == [])
         #expect(machine.state == .awaitingRefs)
-        #expect(machine.handle(.pairDeviceReceived(refs: Self.refs)) == [
-            .cancelQRTimer, .presentQR(ref: "2@ref1", index: 0, remaining: 5, validFor: .seconds(60)),
-        ])
+        #expect(
+            machine.handle(.pairDeviceReceived(refs: Self.refs)) == [
+                .cancelQRTimer, .presentQR(ref: "2@ref1", index: 0, remaining: 5, validFor: .seconds(60)),
+            ])
         #expect(machine.handle(.qrExpired) == [.presentQR(ref: "2@ref2", index: 1, remaining: 4, validFor: .seconds(20))])
         #expect(machine.handle(.paired(Self.account)) == [.cancelQRTimer, .emit(.paired(Self.account))])
         #expect(machine.state == .awaitingRestart && machine.isPaired)
         // A QR timer that fires late changes nothing.
         #expect(machine.handle(.qrExpired) == [])
-        #expect(machine.handle(.streamErrorReceived(Self.streamError("515"))) == [
-            .cancelQRTimer, .closeSocket, .emit(.reconnecting(.restartRequired, delay: .zero)), .openSocket,
-        ])
+        #expect(
+            machine.handle(.streamErrorReceived(Self.streamError("515"))) == [
+                .cancelQRTimer, .closeSocket, .emit(.reconnecting(.restartRequired, delay: .zero)), .openSocket,
+            ])
         #expect(machine.handle(.connected) == [])
         #expect(machine.state == .awaitingSuccess)
         #expect(machine.handle(.successReceived(Self.loggedIn)) == [.emit(.loggedIn(Self.loggedIn)), .beginSession])
@@ -82,58 +85,67 @@ import Testing
     @Test func unpairedConnectionLostStopsInsteadOfReconnecting() {
         var machine = Machine()
         _ = machine.handle(.startRequested(paired: false))
-        #expect(machine.handle(.connectFailed("handshake: badIntermediateSignature")) == [
-            .cancelQRTimer, .closeSocket, .emit(.disconnected(.connectFailed("handshake: badIntermediateSignature"))), .emit(.stopped),
-        ])
+        #expect(
+            machine.handle(.connectFailed("handshake: badIntermediateSignature")) == [
+                .cancelQRTimer, .closeSocket, .emit(.disconnected(.connectFailed("handshake: badIntermediateSignature"))), .emit(.stopped),
+            ])
         #expect(machine.state == .stopped)
     }
 
     @Test func lossesReconnectWithGrowingBackoffResetBySuccess() {
         var machine = Self.loggedInMachine()
-        #expect(machine.handle(.socketClosed) == [
-            .cancelQRTimer, .closeSocket, .emit(.reconnecting(.connectionLost, delay: .zero)), .scheduleReconnect(after: .zero),
-        ])
+        #expect(
+            machine.handle(.socketClosed) == [
+                .cancelQRTimer, .closeSocket, .emit(.reconnecting(.connectionLost, delay: .zero)), .scheduleReconnect(after: .zero),
+            ])
         #expect(machine.handle(.socketClosed) == [])
         #expect(machine.handle(.reconnectDue) == [.openSocket])
-        #expect(machine.handle(.connectFailed("refused")) == [
-            .cancelQRTimer, .closeSocket, .emit(.reconnecting(.connectFailed("refused"), delay: .seconds(2))), .scheduleReconnect(after: .seconds(2)),
-        ])
+        #expect(
+            machine.handle(.connectFailed("refused")) == [
+                .cancelQRTimer, .closeSocket, .emit(.reconnecting(.connectFailed("refused"), delay: .seconds(2))),
+                .scheduleReconnect(after: .seconds(2)),
+            ])
         _ = machine.handle(.reconnectDue)
         #expect(machine.handle(.connectFailed("refused")).contains(.scheduleReconnect(after: .seconds(4))))
         _ = machine.handle(.reconnectDue)
         _ = machine.handle(.connected)
         _ = machine.handle(.successReceived(Self.loggedIn))
         #expect(machine.reconnectAttempts == 0)
-        #expect(machine.handle(.keepAliveFailed) == [
-            .cancelQRTimer, .closeSocket, .emit(.reconnecting(.keepAliveTimedOut, delay: .zero)), .scheduleReconnect(after: .zero),
-        ])
+        #expect(
+            machine.handle(.keepAliveFailed) == [
+                .cancelQRTimer, .closeSocket, .emit(.reconnecting(.keepAliveTimedOut, delay: .zero)), .scheduleReconnect(after: .zero),
+            ])
         #expect(Machine.backoff(attempt: 1000) == Machine.maximumBackoff)
     }
 
     @Test func streamErrorsAndFailuresAsWhatsmeowHandlesThem() {
         var machine = Self.loggedInMachine()
-        #expect(machine.handle(.streamErrorReceived(Self.streamError("401", conflict: "device_removed"))) == [
-            .cancelQRTimer, .cancelReconnect, .closeSocket, .wipeStore, .emit(.loggedOut(.deviceRemoved)), .emit(.stopped),
-        ])
+        #expect(
+            machine.handle(.streamErrorReceived(Self.streamError("401", conflict: "device_removed"))) == [
+                .cancelQRTimer, .cancelReconnect, .closeSocket, .wipeStore, .emit(.loggedOut(.deviceRemoved)), .emit(.stopped),
+            ])
         #expect(!machine.isPaired && machine.state == .stopped)
 
         machine = Self.loggedInMachine()
-        #expect(machine.handle(.streamErrorReceived(Self.streamError(nil, conflict: "replaced"))) == [
-            .cancelQRTimer, .cancelReconnect, .closeSocket, .emit(.replaced), .emit(.stopped),
-        ])
+        #expect(
+            machine.handle(.streamErrorReceived(Self.streamError(nil, conflict: "replaced"))) == [
+                .cancelQRTimer, .cancelReconnect, .closeSocket, .emit(.replaced), .emit(.stopped),
+            ])
         #expect(machine.isPaired)
 
         machine = Self.loggedInMachine()
-        #expect(machine.handle(.streamErrorReceived(Self.streamError("503"))) == [
-            .cancelQRTimer, .closeSocket, .emit(.reconnecting(.serviceUnavailable(code: 503), delay: .zero)), .scheduleReconnect(after: .zero),
-        ])
+        #expect(
+            machine.handle(.streamErrorReceived(Self.streamError("503"))) == [
+                .cancelQRTimer, .closeSocket, .emit(.reconnecting(.serviceUnavailable(code: 503), delay: .zero)), .scheduleReconnect(after: .zero),
+            ])
 
         var connecting = Machine()
         _ = connecting.handle(.startRequested(paired: true))
         _ = connecting.handle(.connected)
-        #expect(connecting.handle(.failureReceived(Self.failure(405))) == [
-            .cancelQRTimer, .cancelReconnect, .closeSocket, .emit(.outdatedVersion(.whatsmeowReference)), .emit(.stopped),
-        ])
+        #expect(
+            connecting.handle(.failureReceived(Self.failure(405))) == [
+                .cancelQRTimer, .cancelReconnect, .closeSocket, .emit(.outdatedVersion(.whatsmeowReference)), .emit(.stopped),
+            ])
         for (reason, logout) in [(401, LogoutReason.loggedOut), (403, .mainDeviceGone), (406, .banned)] {
             var machine = Machine()
             _ = machine.handle(.startRequested(paired: true))
@@ -146,9 +158,10 @@ import Testing
 
     @Test func stopAndUserLogout() {
         var machine = Self.loggedInMachine()
-        #expect(machine.handle(.loggedOutByUser) == [
-            .cancelQRTimer, .cancelReconnect, .closeSocket, .wipeStore, .emit(.loggedOut(.userInitiated)), .emit(.stopped),
-        ])
+        #expect(
+            machine.handle(.loggedOutByUser) == [
+                .cancelQRTimer, .cancelReconnect, .closeSocket, .wipeStore, .emit(.loggedOut(.userInitiated)), .emit(.stopped),
+            ])
         machine = Self.loggedInMachine()
         #expect(machine.handle(.stopRequested) == [.cancelQRTimer, .cancelReconnect, .closeSocket, .emit(.stopped)])
         // Nothing after stopping brings the connection back.

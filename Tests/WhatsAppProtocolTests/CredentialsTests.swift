@@ -3,6 +3,7 @@ import Foundation
 import SignalProtocol
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct CredentialsTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct InfoQueryTests {
@@ -28,9 +29,11 @@ import Testing
     @Test func answersBecomeResultsOrTypedErrors() throws {
         let ok = BinaryNode(tag: "iq", attributes: ["id": "1", "type": "result"])
         #expect(try InfoQuery.outcome(of: ok).get() == ok)
-        let error = BinaryNode(tag: "iq", attributes: ["id": "1", "type": "error"], children: [
-            BinaryNode(tag: "error", attributes: ["code": "404", "text": "item-not-found"]),
-        ])
+        let error = BinaryNode(
+            tag: "iq", attributes: ["id": "1", "type": "error"],
+            children: [
+                BinaryNode(tag: "error", attributes: ["code": "404", "text": "item-not-found"])
+            ])
         #expect(throws: InfoQueryError.server(code: 404, text: "item-not-found")) { try InfoQuery.outcome(of: error).get() }
         #expect(throws: InfoQueryError.disconnected) { try InfoQuery.outcome(of: BinaryNode(tag: "stream:error")).get() }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct JIDTests {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 /// The Swift client against `Tests/peers/wa_noise_server.py`, a server built on the
@@ -58,12 +59,14 @@ import Testing
         var (finish, transport) = try client.clientFinish(payload: payload)
         let clientFrames = [Data("first frame".utf8), Data(repeating: 0xAB, count: 1000)]
         let serverPlaintexts = [Data("from the server".utf8), Data(), Data("third".utf8)]
-        let result = try await server.call("finish", [
-            "clientHello": hello.hex,
-            "clientFinish": finish.hex,
-            "clientFrames": try clientFrames.map { try transport.encrypt($0).hex },
-            "serverPlaintexts": serverPlaintexts.map(\.hex),
-        ])
+        let result = try await server.call(
+            "finish",
+            [
+                "clientHello": hello.hex,
+                "clientFinish": finish.hex,
+                "clientFrames": try clientFrames.map { try transport.encrypt($0).hex },
+                "serverPlaintexts": serverPlaintexts.map(\.hex),
+            ])
 
         #expect(result["clientStatic"] as? String == staticKey.publicKey.rawRepresentation.hex)
         #expect(result["clientPayload"] as? String == payload.hex)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 /// The Python server's stdin/stdout as the WebSocket: the bytes arrive in whatever chunks the
@@ -70,7 +71,8 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
             arguments: ["stream", String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)]
         )
         let credentials = DeviceCredentials.generate()
-        let payload = try ClientPayloads.registration(credentials: credentials, companion: CompanionDescription(osName: "BuzzBridge")).serializedData()
+        let payload = try ClientPayloads.registration(credentials: credentials, companion: CompanionDescription(osName: "BuzzBridge"))
+            .serializedData()
         let socket = try await NoiseSocket.connect(
             over: transport,
             noiseKey: credentials.noiseKey,

@@ -3,6 +3,7 @@ import Foundation
 import SignalProtocol
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct PairingCodeTests {
@@ -65,13 +66,17 @@ import Testing
         let wrappedPrimary = try PairingCode.wrap(
             publicKey: primaryEphemeral.publicKey.rawRepresentation, code: link.code, salt: Self.random(32), iv: Self.random(16)
         )
-        let notification = BinaryNode(tag: "notification", attributes: ["type": "link_code_companion_reg"], children: [
-            BinaryNode(tag: "link_code_companion_reg", attributes: ["stage": "primary_hello"], children: [
-                BinaryNode(tag: "link_code_pairing_ref", content: .bytes(Data("2@ref".utf8))),
-                BinaryNode(tag: "link_code_pairing_wrapped_primary_ephemeral_pub", content: .bytes(wrappedPrimary)),
-                BinaryNode(tag: "primary_identity_pub", content: .bytes(primaryIdentity.publicKey.rawRepresentation)),
-            ]),
-        ])
+        let notification = BinaryNode(
+            tag: "notification", attributes: ["type": "link_code_companion_reg"],
+            children: [
+                BinaryNode(
+                    tag: "link_code_companion_reg", attributes: ["stage": "primary_hello"],
+                    children: [
+                        BinaryNode(tag: "link_code_pairing_ref", content: .bytes(Data("2@ref".utf8))),
+                        BinaryNode(tag: "link_code_pairing_wrapped_primary_ephemeral_pub", content: .bytes(wrappedPrimary)),
+                        BinaryNode(tag: "primary_identity_pub", content: .bytes(primaryIdentity.publicKey.rawRepresentation)),
+                    ])
+            ])
         let finish = try PairingCode.finish(notification: notification, link: link, identityKey: companionIdentity, using: &generator)
         let stage = try #require(finish.query.content.first)
         #expect(stage.attributes.string("stage") == "companion_finish")

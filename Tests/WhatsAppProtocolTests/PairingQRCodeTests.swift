@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 @Suite struct PairingQRCodeTests {
@@ -18,7 +19,8 @@ import Testing
         )
     }
 
-    static let expected = "https://wa.me/settings/linked_devices#2@Xyz+/AbC==,"
+    static let expected =
+        "https://wa.me/settings/linked_devices#2@Xyz+/AbC==,"
         + "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw=,VxR2nRFr92Q2rnS8eT0sMK0ZA8WaxSc4BcfiaYtBDDY=,"
         + "yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl5uc=,9"
 
@@ -44,12 +46,16 @@ import Testing
     }
 
     @Test func refsFromAPairDeviceStanza() throws {
-        let stanza = BinaryNode(tag: "iq", attributes: ["from": .jid(.server), "id": "1", "type": "set"], children: [
-            BinaryNode(tag: "pair-device", children: [
-                BinaryNode(tag: "ref", content: .bytes(Data("2@first".utf8))),
-                BinaryNode(tag: "ref", content: .bytes(Data("2@second".utf8))),
-            ]),
-        ])
+        let stanza = BinaryNode(
+            tag: "iq", attributes: ["from": .jid(.server), "id": "1", "type": "set"],
+            children: [
+                BinaryNode(
+                    tag: "pair-device",
+                    children: [
+                        BinaryNode(tag: "ref", content: .bytes(Data("2@first".utf8))),
+                        BinaryNode(tag: "ref", content: .bytes(Data("2@second".utf8))),
+                    ])
+            ])
         let decoded = try BinaryDecoder().decode(BinaryEncoder().encode(stanza))
         #expect(decoded.pairingRefs == ["2@first", "2@second"])
         #expect(BinaryNode(tag: "iq").pairingRefs == nil)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TestSupport
 import Testing
+
 @testable import WhatsAppProtocol
 
 /// `Tests/peers/wa_ws_server.py`: a TLS WebSocket server (PyPI `websockets`) speaking the
@@ -84,7 +85,8 @@ final class LocalWhatsAppServer: @unchecked Sendable {
         )
         #expect(try await socket.receive() == greeting)
         // Larger than NIO's default 16 KiB frame limit; below noiseprotocol's 64 KiB message limit.
-        let reply = BinaryNode(tag: "iq", attributes: ["to": .jid(.server), "id": "1", "type": "result"], content: .bytes(Data(repeating: 7, count: 60_000)))
+        let reply = BinaryNode(
+            tag: "iq", attributes: ["to": .jid(.server), "id": "1", "type": "result"], content: .bytes(Data(repeating: 7, count: 60_000)))
         try await socket.send(reply)
         #expect(try await socket.receive() == reply)
         await socket.close()
@@ -92,31 +94,37 @@ final class LocalWhatsAppServer: @unchecked Sendable {
 
     @Test func directOverTLSWithAnExtraCA() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-direct", greeting: Self.greeting)
-        try await Self.exchange(server, WebSocketConfiguration(
-            url: URL(string: "wss://localhost:\(server.wsPort)/ws/chat")!,
-            additionalTrustedCAFile: server.caFile
-        ))
+        try await Self.exchange(
+            server,
+            WebSocketConfiguration(
+                url: URL(string: "wss://localhost:\(server.wsPort)/ws/chat")!,
+                additionalTrustedCAFile: server.caFile
+            ))
         await server.stop()
     }
 
     @Test func throughAnHTTPConnectProxy() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-http-proxy", greeting: Self.greeting)
         // web.whatsapp.test does not resolve: only the proxy can reach it.
-        try await Self.exchange(server, WebSocketConfiguration(
-            url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
-            proxy: .httpConnect(host: "127.0.0.1", port: server.httpProxyPort),
-            additionalTrustedCAFile: server.caFile
-        ))
+        try await Self.exchange(
+            server,
+            WebSocketConfiguration(
+                url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
+                proxy: .httpConnect(host: "127.0.0.1", port: server.httpProxyPort),
+                additionalTrustedCAFile: server.caFile
+            ))
         await server.stop()
     }
 
     @Test func throughASOCKS5ProxyWithPassword() async throws {
         let server = try await LocalWhatsAppServer(seed: "ws-socks", greeting: Self.greeting)
-        try await Self.exchange(server, WebSocketConfiguration(
-            url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
-            proxy: .socks5(host: "127.0.0.1", port: server.socksPort, credentials: ProxyCredentials(username: "user", password: "secret")),
-            additionalTrustedCAFile: server.caFile
-        ))
+        try await Self.exchange(
+            server,
+            WebSocketConfiguration(
+                url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
+                proxy: .socks5(host: "127.0.0.1", port: server.socksPort, credentials: ProxyCredentials(username: "user", password: "secret")),
+                additionalTrustedCAFile: server.caFile
+            ))
         await server.stop()
     }
 
@@ -130,11 +138,12 @@ final class LocalWhatsAppServer: @unchecked Sendable {
             try await WebSocketTransport.connect(WebSocketConfiguration(url: url, headers: [], additionalTrustedCAFile: server.caFile))
         }
         await #expect(throws: ProxyError.authenticationRequired) {
-            try await WebSocketTransport.connect(WebSocketConfiguration(
-                url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
-                proxy: .socks5(host: "127.0.0.1", port: server.socksPort, credentials: ProxyCredentials(username: "user", password: "wrong")),
-                additionalTrustedCAFile: server.caFile
-            ))
+            try await WebSocketTransport.connect(
+                WebSocketConfiguration(
+                    url: URL(string: "wss://web.whatsapp.test:\(server.wsPort)/ws/chat")!,
+                    proxy: .socks5(host: "127.0.0.1", port: server.socksPort, credentials: ProxyCredentials(username: "user", password: "wrong")),
+                    additionalTrustedCAFile: server.caFile
+                ))
         }
         await server.stop()
     }

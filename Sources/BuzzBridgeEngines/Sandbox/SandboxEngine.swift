@@ -206,9 +206,11 @@ public actor SandboxEngine: SandboxControls {
     public func receive(from sender: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String {
         guard linkedNumber != nil else { throw .notConnected }
         let externalID = "SBX" + RandomToken.base62(length: 17)
-        try await emit(.incomingMessage(IncomingMessage(
-            externalID: externalID, from: sender, fromName: name, body: body, timestamp: .now()
-        )))
+        try await emit(
+            .incomingMessage(
+                IncomingMessage(
+                    externalID: externalID, from: sender, fromName: name, body: body, timestamp: .now()
+                )))
         return externalID
     }
 

@@ -11,7 +11,7 @@ struct AdminAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = BearerToken.token(in: request),
-              try await provisioning.isAdminToken(token)
+            try await provisioning.isAdminToken(token)
         else { throw failures.refusal(APIError(.unauthorized, "Invalid or missing admin token"), request: request, context: context) }
         return try await next(request, context)
     }
@@ -179,13 +179,15 @@ struct AdminRoutes {
         let issued = try await provisioning.issueKey(
             for: session.id, label: label, scopes: scopes, requestsPerMinute: requestsPerMinute, expiresAt: expiresAt
         )
-        return Success(NewKey(apiKey: issued.plaintext, key: KeySummary(record: issued.record, kind: session.kind)), message: "API key created", status: .created)
+        return Success(
+            NewKey(apiKey: issued.plaintext, key: KeySummary(record: issued.record, kind: session.kind)), message: "API key created", status: .created
+        )
     }
 
     @Sendable func revokeKey(request: Request, context: GatewayRequestContext) async throws -> Success<KeySummary> {
         let id = try context.parameters.require("key_id")
         guard try await provisioning.revokeKey(id), let record = try await provisioning.store.apiKey(id: id),
-              let owner = try await provisioning.store.session(record.sessionID)
+            let owner = try await provisioning.store.session(record.sessionID)
         else { throw APIError(.notFound, "API key not found or already revoked", details: ["key_id": id]) }
         return Success(KeySummary(record: record, kind: owner.kind), message: "API key revoked")
     }

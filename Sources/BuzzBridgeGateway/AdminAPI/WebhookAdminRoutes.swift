@@ -153,10 +153,11 @@ struct WebhookAdminRoutes {
         let delivery = try await delivery(context)
         let body = try await store.webhookPayload(of: delivery.id) ?? []
         let attempts = try await store.webhookAttempts(of: delivery.id)
-        return Success(DeliveryDetail(
-            delivery: DeliveryRepresentation(delivery: delivery), body: String(decoding: body, as: UTF8.self),
-            attempts: attempts.map(AttemptRepresentation.init)
-        ))
+        return Success(
+            DeliveryDetail(
+                delivery: DeliveryRepresentation(delivery: delivery), body: String(decoding: body, as: UTF8.self),
+                attempts: attempts.map(AttemptRepresentation.init)
+            ))
     }
 
     @Sendable func redeliver(request: Request, context: GatewayRequestContext) async throws -> Success<DeliveryRepresentation> {

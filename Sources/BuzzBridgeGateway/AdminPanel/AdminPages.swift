@@ -127,9 +127,11 @@ enum AdminPagesError: Error, CustomStringConvertible {
 enum ContentSecurityPolicy {
     static func strict(styles: [String], scripts: [String], extra: [String] = []) -> String {
         func sources(_ blocks: [String]) -> String {
-            blocks.isEmpty ? "'none'" : blocks.map { "'sha256-\(Data(SHA256.hash(data: Data($0.utf8))).base64EncodedString())'" }.joined(separator: " ")
+            blocks.isEmpty
+                ? "'none'" : blocks.map { "'sha256-\(Data(SHA256.hash(data: Data($0.utf8))).base64EncodedString())'" }.joined(separator: " ")
         }
-        return (["default-src 'none'", "style-src \(sources(styles))", "script-src \(sources(scripts))"] + extra
+        return
+            (["default-src 'none'", "style-src \(sources(styles))", "script-src \(sources(scripts))"] + extra
             + ["frame-ancestors 'none'", "base-uri 'none'"]).joined(separator: "; ")
     }
 

@@ -55,7 +55,8 @@ struct AdminPanelErrorPages: RouterMiddleware {
             case let error as APIError: apiError = error
             case let error as HTTPError: apiError = ErrorEnvelopeMiddleware<Context>.translate(error)
             default:
-                context.logger.error("admin panel request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+                context.logger.error(
+                    "admin panel request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
                 apiError = APIError(.internalError, "Internal server error")
             }
             let details = (apiError.details ?? [:]).sorted { $0.key < $1.key }.map { PanelViews.ErrorPage.Detail(field: $0.key, problem: $0.value) }

@@ -76,7 +76,8 @@ struct AdminPanelRoutes: Sendable {
     @Sendable func login(request: Request, context: GatewayRequestContext) async throws -> Response {
         var request = request
         let form = try await FormInput.read(&request)
-        guard let cookie = request.cookies[AdminCookie.loginCSRF]?.value, let token = form["_csrf"], AdminPanelSessions.tokensMatch(cookie, token) else {
+        guard let cookie = request.cookies[AdminCookie.loginCSRF]?.value, let token = form["_csrf"], AdminPanelSessions.tokensMatch(cookie, token)
+        else {
             throw APIError(.forbidden, "The form's security token is missing or wrong (CSRF); reload the page and try again")
         }
         // The attempt is counted before the PBKDF2 check, so concurrent guesses cannot outrun the limit.
@@ -86,15 +87,18 @@ struct AdminPanelRoutes: Sendable {
         }
         failedLogins.release(reservation)
         let id = logins.start()
-        return Self.redirect("/admin/sessions", cookies: [
-            AdminCookie.header(AdminCookie.session, value: id, path: "/admin", secure: secureCookies),
-            AdminCookie.header(AdminCookie.loginCSRF, value: "", path: "/admin/login", secure: secureCookies, maxAge: 0),
-        ])
+        return Self.redirect(
+            "/admin/sessions",
+            cookies: [
+                AdminCookie.header(AdminCookie.session, value: id, path: "/admin", secure: secureCookies),
+                AdminCookie.header(AdminCookie.loginCSRF, value: "", path: "/admin/login", secure: secureCookies, maxAge: 0),
+            ])
     }
 
     @Sendable func logout(request: Request, context: GatewayRequestContext) async throws -> Response {
         if let id = context.adminSessionCookie { logins.end(id) }
-        return Self.redirect("/admin/login", cookies: [AdminCookie.header(AdminCookie.session, value: "", path: "/admin", secure: secureCookies, maxAge: 0)])
+        return Self.redirect(
+            "/admin/login", cookies: [AdminCookie.header(AdminCookie.session, value: "", path: "/admin", secure: secureCookies, maxAge: 0)])
     }
 
     // MARK: Sessions
@@ -106,13 +110,16 @@ struct AdminPanelRoutes: Sendable {
     }
 
     private func session(named id: String?) async throws -> Session {
-        guard let id, let session = try await store.session(SessionID(rawValue: id)) else { throw APIError.invalid("session_id", "must name a session") }
+        guard let id, let session = try await store.session(SessionID(rawValue: id)) else {
+            throw APIError.invalid("session_id", "must name a session")
+        }
         return session
     }
 
     @Sendable func sessionsPage(request: Request, context: GatewayRequestContext) async throws -> Response {
         let sessions = try await store.sessions().map(PanelViews.SessionRow.init)
-        return try pages.render("sessions", title: "Sessions", section: .sessions, csrf: context.adminCSRF, page: PanelViews.Sessions(sessions: sessions))
+        return try pages.render(
+            "sessions", title: "Sessions", section: .sessions, csrf: context.adminCSRF, page: PanelViews.Sessions(sessions: sessions))
     }
 
     @Sendable func createSession(request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -158,7 +165,8 @@ struct AdminPanelRoutes: Sendable {
         let linking = PanelViews.LinkingCode(code: code.code, phone: code.phone.e164, expiresAt: code.expiresAt.iso8601)
         return try pages.render(
             "session", title: session.name, section: .sessions, csrf: context.adminCSRF,
-            page: PanelViews.SessionDetail(session: session, pairing: [PanelViews.Pairing(try await pairingState(for: session))], linkingCodes: [linking])
+            page: PanelViews.SessionDetail(
+                session: session, pairing: [PanelViews.Pairing(try await pairingState(for: session))], linkingCodes: [linking])
         )
     }
 
@@ -227,7 +235,9 @@ struct AdminPanelRoutes: Sendable {
             throw APIError.invalid("scopes", "must include at least one of: " + APIKeyScope.allCases.map(\.rawValue).joined(separator: ", "))
         }
         let limit = try form["requests_per_minute"].map { text throws(APIError) -> Int in
-            guard let value = Int(text), (1...100_000).contains(value) else { throw APIError.invalid("requests_per_minute", "must be between 1 and 100000") }
+            guard let value = Int(text), (1...100_000).contains(value) else {
+                throw APIError.invalid("requests_per_minute", "must be between 1 and 100000")
+            }
             return value
         }
         let expiry = try form["expires_in_days"].map { text throws(APIError) -> Timestamp in
@@ -278,7 +288,8 @@ struct AdminPanelRoutes: Sendable {
         var sections: [PanelViews.WebhookSection] = []
         for session in try await store.sessions() {
             let endpoints = try await store.webhookEndpoints(session: session.id).map(PanelViews.EndpointRow.init)
-            let deliveries = try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id, state: nil, limit: 25)).map(PanelViews.DeliveryRow.init)
+            let deliveries = try await store.webhookDeliveries(DeliveryQuery(sessionID: session.id, state: nil, limit: 25)).map(
+                PanelViews.DeliveryRow.init)
             sections.append(PanelViews.WebhookSection(id: session.id.rawValue, name: session.name, endpoints: endpoints, deliveries: deliveries))
         }
         return try pages.render(
@@ -365,10 +376,14 @@ enum WebhookTestEvent {
     static func send(to endpoint: WebhookEndpoint) async -> String {
         let now = Timestamp.now()
         let deliveryID = "test_" + RandomToken.base62(length: 16)
-        let body = Array(#"{"data":{"message":"Test event from the BuzzBridge admin panel","session_id":"\#(endpoint.sessionID.rawValue)","webhook_id":"\#(endpoint.id.rawValue)"},"event":"webhook.test","timestamp":"\#(now.iso8601)"}"#.utf8)
+        let body = Array(
+            #"{"data":{"message":"Test event from the BuzzBridge admin panel","session_id":"\#(endpoint.sessionID.rawValue)","webhook_id":"\#(endpoint.id.rawValue)"},"event":"webhook.test","timestamp":"\#(now.iso8601)"}"#
+                .utf8)
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = .POST
-        for (name, value) in WebhookSignature.headers(event: "webhook.test", deliveryID: deliveryID, timestamp: now, body: body, secret: endpoint.secret) {
+        for (name, value) in WebhookSignature.headers(
+            event: "webhook.test", deliveryID: deliveryID, timestamp: now, body: body, secret: endpoint.secret)
+        {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(ByteBuffer(bytes: body))

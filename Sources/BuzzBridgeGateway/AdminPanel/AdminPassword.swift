@@ -42,7 +42,7 @@ public struct AdminPassword: Sendable {
         guard let stored = try await store.setting(Self.setting) else { return false }
         let parts = stored.split(separator: "$").map(String.init)
         guard parts.count == 4, parts[0] == Self.scheme, let rounds = Int(parts[1]),
-              let salt = Data(base64Encoded: parts[2]), let expected = Data(base64Encoded: parts[3])
+            let salt = Data(base64Encoded: parts[2]), let expected = Data(base64Encoded: parts[3])
         else { return false }
         let derived = try await Self.derive(candidate, salt: Array(salt), rounds: rounds, length: expected.count)
         return APIKeyFormat.constantTimeEquals(derived, Array(expected))

@@ -13,10 +13,10 @@ struct APIKeyAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let unauthorized = APIError(.unauthorized, "Invalid or missing API key")
         guard let key = BearerToken.token(in: request),
-              let (kind, id) = APIKeyFormat.parse(key),
-              let record = try await store.apiKey(id: id),
-              record.revokedAt == nil,
-              APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
+            let (kind, id) = APIKeyFormat.parse(key),
+            let record = try await store.apiKey(id: id),
+            record.revokedAt == nil,
+            APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
         else { throw failures.refusal(unauthorized, request: request, context: context) }
         guard !record.isExpired(at: .now()) else {
             throw failures.refusal(APIError(.unauthorized, "API key has expired"), request: request, context: context)

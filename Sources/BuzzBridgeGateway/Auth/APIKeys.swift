@@ -33,7 +33,7 @@ enum APIKeyFormat {
         for kind in SessionKind.allCases where key.hasPrefix(kind.keyPrefix) {
             let random = key.dropFirst(kind.keyPrefix.count)
             guard random.utf8.count == randomLength,
-                  random.utf8.allSatisfy({ RandomToken.isBase62($0) })
+                random.utf8.allSatisfy({ RandomToken.isBase62($0) })
             else { return nil }
             return (kind, String(random.prefix(idLength)))
         }

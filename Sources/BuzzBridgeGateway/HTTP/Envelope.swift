@@ -49,7 +49,9 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
 
     /// The answer as a response.
     func response() -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes())))
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes()))
+        )
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -103,7 +105,8 @@ extension APIError {
     /// The envelope's JSON. Encoding a struct of strings cannot fail; the fallback keeps the envelope even so.
     var envelopeJSON: Data {
         let body = Body(error: .init(code: code.rawValue, message: message, details: details))
-        return (try? JSONResponse.encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL_ERROR","message":"Internal server error"},"success":false}"#.utf8)
+        return (try? JSONResponse.encoder.encode(body))
+            ?? Data(#"{"error":{"code":"INTERNAL_ERROR","message":"Internal server error"},"success":false}"#.utf8)
     }
 
     /// The headers the answer carries: its own, and for a 401 the scheme that would be accepted (RFC 9110).

@@ -14,7 +14,9 @@ struct QueryInput {
         guard let text = raw(name) else { return defaultValue }
         guard let value = Int(text) else { throw .invalid(name, "must be an integer") }
         guard range.contains(value) else {
-            throw .invalid(name, range.upperBound == Int.max ? "must be at least \(range.lowerBound)" : "must be between \(range.lowerBound) and \(range.upperBound)")
+            throw .invalid(
+                name,
+                range.upperBound == Int.max ? "must be at least \(range.lowerBound)" : "must be between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
     }

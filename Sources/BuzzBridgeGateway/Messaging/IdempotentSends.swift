@@ -99,7 +99,9 @@ final class IdempotentSends: Sendable {
         if let earlier = try await store.idempotentSend(key: id.key, in: id.session) {
             if Timestamp.now().millisecondsSinceEpoch - earlier.message.timestamp.millisecondsSinceEpoch < Self.window {
                 guard earlier.fingerprint == fingerprint else { throw Self.reused }
-                if let status = earlier.answerStatus, let body = earlier.answerBody { return Outcome(answer: Answer(status: status, body: body), replayed: true) }
+                if let status = earlier.answerStatus, let body = earlier.answerBody {
+                    return Outcome(answer: Answer(status: status, body: body), replayed: true)
+                }
                 return Outcome(answer: render(earlier.message), replayed: true)
             }
             try await store.releaseIdempotencyKey(id.key, in: id.session)

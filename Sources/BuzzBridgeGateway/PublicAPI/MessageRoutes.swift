@@ -56,13 +56,14 @@ struct MessageRoutes {
             throw APIError.invalid("to_date", "must not be earlier than from_date")
         }
         let page = try await services.store.messages(query)
-        return Success(MessageList(
-            messages: page.messages.map(MessageRepresentation.init),
-            pagination: Pagination(
-                total: page.total, limit: query.limit, offset: query.offset,
-                hasMore: query.offset + page.messages.count < page.total
-            )
-        ))
+        return Success(
+            MessageList(
+                messages: page.messages.map(MessageRepresentation.init),
+                pagination: Pagination(
+                    total: page.total, limit: query.limit, offset: query.offset,
+                    hasMore: query.offset + page.messages.count < page.total
+                )
+            ))
     }
 
     struct SentMessage: JSONObject {
@@ -92,7 +93,9 @@ struct MessageRoutes {
         let text = try body.requiredString("message")
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw APIError.invalid("message", "must not be empty") }
         guard text.unicodeScalars.count <= Self.maximumMessageLength else {
-            throw APIError(.messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters", details: ["message": "has \(text.unicodeScalars.count) characters"])
+            throw APIError(
+                .messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters",
+                details: ["message": "has \(text.unicodeScalars.count) characters"])
         }
         let replyTo = try body.string("reply_to").map(MessageID.init(rawValue:))
         let sendRequest = Messaging.SendRequest(phone: phone, text: text, replyTo: replyTo)
@@ -108,7 +111,10 @@ struct MessageRoutes {
                 return Self.answer(for: try await messaging.send(sendRequest, from: caller.sessionID, idempotency: tag))
             },
             render: { Self.answer(for: $0) },
-            envelope: { error in Self.answer(for: (error as? APIError) ?? (error as? EngineError).map(APIError.init) ?? APIError(.internalError, "Internal server error")) }
+            envelope: { error in
+                Self.answer(
+                    for: (error as? APIError) ?? (error as? EngineError).map(APIError.init) ?? APIError(.internalError, "Internal server error"))
+            }
         )
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if replayed { headers[.idempotentReplayed] = "true" }
@@ -183,9 +189,10 @@ struct MessageRoutes {
         } catch StoreError.unknownCursor {
             throw APIError.invalid("before", "must name a message of this conversation")
         }
-        return Success(Conversation(
-            phone: phone.e164, contactName: page.contactName, messages: page.messages.map(MessageRepresentation.init),
-            totalMessages: page.totalMessages, hasMore: page.hasMore
-        ))
+        return Success(
+            Conversation(
+                phone: phone.e164, contactName: page.contactName, messages: page.messages.map(MessageRepresentation.init),
+                totalMessages: page.totalMessages, hasMore: page.hasMore
+            ))
     }
 }

@@ -8,7 +8,8 @@ enum ClientAddress {
     /// the proxy appended to `X-Forwarded-For` (earlier entries are whatever the client sent).
     static func of(_ request: Request, context: GatewayRequestContext, trustProxy: Bool) -> String {
         if trustProxy, let forwarded = request.headers[.xForwardedFor],
-           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
+        {
             return last
         }
         return context.remoteAddress?.ipAddress ?? "unknown"

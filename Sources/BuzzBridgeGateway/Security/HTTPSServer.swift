@@ -39,7 +39,9 @@ enum HTTPSServer {
         // Loaded once: a bad file fails at startup, not on the first connection.
         let configuration = try tlsConfiguration(files)
         return .init { responder in
-            LoopPinnedChannel(base: try PlainHTTPRefusingChannel(base: TLSChannel(HTTP1Channel.limited(responder: responder, limits: limits), tlsConfiguration: configuration)))
+            LoopPinnedChannel(
+                base: try PlainHTTPRefusingChannel(
+                    base: TLSChannel(HTTP1Channel.limited(responder: responder, limits: limits), tlsConfiguration: configuration)))
         }
     }
 }
@@ -100,7 +102,8 @@ final class PlainHTTPRefuser: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let body = #"{"error":{"code":"VALIDATION_ERROR","message":"This server accepts HTTPS only; use https:// (TLS 1.2 or 1.3)"},"success":false}"#
-        let head = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        let head =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         let reply = context.channel.allocator.buffer(string: head + body)
         context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }

@@ -27,9 +27,11 @@ struct EventRecorder: EngineEventSink {
             // before the `sent` write committed): record `sent` first, so that clients always hear
             // sent, then delivered, then read.
             if advanced == nil, change.status == .delivered || change.status == .read,
-               try await store.message(change.messageID, in: sessionID)?.status == .pending {
+                try await store.message(change.messageID, in: sessionID)?.status == .pending
+            {
                 for status in [MessageStatus.sent, change.status] {
-                    _ = try await store.advanceMessage(change.messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
+                    _ = try await store.advanceMessage(
+                        change.messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
                 }
             }
         case .session(let change):

@@ -51,9 +51,11 @@ actor SessionHub {
                 ended.status = .disconnected
                 ended.disconnectedAt = .now()
                 ended.disconnectReason = .pairingExpired
-                try await store.updateSession(ended, events: [
-                    WebhookEvents.session(ended, change: "disconnected", reason: DisconnectReason.pairingExpired.rawValue, at: .now()),
-                ])
+                try await store.updateSession(
+                    ended,
+                    events: [
+                        WebhookEvents.session(ended, change: "disconnected", reason: DisconnectReason.pairingExpired.rawValue, at: .now())
+                    ])
             } else if Self.isLinked(session) {
                 do {
                     _ = try await engine(for: session)

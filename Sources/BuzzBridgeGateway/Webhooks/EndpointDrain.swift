@@ -67,7 +67,9 @@ final class EndpointDrain: Sendable {
         var state = DrainState(maximumInFlight: max(1, configuration.maximumInFlightPerEndpoint))
         await withDiscardingTaskGroup { lanes in
             drainLoop: while true {
-                for message in inbox.withLock({ inbox in defer { inbox.removeAll() }; return inbox }) {
+                for message in inbox.withLock({ inbox in
+                    defer { inbox.removeAll() }; return inbox
+                }) {
                     switch message {
                     case .finished(let report): state.finished(report)
                     case .wake: state.shouldClaim = true
@@ -96,7 +98,8 @@ final class EndpointDrain: Sendable {
                         guard backlog.pending > 0 else { break drainLoop }
                         var deadline = ContinuousClock.now + configuration.pollInterval
                         if let due = backlog.nextDueAt {
-                            deadline = min(deadline, .now + .milliseconds(max(0, due.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch)))
+                            deadline = min(
+                                deadline, .now + .milliseconds(max(0, due.millisecondsSinceEpoch - Timestamp.now().millisecondsSinceEpoch)))
                         }
                         await wakeup.wait(until: deadline)
                     } else {
@@ -114,7 +117,9 @@ final class EndpointDrain: Sendable {
             state.settlement.released += state.waiting.flatMap { $0.map(\.delivery.id) }
             state.waiting.removeAll()
         }
-        for message in inbox.withLock({ inbox in defer { inbox.removeAll() }; return inbox }) {
+        for message in inbox.withLock({ inbox in
+            defer { inbox.removeAll() }; return inbox
+        }) {
             if case .finished(let report) = message { state.settlement.append(report) }
         }
         do {
@@ -149,9 +154,11 @@ final class EndpointDrain: Sendable {
             case .succeeded:
                 continue
             case .failed:
-                logger.warning("webhook delivery failed", metadata: [
-                    "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
-                ])
+                logger.warning(
+                    "webhook delivery failed",
+                    metadata: [
+                        "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
+                    ])
                 // Given up: the conversation's later events go on.
                 continue
             case .retry:

@@ -54,7 +54,8 @@ public struct WebhookURLPolicy: Sendable {
             addresses = (try? await NIOThreadPool.singleton.runIfActive { IPAddress.resolve(bare) }) ?? []
         }
         if let blocked = addresses.first(where: { !IPAddress.isPublic($0) }) {
-            return WebhookURLProblem(description: "resolves to the non-public address \(IPAddress.format(blocked)); private addresses are not allowed")
+            return WebhookURLProblem(
+                description: "resolves to the non-public address \(IPAddress.format(blocked)); private addresses are not allowed")
         }
         return nil
     }
@@ -115,13 +116,13 @@ enum IPAddress {
         guard bytes.count == 16 else { return false }
         let prefix = Array(bytes[0..<12])
         if prefix == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] || prefix == [0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] {
-            return isPublicV4(bytes[12], bytes[13], bytes[14]) // IPv4-mapped, NAT64
+            return isPublicV4(bytes[12], bytes[13], bytes[14])  // IPv4-mapped, NAT64
         }
-        if prefix.allSatisfy({ $0 == 0 }) { return false } // ::, ::1, IPv4-compatible
+        if prefix.allSatisfy({ $0 == 0 }) { return false }  // ::, ::1, IPv4-compatible
         switch bytes[0] {
-        case 0xFC, 0xFD, 0xFF: return false // unique local, multicast
-        case 0xFE where bytes[1] & 0xC0 == 0x80: return false // link-local
-        case 0x20 where bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8: return false // documentation
+        case 0xFC, 0xFD, 0xFF: return false  // unique local, multicast
+        case 0xFE where bytes[1] & 0xC0 == 0x80: return false  // link-local
+        case 0x20 where bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8: return false  // documentation
         default: return true
         }
     }
@@ -129,15 +130,15 @@ enum IPAddress {
     private static func isPublicV4(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Bool {
         switch (a, b) {
         case (0, _), (10, _), (127, _): return false
-        case (100, 64...127): return false // carrier-grade NAT
-        case (169, 254): return false // link-local, cloud metadata
+        case (100, 64...127): return false  // carrier-grade NAT
+        case (169, 254): return false  // link-local, cloud metadata
         case (172, 16...31): return false
         case (192, 168): return false
         case (192, 0) where c == 0 || c == 2: return false
-        case (198, 18...19): return false // benchmarking
+        case (198, 18...19): return false  // benchmarking
         case (198, 51) where c == 100: return false
         case (203, 0) where c == 113: return false
-        case (224..., _): return false // multicast, reserved, broadcast
+        case (224..., _): return false  // multicast, reserved, broadcast
         default: return true
         }
     }

@@ -1,12 +1,13 @@
 import Dispatch
+import GRDB
+import GRDBSQLite
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import GRDB
-import GRDBSQLite
-import Synchronization
 
 /// One SQLite file in WAL mode: read-only connections that reads take without waiting (GRDB's
 /// `DatabasePool` when all are in use), and the pool's one writer, whose callers are committed in

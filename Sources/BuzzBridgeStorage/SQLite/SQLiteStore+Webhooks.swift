@@ -247,11 +247,12 @@ extension SQLiteStore: WebhookStore {
     /// released deliveries to the queue as they were (no attempt counted, due time kept).
     private static func settle(_ settlement: DeliverySettlement, at time: Timestamp, in db: Database) throws {
         for completion in settlement.completions {
-            let (state, nextAttempt): (DeliveryState, Int64?) = switch completion.outcome {
-            case .succeeded: (.succeeded, nil)
-            case .failed: (.failed, nil)
-            case .retry(let time): (.pending, time.stored)
-            }
+            let (state, nextAttempt): (DeliveryState, Int64?) =
+                switch completion.outcome {
+                case .succeeded: (.succeeded, nil)
+                case .failed: (.failed, nil)
+                case .retry(let time): (.pending, time.stored)
+                }
             let attempt = completion.attempt
             try db.run(
                 """
@@ -336,14 +337,15 @@ extension SQLiteStore: WebhookStore {
 
     public func redeliver(_ id: DeliveryID, at time: Timestamp) async throws -> RedeliveryResult {
         let result: RedeliveryResult = try await database.write { db in
-            guard let row = try db.rows(
-                """
-                SELECT d.state, ep.disabled_at FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
-                WHERE d.id = ?
-                """,
-                [id.rawValue],
-                { row in (state: try row.value("state") as DeliveryState, endpointDisabled: row.timestamp("disabled_at") != nil) }
-            ).first
+            guard
+                let row = try db.rows(
+                    """
+                    SELECT d.state, ep.disabled_at FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
+                    WHERE d.id = ?
+                    """,
+                    [id.rawValue],
+                    { row in (state: try row.value("state") as DeliveryState, endpointDisabled: row.timestamp("disabled_at") != nil) }
+                ).first
             else { return .notFound }
             let state = row.state
             guard !row.endpointDisabled else { return .endpointRemoved }

@@ -51,10 +51,12 @@ public final class SQLiteStore: GatewayStore {
                     lid, push_name, platform, disconnect_reason, connection)
                 VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?)
                 """,
-                [session.id.rawValue, session.kind.rawValue, IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164,
-                 session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored,
-                 session.lid, IntactText.argument(session.pushName), session.platform, session.disconnectReason?.rawValue,
-                 session.connection?.rawValue]
+                [
+                    session.id.rawValue, session.kind.rawValue, IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164,
+                    session.connectedAt?.stored, session.lastActivity?.stored, session.disconnectedAt?.stored, session.createdAt.stored,
+                    session.lid, IntactText.argument(session.pushName), session.platform, session.disconnectReason?.rawValue,
+                    session.connection?.rawValue,
+                ]
             )
         }
     }
@@ -78,9 +80,11 @@ public final class SQLiteStore: GatewayStore {
                 UPDATE sessions SET name = CAST(? AS TEXT), status = ?, phone_number = ?, connected_at = ?, last_activity = ?,
                     disconnected_at = ?, lid = ?, push_name = CAST(? AS TEXT), platform = ?, disconnect_reason = ?, connection = ? WHERE id = ?
                 """,
-                [IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
-                 session.lastActivity?.stored, session.disconnectedAt?.stored, session.lid, IntactText.argument(session.pushName),
-                 session.platform, session.disconnectReason?.rawValue, session.connection?.rawValue, session.id.rawValue]
+                [
+                    IntactText.argument(session.name), session.status.rawValue, session.phoneNumber?.e164, session.connectedAt?.stored,
+                    session.lastActivity?.stored, session.disconnectedAt?.stored, session.lid, IntactText.argument(session.pushName),
+                    session.platform, session.disconnectReason?.rawValue, session.connection?.rawValue, session.id.rawValue,
+                ]
             )
             try Self.record(events, in: db)
         }
@@ -105,8 +109,10 @@ public final class SQLiteStore: GatewayStore {
                 INSERT INTO api_keys (id, session_id, secret_hash, label, created_at, scopes, requests_per_minute, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [key.id, key.sessionID.rawValue, Data(key.secretHash), key.label, key.createdAt.stored,
-                 APIKeyScope.format(key.scopes), key.requestsPerMinute, key.expiresAt?.stored]
+                [
+                    key.id, key.sessionID.rawValue, Data(key.secretHash), key.label, key.createdAt.stored,
+                    APIKeyScope.format(key.scopes), key.requestsPerMinute, key.expiresAt?.stored,
+                ]
             )
         }
     }
@@ -147,10 +153,13 @@ public final class SQLiteStore: GatewayStore {
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
                 RETURNING seq
                 """,
-                [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
-                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164, IntactText.argument(message.body),
-                 message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
-                 message.timestamp.stored, message.readAt?.stored, message.timestamp.stored]
+                [
+                    message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
+                    message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164,
+                    IntactText.argument(message.body),
+                    message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
+                    message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
+                ]
             )
             guard inserted > 0 else { return false }
             try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
@@ -178,11 +187,13 @@ public final class SQLiteStore: GatewayStore {
                     body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint)
                 VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
-                 message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164,
-                 IntactText.argument(message.body), message.status.rawValue, message.type.rawValue, message.mediaURL,
-                 message.replyTo?.rawValue, message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
-                 idempotency.key, idempotency.fingerprint]
+                [
+                    message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
+                    message.from.e164, IntactText.argument(message.fromName), message.to.e164, message.contact.e164,
+                    IntactText.argument(message.body), message.status.rawValue, message.type.rawValue, message.mediaURL,
+                    message.replyTo?.rawValue, message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
+                    idempotency.key, idempotency.fingerprint,
+                ]
             )
             try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
         }
@@ -256,7 +267,9 @@ public final class SQLiteStore: GatewayStore {
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
         try database.read { db in
-            try db.rows("SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?", [id.rawValue, session.rawValue], Message.init(row:)).first
+            try db.rows(
+                "SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND session_id = ?", [id.rawValue, session.rawValue], Message.init(row:)
+            ).first
         }
     }
 
@@ -347,7 +360,8 @@ public final class SQLiteStore: GatewayStore {
             }
             if rows.isEmpty {
                 if let before = query.before {
-                    let anchor = try db.countRows("SELECT 1 FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact])
+                    let anchor = try db.countRows(
+                        "SELECT 1 FROM messages WHERE id = ? AND session_id = ? AND contact = ?", [before.rawValue, session, contact])
                     guard anchor > 0 else { throw StoreError.unknownCursor(before) }
                 }
                 let found = try db.rows("SELECT \(summary)", [session, contact]) { row in (total: row[0] as Int?, name: row.intactText(1)) }.first

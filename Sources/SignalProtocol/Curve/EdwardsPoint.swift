@@ -100,9 +100,9 @@ struct EdwardsPoint: Sendable {
         let zz = z.squared
         let c = zz + zz
         let e = (x + y).squared - a - b
-        let g = b - a            // a·X^2 + Y^2 with a = -1
+        let g = b - a  // a·X^2 + Y^2 with a = -1
         let f = g - c
-        let h = .zero - a - b    // a·X^2 - Y^2
+        let h = .zero - a - b  // a·X^2 - Y^2
         return EdwardsPoint(x: e * f, y: g * h, z: f * g, t: e * h)
     }
 

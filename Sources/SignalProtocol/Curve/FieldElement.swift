@@ -48,17 +48,23 @@ struct FieldElement: Sendable {
     }
 
     static func + (a: FieldElement, b: FieldElement) -> FieldElement {
-        carried((a.limbs.0 &+ b.limbs.0, a.limbs.1 &+ b.limbs.1, a.limbs.2 &+ b.limbs.2,
-                 a.limbs.3 &+ b.limbs.3, a.limbs.4 &+ b.limbs.4))
+        carried(
+            (
+                a.limbs.0 &+ b.limbs.0, a.limbs.1 &+ b.limbs.1, a.limbs.2 &+ b.limbs.2,
+                a.limbs.3 &+ b.limbs.3, a.limbs.4 &+ b.limbs.4
+            ))
     }
 
     /// Adds 4p before subtracting so no limb can underflow for reduced inputs.
     static func - (a: FieldElement, b: FieldElement) -> FieldElement {
         let fourP0: UInt64 = 0x1F_FFFF_FFFF_FFB4  // 4 * (2^51 - 19)
-        let fourP: UInt64 = 0x1F_FFFF_FFFF_FFFC   // 4 * (2^51 - 1)
-        return carried((a.limbs.0 &+ fourP0 &- b.limbs.0, a.limbs.1 &+ fourP &- b.limbs.1,
-                        a.limbs.2 &+ fourP &- b.limbs.2, a.limbs.3 &+ fourP &- b.limbs.3,
-                        a.limbs.4 &+ fourP &- b.limbs.4))
+        let fourP: UInt64 = 0x1F_FFFF_FFFF_FFFC  // 4 * (2^51 - 1)
+        return carried(
+            (
+                a.limbs.0 &+ fourP0 &- b.limbs.0, a.limbs.1 &+ fourP &- b.limbs.1,
+                a.limbs.2 &+ fourP &- b.limbs.2, a.limbs.3 &+ fourP &- b.limbs.3,
+                a.limbs.4 &+ fourP &- b.limbs.4
+            ))
     }
 
     static prefix func - (a: FieldElement) -> FieldElement {
@@ -101,14 +107,14 @@ struct FieldElement: Sendable {
         let z2 = squared
         let z9 = self * z2.squared(times: 2)
         let z11 = z2 * z9
-        let z5_0 = z9 * z11.squared                       // 2^5 - 1
-        let z10_0 = z5_0.squared(times: 5) * z5_0         // 2^10 - 1
-        let z20_0 = z10_0.squared(times: 10) * z10_0      // 2^20 - 1
-        let z40_0 = z20_0.squared(times: 20) * z20_0      // 2^40 - 1
-        let z50_0 = z40_0.squared(times: 10) * z10_0      // 2^50 - 1
-        let z100_0 = z50_0.squared(times: 50) * z50_0     // 2^100 - 1
+        let z5_0 = z9 * z11.squared  // 2^5 - 1
+        let z10_0 = z5_0.squared(times: 5) * z5_0  // 2^10 - 1
+        let z20_0 = z10_0.squared(times: 10) * z10_0  // 2^20 - 1
+        let z40_0 = z20_0.squared(times: 20) * z20_0  // 2^40 - 1
+        let z50_0 = z40_0.squared(times: 10) * z10_0  // 2^50 - 1
+        let z100_0 = z50_0.squared(times: 50) * z50_0  // 2^100 - 1
         let z200_0 = z100_0.squared(times: 100) * z100_0  // 2^200 - 1
-        let z250_0 = z200_0.squared(times: 50) * z50_0    // 2^250 - 1
+        let z250_0 = z200_0.squared(times: 50) * z50_0  // 2^250 - 1
         return (z250_0, z11)
     }
 

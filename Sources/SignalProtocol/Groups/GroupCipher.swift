@@ -17,12 +17,13 @@ public struct GroupSessionBuilder<Store: SenderKeyStore>: Sendable {
             var seed = Data(count: 32)
             var generator = SystemRandomNumberGenerator()
             for index in seed.indices { seed[index] = UInt8.random(in: .min ... .max, using: &generator) }
-            record.add(SenderKeyState(
-                keyId: KeyHelper.generateSenderKeyId(),
-                chainKey: SenderChainKey(iteration: 0, seed: seed),
-                signingPublicKey: signingKey.publicKey,
-                signingPrivateKey: signingKey
-            ))
+            record.add(
+                SenderKeyState(
+                    keyId: KeyHelper.generateSenderKeyId(),
+                    chainKey: SenderChainKey(iteration: 0, seed: seed),
+                    signingPublicKey: signingKey.publicKey,
+                    signingPrivateKey: signingKey
+                ))
             try await store.storeSenderKey(record, for: name)
         }
         let state = record.states[0]
@@ -39,12 +40,13 @@ public struct GroupSessionBuilder<Store: SenderKeyStore>: Sendable {
         if let index = record.stateIndex(keyId: message.keyId), record.states[index].signingPublicKey == message.signingKey {
             return
         }
-        record.add(SenderKeyState(
-            keyId: message.keyId,
-            chainKey: SenderChainKey(iteration: message.iteration, seed: message.chainKey),
-            signingPublicKey: message.signingKey,
-            signingPrivateKey: nil
-        ))
+        record.add(
+            SenderKeyState(
+                keyId: message.keyId,
+                chainKey: SenderChainKey(iteration: message.iteration, seed: message.chainKey),
+                signingPublicKey: message.signingKey,
+                signingPrivateKey: nil
+            ))
         try await store.storeSenderKey(record, for: name)
     }
 }
@@ -63,7 +65,7 @@ public struct GroupCipher<Store: SenderKeyStore>: Sendable {
 
     public func encrypt(_ plaintext: some DataProtocol) async throws -> SenderKeyMessage {
         guard var record = try await store.loadSenderKey(for: name), var state = record.states.first,
-              let signingKey = state.signingPrivateKey
+            let signingKey = state.signingPrivateKey
         else { throw SignalError.noSenderKey(keyId: nil) }
         let key = state.chainKey.messageKey.ivAndCipherKey
         let message = SenderKeyMessage(

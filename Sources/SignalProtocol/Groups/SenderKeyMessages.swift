@@ -26,7 +26,7 @@ public struct SenderKeyDistributionMessage: Sendable {
         let bytes = Data(serialized)
         try MessageVersion.check(bytes.first)
         guard let body = try? Signal_Wire_SenderKeyDistributionMessage(serializedBytes: Data(bytes.dropFirst())),
-              body.hasID, body.hasIteration, body.hasChainKey, body.hasSigningKey, body.chainKey.count == 32
+            body.hasID, body.hasIteration, body.hasChainKey, body.hasSigningKey, body.chainKey.count == 32
         else { throw .invalidMessage("incomplete SenderKeyDistributionMessage") }
         keyId = body.id
         iteration = body.iteration
@@ -63,7 +63,7 @@ public struct SenderKeyMessage: Sendable {
         try MessageVersion.check(bytes.first)
         let body = bytes.dropFirst().dropLast(Self.signatureLength)
         guard let message = try? Signal_Wire_SenderKeyMessage(serializedBytes: Data(body)),
-              message.hasID, message.hasIteration, message.hasCiphertext
+            message.hasID, message.hasIteration, message.hasCiphertext
         else { throw .invalidMessage("incomplete SenderKeyMessage") }
         keyId = message.id
         iteration = message.iteration

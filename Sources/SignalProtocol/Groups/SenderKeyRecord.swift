@@ -58,13 +58,14 @@ extension SenderKeyRecord {
         }
         for state in data.states {
             guard state.chainKey.key.count == 32 else { throw .invalidRecord("sender chain key") }
-            states.append(SenderKeyState(
-                keyId: state.keyID,
-                chainKey: SenderChainKey(iteration: state.chainKey.index, seed: state.chainKey.key),
-                signingPublicKey: try ECPublicKey(rawRepresentation: state.signingPublicKey),
-                signingPrivateKey: state.signingPrivateKey.isEmpty ? nil : try ECKeyPair(privateKey: state.signingPrivateKey),
-                skippedMessageKeys: state.skippedMessageKeys.map { SenderMessageKey(iteration: $0.iteration, seed: $0.seed) }
-            ))
+            states.append(
+                SenderKeyState(
+                    keyId: state.keyID,
+                    chainKey: SenderChainKey(iteration: state.chainKey.index, seed: state.chainKey.key),
+                    signingPublicKey: try ECPublicKey(rawRepresentation: state.signingPublicKey),
+                    signingPrivateKey: state.signingPrivateKey.isEmpty ? nil : try ECKeyPair(privateKey: state.signingPrivateKey),
+                    skippedMessageKeys: state.skippedMessageKeys.map { SenderMessageKey(iteration: $0.iteration, seed: $0.seed) }
+                ))
         }
     }
 

@@ -50,7 +50,7 @@ public struct SignalMessage: Sendable {
         try MessageVersion.check(bytes.first)
         let body = bytes.dropFirst().dropLast(Self.macLength)
         guard let message = try? Signal_Wire_SignalMessage(serializedBytes: Data(body)),
-              message.hasRatchetKey, message.hasCounter, message.hasCiphertext
+            message.hasRatchetKey, message.hasCounter, message.hasCiphertext
         else { throw .invalidMessage("incomplete SignalMessage") }
         senderRatchetKey = try ECPublicKey(serialized: message.ratchetKey)
         counter = message.counter
@@ -106,7 +106,7 @@ public struct PreKeySignalMessage: Sendable {
         let bytes = Data(serialized)
         try MessageVersion.check(bytes.first)
         guard let body = try? Signal_Wire_PreKeySignalMessage(serializedBytes: Data(bytes.dropFirst())),
-              body.hasSignedPreKeyID, body.hasBaseKey, body.hasIdentityKey, body.hasMessage
+            body.hasSignedPreKeyID, body.hasBaseKey, body.hasIdentityKey, body.hasMessage
         else { throw .invalidMessage("incomplete PreKeySignalMessage") }
         registrationId = body.registrationID
         preKeyId = body.hasPreKeyID ? body.preKeyID : nil

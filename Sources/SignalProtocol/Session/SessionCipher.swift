@@ -41,14 +41,15 @@ public struct SessionCipher<Store: SignalProtocolStore>: Sendable {
         )
         let result: CiphertextMessage
         if let pending = state.pendingPreKey {
-            result = .preKey(PreKeySignalMessage(
-                registrationId: state.localRegistrationId,
-                preKeyId: pending.preKeyId,
-                signedPreKeyId: pending.signedPreKeyId,
-                baseKey: pending.baseKey,
-                identityKey: state.localIdentity,
-                message: message
-            ))
+            result = .preKey(
+                PreKeySignalMessage(
+                    registrationId: state.localRegistrationId,
+                    preKeyId: pending.preKeyId,
+                    signedPreKeyId: pending.signedPreKeyId,
+                    baseKey: pending.baseKey,
+                    identityKey: state.localIdentity,
+                    message: message
+                ))
         } else {
             result = .whisper(message)
         }
@@ -78,7 +79,7 @@ public struct SessionCipher<Store: SignalProtocolStore>: Sendable {
         }
         let plaintext = try decrypt(message, in: &record)
         guard let remoteIdentity = record.current?.remoteIdentity,
-              try await store.isTrustedIdentity(remoteIdentity, for: address, direction: .receiving)
+            try await store.isTrustedIdentity(remoteIdentity, for: address, direction: .receiving)
         else { throw SignalError.untrustedIdentity(address) }
         try await store.saveIdentity(remoteIdentity, for: address)
         try await store.storeSession(record, for: address)

@@ -151,11 +151,12 @@ extension SessionState {
                 }
                 skipped.append(MessageKeys(cipherKey: keys.cipherKey, macKey: keys.macKey, iv: keys.iv, index: keys.index))
             }
-            receiverChains.append(ReceiverChain(
-                ratchetKey: try ECPublicKey(rawRepresentation: chain.ratchetKey),
-                chainKey: try ChainKey(record: chain.chainKey),
-                skippedMessageKeys: skipped
-            ))
+            receiverChains.append(
+                ReceiverChain(
+                    ratchetKey: try ECPublicKey(rawRepresentation: chain.ratchetKey),
+                    chainKey: try ChainKey(record: chain.chainKey),
+                    skippedMessageKeys: skipped
+                ))
         }
         if record.hasPendingPreKey {
             pendingPreKey = PendingPreKey(

@@ -81,13 +81,14 @@ private struct Reader {
         }
         guard size % 2 == 0 else { return BinaryNode(tag: tag, attributes: attributes) }
         // An even size means content is present: LIST_EMPTY there is an empty child list.
-        let content: BinaryNode.Content = switch try readValue(asString: false) {
-        case .empty: .nodes([])
-        case .nodes(let nodes): .nodes(nodes)
-        case .bytes(let bytes): .bytes(Data(bytes))
-        case .string(let string): .string(string)
-        case .jid(let jid): .jid(jid)
-        }
+        let content: BinaryNode.Content =
+            switch try readValue(asString: false) {
+            case .empty: .nodes([])
+            case .nodes(let nodes): .nodes(nodes)
+            case .bytes(let bytes): .bytes(Data(bytes))
+            case .string(let string): .string(string)
+            case .jid(let jid): .jid(jid)
+            }
         return BinaryNode(tag: tag, attributes: attributes, content: content)
     }
 

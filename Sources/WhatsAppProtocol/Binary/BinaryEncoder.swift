@@ -103,7 +103,7 @@ private struct Writer {
         case JID.Server.hosted, JID.Server.hostedLID:
             try writeADJID(jid)
         case JID.Server.user where jid.device > 0 || jid.agent > 0,
-             JID.Server.lid where jid.device > 0:
+            JID.Server.lid where jid.device > 0:
             try writeADJID(jid)
         default:
             bytes.append(WireTag.jidPair)

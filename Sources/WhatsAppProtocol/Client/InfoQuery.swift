@@ -120,7 +120,7 @@ struct InfoQueryWaiters {
     /// (only `iq` and `ack` stanzas are, as whatsmeow request.go: receiveResponse).
     mutating func resolve(_ answer: BinaryNode) -> Bool {
         guard answer.tag == "iq" || answer.tag == "ack", let id = answer.attributes.string("id"),
-              let waiter = waiting.removeValue(forKey: id)
+            let waiter = waiting.removeValue(forKey: id)
         else { return false }
         waiter.resume(returning: answer)
         return true

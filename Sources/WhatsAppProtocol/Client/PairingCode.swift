@@ -113,19 +113,24 @@ public enum PairingCode {
         displayName: String = defaultDisplayName,
         showPushNotification: Bool = true
     ) -> InfoQuery {
-        InfoQuery(namespace: "md", kind: .set, content: [
-            BinaryNode(tag: "link_code_companion_reg", attributes: [
-                "jid": .jid(link.phone),
-                "stage": "companion_hello",
-                "should_show_push_notification": .string(showPushNotification ? "true" : "false"),
-            ], children: [
-                BinaryNode(tag: "link_code_pairing_wrapped_companion_ephemeral_pub", content: .bytes(link.wrappedEphemeralKey)),
-                BinaryNode(tag: "companion_server_auth_key_pub", content: .bytes(noisePublicKey)),
-                BinaryNode(tag: "companion_platform_id", content: .string(clientType.rawValue)),
-                BinaryNode(tag: "companion_platform_display", content: .string(displayName)),
-                BinaryNode(tag: "link_code_pairing_nonce", content: .bytes(Data([0]))),
-            ]),
-        ])
+        InfoQuery(
+            namespace: "md", kind: .set,
+            content: [
+                BinaryNode(
+                    tag: "link_code_companion_reg",
+                    attributes: [
+                        "jid": .jid(link.phone),
+                        "stage": "companion_hello",
+                        "should_show_push_notification": .string(showPushNotification ? "true" : "false"),
+                    ],
+                    children: [
+                        BinaryNode(tag: "link_code_pairing_wrapped_companion_ephemeral_pub", content: .bytes(link.wrappedEphemeralKey)),
+                        BinaryNode(tag: "companion_server_auth_key_pub", content: .bytes(noisePublicKey)),
+                        BinaryNode(tag: "companion_platform_id", content: .string(clientType.rawValue)),
+                        BinaryNode(tag: "companion_platform_display", content: .string(displayName)),
+                        BinaryNode(tag: "link_code_pairing_nonce", content: .bytes(Data([0]))),
+                    ])
+            ])
     }
 
     /// The pairing ref in the answer to `companion_hello`.
@@ -187,13 +192,17 @@ public enum PairingCode {
             nonce: bundleNonce
         )
         let advSecret = Self.advSecret(ephemeralShared: ephemeralShared, identityShared: identityShared, advRandom: advRandom)
-        let query = InfoQuery(namespace: "md", kind: .set, content: [
-            BinaryNode(tag: "link_code_companion_reg", attributes: ["jid": .jid(link.phone), "stage": "companion_finish"], children: [
-                BinaryNode(tag: "link_code_pairing_wrapped_key_bundle", content: .bytes(bundle)),
-                BinaryNode(tag: "companion_identity_public", content: .bytes(identityKey.publicKey.rawRepresentation)),
-                BinaryNode(tag: "link_code_pairing_ref", content: .bytes(ref)),
-            ]),
-        ])
+        let query = InfoQuery(
+            namespace: "md", kind: .set,
+            content: [
+                BinaryNode(
+                    tag: "link_code_companion_reg", attributes: ["jid": .jid(link.phone), "stage": "companion_finish"],
+                    children: [
+                        BinaryNode(tag: "link_code_pairing_wrapped_key_bundle", content: .bytes(bundle)),
+                        BinaryNode(tag: "companion_identity_public", content: .bytes(identityKey.publicKey.rawRepresentation)),
+                        BinaryNode(tag: "link_code_pairing_ref", content: .bytes(ref)),
+                    ])
+            ])
         return Finish(advSecret: advSecret, query: query)
     }
 
@@ -225,7 +234,7 @@ public enum PairingCode {
 
     private static func agreement(_ privateKey: Curve25519.KeyAgreement.PrivateKey, _ publicKey: Data) throws(Failure) -> Data {
         guard let theirs = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey),
-              let shared = try? privateKey.sharedSecretFromKeyAgreement(with: theirs)
+            let shared = try? privateKey.sharedSecretFromKeyAgreement(with: theirs)
         else { throw .crypto }
         let bytes = shared.withUnsafeBytes { Data($0) }
         guard bytes.reduce(0, |) != 0 else { throw .crypto }

@@ -58,22 +58,30 @@ public enum PreKeys {
     /// this order (whatsmeow prekeys.go: uploadPreKeys).
     public static func uploadQuery(credentials: DeviceCredentials, preKeys: [PreKeyRecord]) -> InfoQuery {
         let signed = credentials.signedPreKey
-        return InfoQuery(namespace: "encrypt", kind: .set, content: [
-            BinaryNode(tag: "registration", content: .bytes(bigEndian(credentials.registrationID, bytes: 4))),
-            BinaryNode(tag: "type", content: .bytes(Data([ECPublicKey.typeByte]))),
-            BinaryNode(tag: "identity", content: .bytes(credentials.identityKey.publicKey.rawRepresentation)),
-            BinaryNode(tag: "list", children: preKeys.map { key in
-                BinaryNode(tag: "key", children: [
-                    BinaryNode(tag: "id", content: .bytes(bigEndian(key.id, bytes: 3))),
-                    BinaryNode(tag: "value", content: .bytes(key.keyPair.publicKey.rawRepresentation)),
-                ])
-            }),
-            BinaryNode(tag: "skey", children: [
-                BinaryNode(tag: "id", content: .bytes(bigEndian(signed.id, bytes: 3))),
-                BinaryNode(tag: "value", content: .bytes(signed.publicKey)),
-                BinaryNode(tag: "signature", content: .bytes(signed.signature)),
-            ]),
-        ])
+        return InfoQuery(
+            namespace: "encrypt", kind: .set,
+            content: [
+                BinaryNode(tag: "registration", content: .bytes(bigEndian(credentials.registrationID, bytes: 4))),
+                BinaryNode(tag: "type", content: .bytes(Data([ECPublicKey.typeByte]))),
+                BinaryNode(tag: "identity", content: .bytes(credentials.identityKey.publicKey.rawRepresentation)),
+                BinaryNode(
+                    tag: "list",
+                    children: preKeys.map { key in
+                        BinaryNode(
+                            tag: "key",
+                            children: [
+                                BinaryNode(tag: "id", content: .bytes(bigEndian(key.id, bytes: 3))),
+                                BinaryNode(tag: "value", content: .bytes(key.keyPair.publicKey.rawRepresentation)),
+                            ])
+                    }),
+                BinaryNode(
+                    tag: "skey",
+                    children: [
+                        BinaryNode(tag: "id", content: .bytes(bigEndian(signed.id, bytes: 3))),
+                        BinaryNode(tag: "value", content: .bytes(signed.publicKey)),
+                        BinaryNode(tag: "signature", content: .bytes(signed.signature)),
+                    ]),
+            ])
     }
 
     static func bigEndian(_ value: UInt32, bytes: Int) -> Data {

@@ -107,9 +107,12 @@ public actor WhatsAppClient {
     public func logout() async throws {
         guard let device else { throw WhatsAppClientError.notPaired }
         guard connection != nil else { throw WhatsAppClientError.notConnected }
-        _ = try await sendIQ(InfoQuery(namespace: "md", kind: .set, content: [
-            BinaryNode(tag: "remove-companion-device", attributes: ["jid": .jid(device.jid), "reason": "user_initiated"]),
-        ]))
+        _ = try await sendIQ(
+            InfoQuery(
+                namespace: "md", kind: .set,
+                content: [
+                    BinaryNode(tag: "remove-companion-device", attributes: ["jid": .jid(device.jid), "reason": "user_initiated"])
+                ]))
         await perform(machine.handle(.loggedOutByUser))
     }
 
@@ -379,7 +382,8 @@ public actor WhatsAppClient {
         case nil:
             // The server's own ping: answer it.
             if node.attributes.string("type") == "get", node.attributes.string("xmlns") == "urn:xmpp:ping",
-               let id = node.attributes.string("id") {
+                let id = node.attributes.string("id")
+            {
                 enqueue(BinaryNode(tag: "iq", attributes: ["to": .jid(.server), "id": .string(id), "type": "result"]))
             }
         }
@@ -540,8 +544,8 @@ public actor WhatsAppClient {
 
     private func checkPreKeys(generation: Int) async {
         guard let answer = try? await sendIQ(PreKeys.countQuery), let serverCount = try? PreKeys.serverCount(in: answer),
-              let uploaded = try? await store.uploadedPreKeyCount(),
-              let size = PreKeys.uploadSize(serverCount: serverCount, uploadedCount: uploaded)
+            let uploaded = try? await store.uploadedPreKeyCount(),
+            let size = PreKeys.uploadSize(serverCount: serverCount, uploadedCount: uploaded)
         else { return }
         await uploadPreKeys(count: size, generation: generation, serverCount: serverCount)
         // whatsmeow asks for the count once more after an upload (connectionevents.go).
@@ -554,7 +558,9 @@ public actor WhatsAppClient {
         guard generation == self.generation, let credentials else { return }
         if let lastPreKeyUpload, ContinuousClock.now - lastPreKeyUpload < PreKeys.uploadGuard {
             let current: Int?
-            if let serverCount { current = serverCount } else {
+            if let serverCount {
+                current = serverCount
+            } else {
                 current = (try? await sendIQ(PreKeys.countQuery)).flatMap { try? PreKeys.serverCount(in: $0) }
             }
             if PreKeys.guardCancels(lastUpload: lastPreKeyUpload, now: .now, serverCount: current ?? 0) { return }

@@ -66,7 +66,7 @@ public struct NoiseClientHandshake: Sendable {
     public mutating func readServerHello(_ bytes: Data, now: Date = Date()) throws(Failure) {
         guard case .awaitingServerHello = step else { throw .outOfOrder }
         guard let message = try? WAHandshakeMessage(serializedBytes: bytes), message.hasServerHello,
-              message.serverHello.ephemeral.count == 32, message.serverHello.hasStatic, message.serverHello.hasPayload
+            message.serverHello.ephemeral.count == 32, message.serverHello.hasStatic, message.serverHello.hasPayload
         else { throw .malformedServerHello }
         let hello = message.serverHello
         guard let serverEphemeral = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: hello.ephemeral) else {

@@ -52,9 +52,9 @@ public struct ServerCertificateVerifier: Sendable {
             throw .malformed
         }
         guard certificates.hasIntermediate, certificates.hasLeaf,
-              certificates.intermediate.hasDetails, certificates.leaf.hasDetails,
-              certificates.intermediate.signature.count == XEdDSA.signatureLength,
-              certificates.leaf.signature.count == XEdDSA.signatureLength
+            certificates.intermediate.hasDetails, certificates.leaf.hasDetails,
+            certificates.intermediate.signature.count == XEdDSA.signatureLength,
+            certificates.leaf.signature.count == XEdDSA.signatureLength
         else { throw .missingParts }
 
         guard let rootKey = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: rootKey) else { throw .malformed }

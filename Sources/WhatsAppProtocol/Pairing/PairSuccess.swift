@@ -67,23 +67,26 @@ public enum PairSuccess {
     /// signs the device identity with our identity key.
     public static func complete(_ stanza: BinaryNode, credentials: DeviceCredentials) throws(PairingFailure) -> Outcome {
         guard stanza.tag == "iq", let id = stanza.attributes.string("id"),
-              let success = stanza.child("pair-success"),
-              let containerBytes = success.child("device-identity")?.contentBytes,
-              let jid = success.child("device")?.attributes.jid("jid")
+            let success = stanza.child("pair-success"),
+            let containerBytes = success.child("device-identity")?.contentBytes,
+            let jid = success.child("device")?.attributes.jid("jid")
         else { throw .malformed }
 
         guard let container = try? WAADVSignedDeviceIdentityHMAC(serializedBytes: containerBytes) else { throw .malformed }
         let hmacPrefix = container.accountType == .hosted ? hostedAccountSignaturePrefix : Data()
-        guard HMAC<SHA256>.isValidAuthenticationCode(container.hmac, authenticating: hmacPrefix + container.details, using: SymmetricKey(data: credentials.advSecret)) else {
+        guard
+            HMAC<SHA256>.isValidAuthenticationCode(
+                container.hmac, authenticating: hmacPrefix + container.details, using: SymmetricKey(data: credentials.advSecret))
+        else {
             throw .hmacMismatch
         }
         guard var signed = try? WAADVSignedDeviceIdentity(serializedBytes: container.details),
-              let identity = try? WAADVDeviceIdentity(serializedBytes: signed.details)
+            let identity = try? WAADVDeviceIdentity(serializedBytes: signed.details)
         else { throw .malformed }
 
         let ourIdentity = credentials.identityKey.publicKey.rawRepresentation
         guard signed.accountSignatureKey.count == 32, signed.accountSignature.count == XEdDSA.signatureLength,
-              let accountKey = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: signed.accountSignatureKey)
+            let accountKey = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: signed.accountSignatureKey)
         else { throw .signatureMismatch }
         let accountPrefix = identity.deviceType == .hosted ? hostedAccountSignaturePrefix : accountSignaturePrefix
         guard XEdDSA.isValid(signature: signed.accountSignature, for: accountPrefix + signed.details + ourIdentity, publicKey: accountKey) else {
@@ -101,11 +104,15 @@ public enum PairSuccess {
         guard let selfSigned = try? signed.serializedData() else { throw .malformed }
 
         let device = success.child("device")
-        let reply = BinaryNode(tag: "iq", attributes: ["to": .jid(.server), "type": "result", "id": .string(id)], children: [
-            BinaryNode(tag: "pair-device-sign", children: [
-                BinaryNode(tag: "device-identity", attributes: ["key-index": .string(String(identity.keyIndex))], content: .bytes(selfSigned)),
-            ]),
-        ])
+        let reply = BinaryNode(
+            tag: "iq", attributes: ["to": .jid(.server), "type": "result", "id": .string(id)],
+            children: [
+                BinaryNode(
+                    tag: "pair-device-sign",
+                    children: [
+                        BinaryNode(tag: "device-identity", attributes: ["key-index": .string(String(identity.keyIndex))], content: .bytes(selfSigned))
+                    ])
+            ])
         return Outcome(
             device: PairedDevice(
                 jid: jid,
@@ -121,9 +128,11 @@ public enum PairSuccess {
 
     /// The error reply for a refused pair-success with request id `id`.
     public static func errorReply(_ failure: PairingFailure, id: String) -> BinaryNode {
-        BinaryNode(tag: "iq", attributes: ["to": .jid(.server), "type": "error", "id": .string(id)], children: [
-            BinaryNode(tag: "error", attributes: ["code": .string(String(failure.code)), "text": .string(failure.text)]),
-        ])
+        BinaryNode(
+            tag: "iq", attributes: ["to": .jid(.server), "type": "error", "id": .string(id)],
+            children: [
+                BinaryNode(tag: "error", attributes: ["code": .string(String(failure.code)), "text": .string(failure.text)])
+            ])
     }
 
     /// The immediate acknowledgement of a `pair-device` IQ.

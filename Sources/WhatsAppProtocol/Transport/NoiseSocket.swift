@@ -50,7 +50,8 @@ public actor NoiseSocket {
     ) async throws -> NoiseSocket {
         try await withThrowingTaskGroup(of: NoiseSocket?.self) { group in
             group.addTask {
-                try await handshake(over: transport, noiseKey: noiseKey, clientPayload: clientPayload, certificateVerifier: certificateVerifier, now: now)
+                try await handshake(
+                    over: transport, noiseKey: noiseKey, clientPayload: clientPayload, certificateVerifier: certificateVerifier, now: now)
             }
             group.addTask {
                 try await Task.sleep(for: timeout)

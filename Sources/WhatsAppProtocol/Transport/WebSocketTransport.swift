@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import Synchronization
 
 /// Where and how to open the WebSocket.
 public struct WebSocketConfiguration: Sendable {
@@ -66,11 +66,12 @@ public final class WebSocketTransport: MessageTransport {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> WebSocketTransport {
         guard let scheme = configuration.url.scheme?.lowercased(), scheme == "wss" || scheme == "ws",
-              let host = configuration.url.host, !host.isEmpty
+            let host = configuration.url.host, !host.isEmpty
         else { throw WebSocketError.invalidURL }
         let secure = scheme == "wss"
         let port = configuration.url.port ?? (secure ? 443 : 80)
-        let path = (configuration.url.path.isEmpty ? "/" : configuration.url.path)
+        let path =
+            (configuration.url.path.isEmpty ? "/" : configuration.url.path)
             + (configuration.url.query.map { "?" + $0 } ?? "")
 
         let sslContext: NIOSSLContext?

@@ -73,7 +73,8 @@ final class ConfiguredGateway: Sendable {
         // that waits for a pooled connection counts that wait against this deadline.
         let response = try await client.execute(request, timeout: .seconds(120))
         let buffer = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return TestGateway.Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
+        return TestGateway.Reply(
+            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(buffer.readableBytesView))
     }
 }
 

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+
 @testable import BuzzBridgeGateway
 
 /// The gateway's router run in process (HummingbirdTesting's `.router` mode): every middleware and

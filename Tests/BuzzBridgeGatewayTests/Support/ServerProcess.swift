@@ -80,7 +80,7 @@ final class ServerProcess: @unchecked Sendable {
     func baseURL() async throws -> String {
         let text = try await waitFor("listening on ")
         guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on ") }),
-              let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+            let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
         else { throw TestFailure("no address in: \(text)") }
         return String(address)
     }

@@ -26,7 +26,8 @@ final class TestGateway: Sendable {
     /// Starts a server. With `dataDirectory` it reuses an existing folder (restart tests);
     /// otherwise it makes a new one and provisions a sandbox session as the first start does.
     static func start(
-        dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests, credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil,
+        dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests,
+        credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil,
         webhooks: WebhookConfiguration = .fastForTests, security: SecurityConfiguration = .init()
     ) async throws -> TestGateway {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bzb-test-\(UUID().uuidString)").path
@@ -118,7 +119,9 @@ final class TestGateway: Sendable {
 
     enum Auth { case apiKey, admin, none, bearer(String) }
 
-    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, auth: Auth = .apiKey, headers: [(String, String)] = []) async throws -> Reply {
+    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, auth: Auth = .apiKey, headers: [(String, String)] = []) async throws
+        -> Reply
+    {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         switch auth {
@@ -139,7 +142,9 @@ final class TestGateway: Sendable {
 
     func get(_ path: String, auth: Auth = .apiKey) async throws -> Reply { try await request(.GET, path, auth: auth) }
 
-    func post(_ path: String, _ body: String? = nil, auth: Auth = .apiKey) async throws -> Reply { try await request(.POST, path, body: body, auth: auth) }
+    func post(_ path: String, _ body: String? = nil, auth: Auth = .apiKey) async throws -> Reply {
+        try await request(.POST, path, body: body, auth: auth)
+    }
 
     /// Shows a QR code and scans it, leaving the session active.
     func connect() async throws {
@@ -183,6 +188,7 @@ enum HTTPClientRequestFactory {
 extension WebhookConfiguration {
     /// Loopback receivers allowed, short retries; tests of the spec's exact schedule pass their own.
     static var fastForTests: WebhookConfiguration {
-        WebhookConfiguration(retryDelays: [.milliseconds(200), .milliseconds(200), .milliseconds(200)], timeout: .seconds(5), allowPrivateAddresses: true)
+        WebhookConfiguration(
+            retryDelays: [.milliseconds(200), .milliseconds(200), .milliseconds(200)], timeout: .seconds(5), allowPrivateAddresses: true)
     }
 }

@@ -41,8 +41,8 @@ extension TestGateway {
     func connectedSession(named name: String) async throws -> (sessionID: String, apiKey: String) {
         let created = try await post("/admin/api/sessions", Self.json(["kind": "sandbox", "name": name]), auth: .admin)
         guard created.status == 201,
-              let key = try created.data["api_key"] as? String,
-              let id = (try created.data["session"] as? [String: Any])?["session_id"] as? String
+            let key = try created.data["api_key"] as? String,
+            let id = (try created.data["session"] as? [String: Any])?["session_id"] as? String
         else { throw TestFailure("creating a session: \(created.status) \(created.text)") }
         _ = try await get("/api/qr", auth: .bearer(key))
         let scan = try await post("/api/sandbox/scan", auth: .bearer(key))

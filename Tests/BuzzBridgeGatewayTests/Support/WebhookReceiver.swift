@@ -196,7 +196,8 @@ private final class ReceiverHandler: ChannelInboundHandler {
         var replyHeaders = HTTPHeaders()
         replyHeaders.add(name: "Content-Type", value: "application/json")
         replyHeaders.add(name: "Content-Length", value: String(content.readableBytes))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: replyHeaders))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: replyHeaders))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(content))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

@@ -53,7 +53,10 @@ final class WhatsAppServerDouble: @unchecked Sendable {
 
     /// The `serve` flags that make live sessions reach this double.
     var serveArguments: [String] {
-        ["--wa-proxy", "http://127.0.0.1:\(endpoints.proxyPort)", "--wa-ca-file", endpoints.caFile, "--wa-noise-root-key", endpoints.noiseRootPublicKey]
+        [
+            "--wa-proxy", "http://127.0.0.1:\(endpoints.proxyPort)", "--wa-ca-file", endpoints.caFile, "--wa-noise-root-key",
+            endpoints.noiseRootPublicKey,
+        ]
     }
 
     func stop() async {

@@ -1,9 +1,11 @@
 import Foundation
+import TestSupport
+
+@testable import WhatsAppProtocol
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import TestSupport
-@testable import WhatsAppProtocol
 
 /// The WhatsApp server double (Tests/peers/wa_server_double.py) as a child process, with its
 /// control API. It serves until its standard input closes.
