@@ -22,8 +22,15 @@ final class ConfiguredGateway: Sendable {
     var sessionID: String { server.sessionID }
 
     /// Redirects are not followed: the tests check them (the admin panel answers forms with 303).
-    /// The clients live as long as the test process, so a failing test cannot leak one.
-    static let plainClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    /// The clients live as long as the test process, so a failing test cannot leak one. Tests
+    /// send up to 60 requests at once, each on a connection of its own, without queueing for one.
+    static let plainClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(60)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        )
+    )
 
     /// Trusts exactly the test certificate authority of ``TestCertificate/shared()``.
     private static let tlsClient = Task {

@@ -87,7 +87,7 @@ class Connection:
                  origin: str = ORIGIN, path: str = "/ws/chat") -> None:
         context = ssl.create_default_context(cafile=info["caFile"])
         self.socket = connect(f"wss://127.0.0.1:{info['wsPort']}{path}", ssl=context, server_hostname="web.whatsapp.com",
-                              additional_headers={"Origin": origin}, max_size=None, open_timeout=10)
+                              additional_headers={"Origin": origin}, max_size=None, open_timeout=60)
         self.buffer = b""
         noise = NoiseConnection.from_name(b"Noise_XX_25519_AESGCM_SHA256")
         noise.set_as_initiator()
