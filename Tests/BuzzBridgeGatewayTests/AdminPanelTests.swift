@@ -184,6 +184,15 @@ struct AdminPanelTests {
         let state = try #require(try JSONSerialization.jsonObject(with: pairing.body) as? [String: Any])
         #expect(state["status"] as? String == "pending")
         #expect((state["qr_code"] as? String)?.hasPrefix("data:image/png;base64,") == true)
+        // Beside the QR code: link with the phone number, the code shown on the page it answers with.
+        #expect(session.text.contains("/admin/sessions/\(gateway.sessionID)/pairing-code"))
+        let linking = try await browser.post("/admin/sessions/\(gateway.sessionID)/pairing-code", [("_csrf", token), ("phone", "+60123456789")])
+        #expect(linking.status == 200)
+        let code = try #require(linking.text.firstMatch(of: /id="linking-code">([^<]+)</).map { String($0.output.1) })
+        #expect(code.filter { $0 != "-" }.count == 8)
+        #expect(linking.text.contains("For +60123456789"))
+        let refused = try await browser.post("/admin/sessions/\(gateway.sessionID)/pairing-code", [("_csrf", token), ("phone", "hello")])
+        #expect(refused.status == 400)
         #expect(try await gateway.request(.POST, "/api/sandbox/scan", bearer: gateway.apiKey).status == 200)
         let scanned =
             try JSONSerialization.jsonObject(with: try await browser.get("/admin/sessions/\(gateway.sessionID)/pairing").body) as? [String: Any]

@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs and waits for other programs (peers, openssl, the built executable) without holding a
 /// thread of Swift concurrency's pool.
 ///
@@ -71,21 +75,45 @@ public enum ChildProcess {
         let inputURL = folder.appendingPathComponent("stdin"), outURL = folder.appendingPathComponent("stdout"),
             errURL = folder.appendingPathComponent("stderr")
         try input.write(to: inputURL)
-        try Data().write(to: outURL)
-        try Data().write(to: errURL)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardInput = try FileHandle(forReadingFrom: inputURL)
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try ChildProcess.launch(process)
-        process.waitUntilExit()
+        let status = try spawnAndWait(
+            executable.path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+            stdin: inputURL.path, stdout: outURL.path, stderr: errURL.path
+        )
         return Output(
-            status: process.terminationStatus,
+            status: status,
             stdout: try Data(contentsOf: outURL),
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
         )
+    }
+
+    /// Runs a program to completion with posix_spawn, its standard streams on files (the test
+    /// process's own descriptors are close-on-exec: NIO's sockets, SQLite's files). Children run to completion use this
+    /// rather than Foundation's `Process.run()`, which crashed (a bad read in its memcpy) in full
+    /// test runs while other tests held hundreds of sockets open.
+    private static func spawnAndWait(
+        _ path: String, arguments: [String], environment: [String: String], stdin: String, stdout: String, stderr: String
+    ) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw SpawnFailure(description: "posix_spawn \(path): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw SpawnFailure(description: "waitpid \(path): errno \(errno)") }
+        }
+        // WIFEXITED / WEXITSTATUS, and a signal as 128 + its number, as a shell reports it.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    public struct SpawnFailure: Error, CustomStringConvertible {
+        public let description: String
     }
 }

@@ -61,13 +61,20 @@ final class WebhookReceiver: Sendable {
     }
 
     /// A loopback port that nothing listens on (until a receiver is started on it).
+    /// A free port below the kernel's ephemeral range (32768 and up on Linux), so that no
+    /// connection or port-0 listener of another test takes it before the caller binds it.
     static func unusedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
+        for _ in 0..<100 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            guard
+                let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: "127.0.0.1", port: candidate).get()
+            else { continue }
+            try await channel.close()
+            return candidate
+        }
+        throw TestFailure("no free port below the ephemeral range")
     }
 
     private init(recorder: Recorder, channel: any Channel, port: Int) {
