@@ -16,39 +16,11 @@ final class WhatsAppServerDouble: @unchecked Sendable {
     }
 
     let endpoints: Endpoints
-    private let process = Process()
-    private let input = Pipe()
-    private let folder: URL
+    private let child: ServerDoubleProcess
 
     init() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-double-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let stdout = folder.appendingPathComponent("stdout"), stderr = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.executableURL = try PythonPeer.interpreter
-        process.arguments = [PythonPeer.repositoryRoot.appendingPathComponent("Tests/peers/wa_server_double.py").path, "--dir", folder.path]
-        process.environment = PythonPeer.environment
-        process.standardInput = input
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let text = String(decoding: (try? Data(contentsOf: stdout)) ?? Data(), as: UTF8.self)
-            if text.contains("\n"), let line = text.split(separator: "\n").first {
-                endpoints = try JSONDecoder().decode(Endpoints.self, from: Data(line.utf8))
-                break
-            }
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                throw TestFailure("the double did not start: \(String(decoding: (try? Data(contentsOf: stderr)) ?? Data(), as: UTF8.self))")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    deinit {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        child = try await ServerDoubleProcess()
+        endpoints = try JSONDecoder().decode(Endpoints.self, from: child.announcement)
     }
 
     /// The `serve` flags that make live sessions reach this double.
@@ -60,9 +32,7 @@ final class WhatsAppServerDouble: @unchecked Sendable {
     }
 
     func stop() async {
-        try? input.fileHandleForWriting.close()
-        await ChildProcess.terminate(process, grace: .seconds(5))
-        try? FileManager.default.removeItem(at: folder)
+        await child.stop()
     }
 
     /// One control request; the HTTP status and the JSON answer.

@@ -22,42 +22,16 @@ final class ServerDouble: @unchecked Sendable {
         let description: String
     }
 
-    let process = Process()
     let endpoints: Endpoints
-    private let input = Pipe()
-    private let folder: URL
+    private let child: ServerDoubleProcess
 
     init() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("wa-double-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let stdout = folder.appendingPathComponent("stdout"), stderr = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.executableURL = try PythonPeer.interpreter
-        process.arguments = [PythonPeer.repositoryRoot.appendingPathComponent("Tests/peers/wa_server_double.py").path, "--dir", folder.path]
-        process.environment = PythonPeer.environment
-        process.standardInput = input
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        try ChildProcess.launch(process)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let text = String(decoding: (try? Data(contentsOf: stdout)) ?? Data(), as: UTF8.self)
-            if let line = text.split(separator: "\n").first, text.contains("\n") {
-                endpoints = try JSONDecoder().decode(Endpoints.self, from: Data(line.utf8))
-                break
-            }
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                let errors = String(decoding: (try? Data(contentsOf: stderr)) ?? Data(), as: UTF8.self)
-                throw Failure(description: "the double did not start: \(errors)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        child = try await ServerDoubleProcess()
+        endpoints = try JSONDecoder().decode(Endpoints.self, from: child.announcement)
     }
 
     func stop() async {
-        try? input.fileHandleForWriting.close()
-        await ChildProcess.terminate(process, grace: .seconds(5))
+        await child.stop()
     }
 
     /// Client options that reach the double: its CONNECT proxy, its CA, its Noise root.
