@@ -33,7 +33,7 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
         guard let writable = data as? any JSONWritable else {
             return (try? JSONResponse.encoder.encode(Body(data: data, message: message))).map(Array.init) ?? []
         }
-        var json = JSONWriter(capacity: 4 * 1024)
+        var json = JSONWriter(capacity: 16 * 1024)
         json.object { envelope in
             envelope.key("data")
             writable.write(to: &envelope)
@@ -55,24 +55,8 @@ struct Success<Payload: Encodable & Sendable>: ResponseGenerator, Sendable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        guard let writable = data as? any JSONWritable else {
-            return try JSONResponse.make(Body(data: data, message: message), status: status)
-        }
-        var json = JSONWriter(capacity: 16 * 1024)
-        json.object { envelope in
-            envelope.key("data")
-            writable.write(to: &envelope)
-            if let message {
-                envelope.key("message")
-                envelope.value(message)
-            }
-            envelope.key("success")
-            envelope.value(true)
-        }
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes))
-        )
+        guard data is any JSONWritable else { return try JSONResponse.make(Body(data: data, message: message), status: status) }
+        return response()
     }
 }
 
