@@ -83,6 +83,24 @@ struct SlowClientTests {
         await server.terminate()
     }
 
+    @Test func aKeptAliveConnectionIsClosedOnceIdleAndNotBefore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-idle-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try ServerProcess(arguments: [
+            "serve", "--data", directory, "--port", "0", "--log-level", "critical",
+            "--header-timeout", "1", "--idle-timeout", "3", "--body-timeout", "1",
+        ])
+        let base = try await server.baseURL()
+        let port = try #require(Int(base.split(separator: ":").last.map(String.init) ?? ""))
+        // A whole request: answered, then the connection is idle, not awaiting a head.
+        let connection = try RawConnection.open(port: port, sending: "GET /docs HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(1800))
+        #expect(await RawConnection.waitUntilClosed([connection], timeout: .milliseconds(100)) == 0, "closed by the header deadline")
+        #expect(await RawConnection.waitUntilClosed([connection], timeout: .seconds(6)) == 1, "never closed when idle")
+        close(connection)
+        await server.terminate()
+    }
+
     static func status(_ base: String, key: String) async throws -> Int {
         var request = HTTPClientRequest(url: base + "/api/session/status")
         request.headers.add(name: "Authorization", value: "Bearer \(key)")

@@ -8,6 +8,12 @@ import NIOHTTPTypes
 /// Closes a connection that misses its ``ConnectionDeadlines``. Sits after the HTTP codec, where
 /// it sees request and response parts; the first byte of a kept-alive connection's next request
 /// reaches it as ``InboundBytesSignal/Arrived`` from the front of the pipeline.
+///
+/// A phase change only records when the connection must have moved on: there is at most one
+/// timer, armed no further ahead than the shortest of the limits, so it always fires at or before
+/// any deadline a later phase can set. When it fires it closes the connection if the deadline has
+/// passed and otherwise arms itself for what is left. A busy kept-alive connection thus schedules
+/// one timer per shortest limit, not several per request.
 final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -15,11 +21,15 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     typealias OutboundOut = HTTPResponsePart
 
     private var deadlines: ConnectionDeadlines
+    private let longestWait: TimeAmount
     private var started = false
+    /// When the connection must have moved on; nil while nothing is timed.
+    private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
 
     init(limits: ConnectionLimits) {
         deadlines = ConnectionDeadlines(limits: limits)
+        longestWait = TimeAmount(min(limits.headerReadTimeout, limits.bodyReadTimeout, limits.idleTimeout))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -32,13 +42,11 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
         context.fireChannelInactive()
     }
 
@@ -70,22 +78,40 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         apply(deadlines.connected(), context)
     }
 
-    private func apply(_ deadline: ConnectionDeadlines.Deadline, _ context: ChannelHandlerContext) {
-        switch deadline {
+    private func apply(_ change: ConnectionDeadlines.Deadline, _ context: ChannelHandlerContext) {
+        switch change {
         case .unchanged:
             return
         case .none:
-            timer?.cancel()
-            timer = nil
+            // A timer still pending finds no deadline and stops.
+            deadline = nil
         case .after(let duration):
-            timer?.cancel()
-            let phase = deadlines.phase
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [weak self] in
-                guard let self, self.deadlines.phase == phase else { return }
-                self.timer = nil
-                context.close(promise: nil)
-            }
+            deadline = .now() + TimeAmount(duration)
+            if timer == nil { arm(context) }
         }
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: min(deadline, .now() + longestWait)) { [weak self] in
+            self?.timerFired(context)
+        }
+    }
+
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        guard let deadline else { return }
+        if deadline <= .now() {
+            context.close(promise: nil)
+        } else {
+            arm(context)
+        }
+    }
+
+    private func stopTimer() {
+        timer?.cancel()
+        timer = nil
+        deadline = nil
     }
 }
 

@@ -37,15 +37,7 @@ public final class SlidingWindowLimiter: Sendable {
     /// Counts one request for `key` if it fits in `limit`; a refused request is not counted,
     /// so a client that keeps retrying gets in again as soon as the window allows.
     public func acquire(_ key: String, limit: Int) -> RateLimitDecision {
-        let time = now()
-        return state.withLock { state in
-            state.sweepIfDue(before: time - window)
-            return state.hits[key, default: []].withExpiredDropped(before: time - window) { hits in
-                let allowed = hits.count < limit
-                if allowed { hits.append(time) }
-                return decision(hits: hits, limit: limit, allowed: allowed, at: time)
-            }
-        }
+        reserve(key, limit: limit).decision
     }
 
     /// Counts one request for `key` like ``acquire(_:limit:)`` and returns the instant it was
