@@ -92,8 +92,9 @@ struct SlowClientTests {
         ])
         let base = try await server.baseURL()
         let port = try #require(Int(base.split(separator: ":").last.map(String.init) ?? ""))
-        // A whole request: answered, then the connection is idle, not awaiting a head.
-        let connection = try RawConnection.open(port: port, sending: "GET /docs HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        // A whole request with a short answer: answered, then the connection is idle, not awaiting
+        // a head. (A long answer the client does not read is still being written, so untimed.)
+        let connection = try RawConnection.open(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         try await Task.sleep(for: .milliseconds(1800))
         #expect(await RawConnection.waitUntilClosed([connection], timeout: .milliseconds(100)) == 0, "closed by the header deadline")
         #expect(await RawConnection.waitUntilClosed([connection], timeout: .seconds(6)) == 1, "never closed when idle")

@@ -179,9 +179,13 @@ struct WebhookDeliveryTests {
         #expect(try await gateway.eventually { try await gateway.deliveries(state: "succeeded").count == 1 })
         let id = try #require(requests.first?.header("X-BuzzBridge-Delivery"))
         let attempts = try #require(try await gateway.delivery(id)["attempt_log"] as? [[String: Any]])
-        #expect(attempts.count == 2, "refused once, then answered")
-        #expect(attempts.first?["status_code"] is NSNull)
-        #expect((attempts.first?["error"] as? String)?.lowercased().contains("refused") == true, "\(attempts)")
+        // Refused until the endpoint opened (once, or more when the machine is slow to open it
+        // before the next retry), then answered.
+        #expect(attempts.count >= 2, "refused, then answered")
+        for refused in attempts.dropLast() {
+            #expect(refused["status_code"] is NSNull)
+            #expect((refused["error"] as? String)?.lowercased().contains("refused") == true, "\(attempts)")
+        }
         #expect(attempts.last?["status_code"] as? Int == 200)
         try await gateway.discard()
         await receiver.stop()
