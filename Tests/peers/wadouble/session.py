@@ -23,6 +23,7 @@ from wa_protos import companion_reg
 
 from . import messaging
 from .binary import JID, Node, marshal, unmarshal
+from .contacts import Contacts
 from .noise import NoiseResponder, PROLOGUE
 from .errors import ControlError
 from .pairing import Phones
@@ -237,6 +238,8 @@ class Connection:
             await messaging.relay_message(self, node)
         elif node.tag == "receipt" and self.state == "logged-in":
             await messaging.relay_receipt(self, node)
+        elif node.tag == "ack" and self.device is not None:
+            self.server.contacts.record_ack(self.device, node)  # a companion's ack of a simulated device's message
         elif node.tag == "presence":
             self.presence = node.attr("type")
             if node.attr("name"):
@@ -274,6 +277,12 @@ class Connection:
                 self.server.privacy_tokens.append({"from": self.device.jid if self.device else None,
                                                    "to": token.attr("jid"), "type": token.attr("type")})
             await self.send(self.result(node))
+        elif xmlns == "w:g2" and kind == "get" and first == "query":
+            group = self.server.contacts.group_info(JID.parse(node.attr("to")) or SERVER)
+            if group is None:
+                await self.send(self.error(node, 404, "item-not-found"))
+            else:
+                await self.send(Node("iq", {"from": node.attrs.get("to"), "type": "result", "id": node.attr("id")}, [group]))
         elif xmlns == "usync" and first == "usync":
             await self.send(messaging.usync_result(self.server, node))
         elif xmlns == "md" and first == "remove-companion-device":
@@ -344,6 +353,7 @@ class Server:
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
+        self.contacts = Contacts(self)
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> None:
