@@ -719,6 +719,49 @@ def test_neonize_sends_to_phones():
         record("neonize_to_phones", [("sender", sent)])
 
 
+def test_retry_receipts():
+    """Retry receipts both ways: whatsmeow cannot decrypt a phone's corrupted message and asks again, the phone
+    re-sends (enc count=1); a phone that fails twice asks whatsmeow with keys the second time, and whatsmeow's
+    re-send on a session built from those keys decrypts."""
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        tom2 = made["twoDevices"]["lid"].replace("@", ":2@")
+        broken = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "text": "broken on the way", "corrupt": [paired["jid"]]})
+        assert next(d for d in broken["deliveries"] if d["jid"] == paired["jid"])["corrupted"], broken
+        got = s.neonize.wait("message", 30, id=broken["id"])
+        assert got["text"] == "broken on the way" and got["sender"] == f"{TOM}@s.whatsapp.net", got
+        sent = wait_until(lambda: (lambda m: m if len(m["receipts"]) >= 2 else None)(sent_record(s.double, broken["id"])), what="receipts")
+        assert [(r["from"], r["count"], r["keys"], r["resent"]) for r in sent["retries"]] == [(paired["lid"], 1, False, True)], sent
+        assert [r["type"] for r in sent["receipts"] if r["from"] == paired["lid"]] == ["retry", "inactive"], sent["receipts"]
+        assert [a["class"] for a in sent["acks"]] == ["message"], sent["acks"]  # whatsmeow acks what it could not decrypt
+
+        s.double.ok("POST", "/contacts/fail-next", {"device": f"{TOM}:2", "count": 2})
+        s.neonize.send(f"send {TOM} please retry")
+        events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and any(
+            e["event"] == "receipt" and e["sender"] == tom2 and e["type"] == 1 for e in ev), timeout=40)
+        msg_id = next(e for e in events if e["event"] == "sent")["id"]
+        entries = [e for e in device_of(s.double, TOM, 2)["inbox"] if e["id"] == msg_id]
+        assert [(e.get("retryReceipt"), e["count"], e.get("text")) for e in entries] == [
+            (1, 0, None), (2, 1, None), (None, 2, "please retry")], entries
+        assert entries[2]["encTypes"] == ["pkmsg"], entries[2]  # a new session from the keys of the second retry receipt
+        assert inbox_entry(s.double, TOM, 0, msg_id)["text"] == "please retry"  # the phone was not asked again
+        lines = [signature(e) for e in transcript(s.double, login["conn"])]
+        expected = [
+            "out message[from,id,notify,sender_lid,t,type=text]{enc[type=pkmsg,v]}",
+            "in ack[class=message,id,to]",
+            "in receipt[id,to,type=retry]{retry[count,id,t,v] registration[]}",
+            "out message[from,id,notify,sender_lid,t,type=text]{enc[count,type=pkmsg,v]}",
+            "out receipt[from,id,t,type=retry]{retry[count,id,t,v] registration[]}",
+            "in message[device_fanout,id,t,to,type=text]{enc[count,type=pkmsg,v] device-identity[]}",
+            "out receipt[from,id,t,type=retry]{retry[count,id,t,v] registration[] keys[]{type[] identity[] key[]{id[] value[]} "
+            "skey[]{id[] value[] signature[]} device-identity[]}}",
+            "in message[device_fanout,id,t,to,type=text]{enc[count,type=pkmsg,v] device-identity[]}",
+        ]
+        assert not contains_in_order(transcript(s.double, login["conn"]), expected), "\n".join(lines)
+        record("retry_receipts", [("both-ways", transcript(s.double, login["conn"]))])
+
+
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}
 
 
