@@ -68,7 +68,9 @@ Messages: a client's 1:1 `message` is acked (`ack class=message`) and each `<par
 ciphertext is relayed to that device as `<message from=SENDER_LID_DEVICE sender_pn=… id t type
 [notify] [recipient for the sender's own devices]><enc/>[<device-identity/> for pkmsg]</message>`,
 queued while the device is offline and delivered right after its next `success` (before
-`<ib><offline count=N/></ib>`); the ack carries `phash` (send.go participantListHashV2 of the
+`<ib><offline count=N/></ib>`); a message stays pending until the receiving companion answers it
+(a receipt or `ack class=message`), and one delivered to a connection that closed first is
+delivered again after the device's next `success` (GET /state "unacked"); the ack carries `phash` (send.go participantListHashV2 of the
 recipient's and the sender's devices in the addressing of `to`). Receipts are acked and relayed to
 the sender's devices. Device lists hold the companions paired here and the simulated phones and web
 clients of /contacts (python-axolotl Signal peers: wadouble/contacts.py; their control calls are

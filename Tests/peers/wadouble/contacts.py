@@ -404,13 +404,8 @@ class Contacts:
         if getattr(target, "simulated", False):
             await self.receive(target, sender, stanza)
             return "simulated"
-        live = [c for c in self.server.live_connections(target.jid) if c.state == "logged-in"]
-        for connection in live:
-            await connection.send(stanza)
-        if not live:
-            self.server.offline.setdefault(target.jid, []).append(stanza)
-            return "queued"
-        return "live"
+        from .messaging import deliver_message
+        return "live" if await deliver_message(self.server, target.jid, stanza) else "queued"
 
     def public(self, msg_id: str) -> dict:
         return {k: v for k, v in self.sent[msg_id].items() if not k.startswith("_")}

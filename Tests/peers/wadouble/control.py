@@ -115,7 +115,8 @@ def control_api(server: Server):
             return {"clients": [c.summary() for c in server.connections.values()], "faults": server.faults, "tunnels": server.tunnels}
         if method == "GET" and path == "/state":
             return {**server.registry.state(), "messages": server.messages,
-                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued}}
+                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued},
+                    "unacked": {jid: [s.attr("id") for s in pending] for jid, pending in server.unacked.items() if pending}}
         if method == "GET" and path == "/transcript":
             conn = query.get("conn")
             return server.transcript(int(conn) if conn else None, query.get("jid"))

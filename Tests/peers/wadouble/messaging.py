@@ -144,14 +144,9 @@ async def relay_message(connection: "Connection", message: Node) -> None:
             simulated.append((target, stanza))
             deliveries.append({"to": target.lid, "delivered": True, "simulated": True})
             continue
-        live = server.live_connections(target.jid)
-        live = [c for c in live if c.state == "logged-in"]
-        if live:
-            for other in live:
-                await other.send(stanza)
+        if await deliver_message(server, target.jid, stanza):
             deliveries.append({"to": target.lid, "delivered": True})
         else:
-            server.offline.setdefault(target.jid, []).append(stanza)
             deliveries.append({"to": target.lid, "delivered": False, "reason": "offline, queued"})
     ack = {"class": "message", "id": message.attr("id"), "from": chat, "t": str(int(time.time()))}
     if participants is not None and chat.server in ("lid", "s.whatsapp.net"):
@@ -165,6 +160,8 @@ async def relay_message(connection: "Connection", message: Node) -> None:
 
 async def relay_receipt(connection: "Connection", receipt: Node) -> None:
     server, sender = connection.server, connection.device
+    if sender is not None:
+        settle(server, sender.jid, _receipt_ids(receipt))
     await connection.send(Node("ack", {"class": "receipt", "id": receipt.attr("id"), "from": SERVER,
                                        **({"type": receipt.attr("type")} if receipt.attr("type") else {})}))
     target = _as_jid(receipt.attrs.get("to"))
@@ -216,8 +213,34 @@ def prekey_bundle(server: "Server", request: Node) -> Node:
     return Node("user", {"jid": jid}, children)
 
 
+def _receipt_ids(receipt: Node) -> list[str]:
+    return [receipt.attr("id")] + [item.attr("id") for item in (receipt.child("list").children() if receipt.child("list") else [])]
+
+
+async def deliver_message(server: "Server", device_jid: str, stanza: Node) -> bool:
+    """Sends a `message` stanza to a companion's live connections, or queues it for its next login. Either way
+    it stays pending until the companion answers it with a receipt or an ack: a companion that goes away
+    first gets it again after its next `success` (WhatsApp re-delivers what was not acknowledged)."""
+    live = [c for c in server.live_connections(device_jid) if c.state == "logged-in"]
+    for connection in live:
+        await connection.send(stanza)
+    (server.unacked if live else server.offline).setdefault(device_jid, []).append(stanza)
+    return bool(live)
+
+
+def settle(server: "Server", device_jid: str, ids: list[str]) -> None:
+    """The companion answered these message ids: no re-delivery."""
+    pending = server.unacked.get(device_jid)
+    if pending:
+        server.unacked[device_jid] = [s for s in pending if s.attr("id") not in ids]
+
+
 async def deliver_offline(connection: "Connection") -> int:
-    queued = connection.server.offline.pop(connection.device.jid, [])
+    """At login: messages sent before but never answered, then those queued while offline (still pending)."""
+    jid = connection.device.jid
+    queued = connection.server.unacked.pop(jid, []) + connection.server.offline.pop(jid, [])
     for stanza in queued:
         await connection.send(stanza)
+    if queued:
+        connection.server.unacked[jid] = queued
     return len(queued)

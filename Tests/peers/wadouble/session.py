@@ -239,6 +239,8 @@ class Connection:
         elif node.tag == "receipt" and self.state == "logged-in":
             await messaging.relay_receipt(self, node)
         elif node.tag == "ack" and self.device is not None:
+            if node.attr("class") == "message":
+                messaging.settle(self.server, self.device.jid, [node.attr("id")])
             self.server.contacts.record_ack(self.device, node)  # a companion's ack of a simulated device's message
         elif node.tag == "presence":
             self.presence = node.attr("type")
@@ -350,6 +352,7 @@ class Server:
         self.faults: list[dict] = []
         self.tunnels: list[dict] = []
         self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
+        self.unacked: dict[str, list[Node]] = {}  # device JID -> messages delivered but not yet answered (receipt/ack)
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
