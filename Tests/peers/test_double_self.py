@@ -235,6 +235,16 @@ def test_contacts_usync_and_redelivery():
         record = double.ok("GET", "/contacts")["sent"][0]
         assert [r["type"] for r in record["receipts"]] == ["delivery"], record
 
+        many = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "load", "repeat": 3})
+        replies = [again.receive() for _ in range(3)]
+        assert [n.attr("id") for n in replies] == many["ids"] and len(set(many["ids"])) == 3, (replies, many)
+        assert [n.child("enc").attr("type") for n in replies] == ["pkmsg"] * 3 and many["sentAt"] == sorted(many["sentAt"])
+        assert str(replies[0].attrs["sender_pn"]) == "60144455566@s.whatsapp.net", replies[0]
+        double.ok("POST", "/contacts", {"phone": "60144455566", "addressing": "lid", "senderPn": False})
+        hidden = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "who am I"})
+        stanza = again.receive()
+        assert stanza.attr("id") == hidden["id"] and "sender_pn" not in stanza.attrs and stanza.attrs["from"].server == "lid", stanza
+
         for body, status in (({"from": "60999000111", "to": PHONE, "text": "x"}, 404),
                              ({"from": "60111222333", "to": "60999000111", "text": "x"}, 404),
                              ({"from": "60111222333", "to": PHONE}, 400),

@@ -113,6 +113,7 @@ class Account:
     addressing: str  # "lid" or "pn"
     primary: PrimaryPhone
     devices: dict = field(default_factory=dict)  # device number -> PhoneDevice
+    sender_pn: bool = True  # LID-addressed stanzas carry sender_pn (False: the receiver must know the number already)
 
     def user(self, server: str) -> JID:
         return JID(self.lid_user if server == "lid" else self.phone, server)
@@ -139,7 +140,7 @@ class Account:
 
     def summary(self, own: bool) -> dict:
         return {"phone": self.phone, "lid": f"{self.lid_user}@lid", "pn": f"{self.phone}@s.whatsapp.net",
-                "pushName": self.push_name, "addressing": self.addressing, "own": own,
+                "pushName": self.push_name, "addressing": self.addressing, "senderPn": self.sender_pn, "own": own,
                 "devices": [d.summary() for d in sorted(self.devices.values(), key=lambda d: d.device)]}
 
 
@@ -154,7 +155,8 @@ class Contacts:
         self.skdm_sent: set = set()  # (group, sender device jid, target device jid) that have our sender key
 
     # -- registry ------------------------------------------------------------------------------------
-    def add_account(self, phone: str, push_name: str = "", devices: list | None = None, addressing: str = "lid") -> Account:
+    def add_account(self, phone: str, push_name: str = "", devices: list | None = None, addressing: str = "lid",
+                    sender_pn: bool = True) -> Account:
         if not phone.isdigit() or len(phone) < 7:
             raise ControlError(400, "phone must be the international number, digits only")
         if addressing not in ("lid", "pn"):
@@ -170,6 +172,7 @@ class Contacts:
         else:
             account.push_name = push_name or account.push_name
             account.addressing = addressing
+        account.sender_pn = sender_pn
         companions = {d.device for d in self.server.registry.devices.values() if d.phone == phone}
         for number in numbers:
             if number in companions:
@@ -265,7 +268,8 @@ class Contacts:
             return attrs
         attrs["from"] = sender.address(server)
         if server == "lid":
-            attrs["sender_pn"] = account.user("s.whatsapp.net")
+            if account.sender_pn:
+                attrs["sender_pn"] = account.user("s.whatsapp.net")
         else:
             attrs["sender_lid"] = account.user("lid")
         if chat is not None and target.phone == account.phone:  # our own other device: the chat it was sent to
@@ -298,6 +302,17 @@ class Contacts:
         return {"registration": target.registration_id, "identity": bytes.fromhex(target.identity_key), "prekey": prekey,
                 "signed": (int(skey["id"]), bytes.fromhex(skey["value"]), bytes.fromhex(skey["signature"]))}
 
+    async def send_many(self, body: dict) -> dict:
+        """POST /contacts/send with "repeat": N: N messages one after another ("text #1" … "text #N"), for
+        benchmarks; answer {"ids", "sentAt"} (sentAt: seconds, float, when each left the phone)."""
+        repeat = int(body.get("repeat", 1))
+        if repeat < 1 or repeat > 10000 or (repeat > 1 and body.get("id")):
+            raise ControlError(400, "repeat is 1..10000; several messages take no id")
+        if repeat == 1:
+            return await self.send(body)
+        sent = [await self.send({**body, "text": f"{body.get('text', '')} #{n}", "repeat": 1}) for n in range(1, repeat + 1)]
+        return {"ids": [m["id"] for m in sent], "sentAt": [m["sentAt"] for m in sent]}
+
     async def send(self, body: dict) -> dict:
         sender = self.device(str(body.get("from", "")))
         text = str(body.get("text", ""))
@@ -325,7 +340,7 @@ class Contacts:
                                                                   message=content))
         record = {"id": msg_id, "from": str(sender.address(sender.account.home_server)), "to": str(chat_account.user("lid")),
                   "toPn": str(chat_account.user("s.whatsapp.net")), "group": None, "text": text, "content": MessageToDict(content),
-                  "t": int(time.time()), "deliveries": [], "acks": [], "receipts": [], "retries": []}
+                  "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": []}
         self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account}
         for target in targets:
             own_copy = target.phone == sender.phone
@@ -376,7 +391,7 @@ class Contacts:
         targets = self._targets([JID(p, "s.whatsapp.net") for p in info["participants"]], sender)
         self.sent[msg_id] = {"id": msg_id, "from": str(sender.address("lid")), "to": group, "toPn": None, "group": group,
                              "text": content.conversation or content.extendedTextMessage.text, "content": MessageToDict(content),
-                             "t": int(time.time()), "deliveries": [], "acks": [], "receipts": [], "retries": [],
+                             "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": [],
                              "_content": content, "_sender": sender, "_chat": None}
         for target in targets:
             children, kinds = [], []

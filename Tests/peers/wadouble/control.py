@@ -9,8 +9,9 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
        (60144455566, "Lena Lid", phone only, LID-addressed: from LID:0@lid with sender_pn) and, with "own",
        "own": device 0 of the linked account itself (its identity is the account key that signed the
        companions). Answer {"twoDevices": ACCOUNT, "lidOnly": ACCOUNT, "own": ACCOUNT}.
-  POST /contacts {"phone", "pushName"?, "devices"?: [0, 2], "addressing"?: "lid"|"pn"}   one account → ACCOUNT
-       ACCOUNT = {"phone", "lid": "<lid>@lid", "pn": "<phone>@s.whatsapp.net", "pushName", "addressing", "own",
+  POST /contacts {"phone", "pushName"?, "devices"?: [0, 2], "addressing"?: "lid"|"pn", "senderPn"?: false}   one account
+       → ACCOUNT; "senderPn": false leaves sender_pn off LID-addressed stanzas (the receiver must already know the number)
+       ACCOUNT = {"phone", "lid": "<lid>@lid", "pn": "<phone>@s.whatsapp.net", "pushName", "addressing", "senderPn", "own",
                   "devices": [{"device", "jid", "lid", "identityKey", "registrationId", "unclaimedPreKeys",
                                "failNext", "inbox": [INBOX ENTRY...]}]}
   GET  /contacts   {"contacts": [ACCOUNT...], "groups": [{"jid", "subject", "participants", "creator", "creation"}],
@@ -33,7 +34,8 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
        With {"from", "group": "<id>@g.us", "text"} instead of "to": a group message, from=GROUP
        participant=SENDER_LID:N participant_pn addressing_mode=lid: a SenderKeyDistributionMessage in a
        pkmsg/msg to each device that lacks it, then one skmsg.
-       Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "deliveries": [{"to", "jid",
+       With "repeat": N (no "id"): N messages "TEXT #1".."TEXT #N" in turn, answer {"ids", "sentAt"} (for benchmarks).
+       Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "sentAt", "deliveries": [{"to", "jid",
          "type" | "types", "ownCopy", "corrupted", "delivered": "live"|"queued"|"simulated"}], "acks": [companion
          acks], "receipts": [{"from", "type": "inactive"|"delivery"|"read"|"retry"|..., "t"}], "retries":
          [{"from", "count", "keys", "resent", "type"}]}; GET /contacts shows receipts as they arrive.
@@ -133,12 +135,13 @@ def control_api(server: Server):
         if method == "POST" and path == "/contacts":
             devices = body.get("devices")
             account = server.contacts.add_account(str(body.get("phone", "")), str(body.get("pushName", "")),
-                                                  list(devices) if devices is not None else None, str(body.get("addressing", "lid")))
+                                                  list(devices) if devices is not None else None, str(body.get("addressing", "lid")),
+                                                  bool(body.get("senderPn", True)))
             return account.summary(server.contacts.is_own(account))
         if method == "POST" and path == "/contacts/defaults":
             return defaults(server, body)
         if method == "POST" and path == "/contacts/send":
-            return await server.contacts.send(body)
+            return await server.contacts.send_many(body)
         if method == "POST" and path == "/contacts/receipt":
             return await server.contacts.send_receipt(body)
         if method == "POST" and path == "/contacts/fail-next":
