@@ -616,6 +616,7 @@ class Contacts:
     # -- device list changes -------------------------------------------------------------------------------------
     async def change_device(self, body: dict) -> dict:
         """POST /contacts/device {"phone", "add": N} or {"phone", "remove": N}: changes the account's devices and
+        (unless "notify": false, which leaves companions with a stale list and a phash mismatch on their next send)
         sends every logged-in companion of another account a `devices` notification (notification.go
         handleDeviceNotification: <notification from=LID_USER type="devices"><add|remove device_hash><device jid/></…>)."""
         account = self.accounts.get(str(body.get("phone", "")))
@@ -639,7 +640,7 @@ class Contacts:
         lid = [JID(account.lid_user, "lid", d.device) for d in devices_of(self.server, account.user("lid"))]
         change = Node(tag, {"device_hash": participant_hash(lid)}, [Node("device", {"jid": JID(account.lid_user, "lid", number)})])
         notified = []
-        for connection in list(self.server.connections.values()):
+        for connection in list(self.server.connections.values()) if body.get("notify", True) else []:
             if connection.closed or connection.state != "logged-in" or connection.device is None or connection.device.phone == account.phone:
                 continue
             await connection.send(Node("notification", {"from": account.user("lid"), "type": "devices", "id": self.server.new_id(),

@@ -45,8 +45,9 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
   POST /contacts/fail-next {"device": "PHONE[:N]", "count": N}
        The device answers its next N incoming messages with retry receipts instead of decrypting them (keys
        included from the second retry of a message, retry.go sendRetryReceipt).
-  POST /contacts/device {"phone", "add": N} | {"phone", "remove": N}
-       Links/unlinks a device of a contact and sends every logged-in companion of another account
+  POST /contacts/device {"phone", "add": N, "notify"?: false} | {"phone", "remove": N, "notify"?: false}
+       Links/unlinks a device of a contact and (unless "notify": false: companions keep a stale device list, so
+       their next send's phash differs from the ack's) sends every logged-in companion of another account
        <notification from=LID_USER type="devices"><add|remove device_hash><device jid=LID:N/></…></notification>.
        Answer {"phone", "add"|"remove", "devices", "notified": [conn numbers], "deviceHash"}.
   POST /groups {"subject", "participants": [phones], "creator"?, "jid"?}
