@@ -632,6 +632,20 @@ def test_phones_send_to_neonize():
         no_phash_warning(s.directory)
         record("phones_to_neonize", [("receiver", received)])
 
+        # neonize is away: Lena's message waits and arrives after its next login, before <ib><offline/>.
+        s.neonize.stop()
+        away = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "while you were away"})
+        assert next(d for d in away["deliveries"] if d["jid"] == paired["jid"])["delivered"] == "queued", away
+        neonize = s.start_neonize()
+        s.neonize = neonize
+        neonize.command("connect")
+        assert neonize.wait("message", 30, id=away["id"])["text"] == "while you were away"
+        again = logged_in(s.double, paired["jid"], after=login["conn"])
+        # Still pkmsg: neonize never wrote to Lena, so her session has not left the prekey stage.
+        assert_sequence(s.double, again["conn"], [LOGIN, SUCCESS, "out message[from,id,notify,sender_pn,t,type=text]{enc[type=pkmsg,v]}",
+                                                  "out ib[]{offline[count]}"])
+        wait_until(lambda: s.double.ok("GET", "/state")["unacked"] == {}, what="neonize's receipt to settle the message")
+
 
 def gather(neonize: Neonize, done, timeout: float = 30) -> list[dict]:
     """Every event neonize reports until done(events) holds (none is dropped on the way)."""
