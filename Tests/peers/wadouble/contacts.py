@@ -23,6 +23,7 @@ sendRetryReceipt, keys from the second retry).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import time
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from .registry import Device
     from .session import Server
 
-SERVER = JID("", "s.whatsapp.net")
 MAX_RETRIES = 10  # retry.go: a sender stops answering retry receipts for a message after this many
 
 
@@ -60,7 +60,6 @@ def signal_name(lid_user: str) -> str:
 def participant_hash(devices: list[JID]) -> str:
     """send.go participantListHashV2: sorted `user.agent:device@server` strings, SHA-256, first 6 bytes,
     unpadded standard base64, prefixed "2:"."""
-    import base64
     joined = "".join(sorted(f"{d.user}.{d.agent}:{d.device}@{d.server}" for d in devices))
     return "2:" + base64.b64encode(hashlib.sha256(joined.encode()).digest()[:6]).decode().rstrip("=")
 

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .binary import JID, Node
+from .contacts import participant_hash
 
 if TYPE_CHECKING:
     from .registry import Device
@@ -48,7 +49,6 @@ def is_simulated(device) -> bool:
 def participant_hash_for(server: "Server", users: list[JID]) -> str:
     """The `phash` of a 1:1 send: every device of the recipient and of the sender, in the addressing of `to`
     (send.go sendDM: participantListHashV2 over GetUserDevices([to, own user]))."""
-    from .contacts import participant_hash
     seen, devices = set(), []
     for user in users:
         for device in devices_of(server, user):
