@@ -765,6 +765,15 @@ def test_retry_receipts():
         assert [r["type"] for r in sent["receipts"] if r["from"] == paired["lid"]] == ["retry", "inactive"], sent["receipts"]
         assert [a["class"] for a in sent["acks"]] == ["message"], sent["acks"]  # whatsmeow acks what it could not decrypt
 
+        # The re-send breaks too: whatsmeow's second retry receipt carries keys, the phone starts a new session from them.
+        twice = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "broken twice", "corrupt": True,
+                                                        "corruptRetries": 1})
+        got = s.neonize.wait("message", 30, id=twice["id"])
+        assert got["text"] == "broken twice" and got["sender"] == made["lidOnly"]["lid"], got
+        retries = sent_record(s.double, twice["id"])["retries"]
+        assert [(r["count"], r["keys"], r.get("corrupted", False), r["type"]) for r in retries] == [
+            (1, False, True, "pkmsg"), (2, True, False, "pkmsg")], retries
+
         s.double.ok("POST", "/contacts/fail-next", {"device": f"{TOM}:2", "count": 2})
         s.neonize.send(f"send {TOM} please retry")
         events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and any(

@@ -322,6 +322,7 @@ class Contacts:
             raise ControlError(409, f"message {msg_id} was already sent")
         content = self._content(text, body.get("replyTo"))
         corrupt_for = body.get("corrupt") or []
+        corrupt_retries = int(body.get("corruptRetries", 0))
         group = body.get("group")
         if group:
             return await self._send_group(sender, str(group), msg_id, content, corrupt_for)
@@ -340,7 +341,7 @@ class Contacts:
         record = {"id": msg_id, "from": str(sender.address(sender.account.home_server)), "to": str(chat_account.user("lid")),
                   "toPn": str(chat_account.user("s.whatsapp.net")), "group": None, "text": text, "content": MessageToDict(content),
                   "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": []}
-        self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account}
+        self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account, "_corrupt_left": {}}
         for target in targets:
             own_copy = target.phone == sender.phone
             plaintext = (dsm if own_copy else content).SerializeToString()
@@ -348,6 +349,7 @@ class Contacts:
             broken = corrupt_for is True or target.jid in corrupt_for or target.lid in corrupt_for
             if broken:
                 ciphertext = corrupt(ciphertext, inner)
+                self.sent[msg_id]["_corrupt_left"][target.jid] = corrupt_retries
             children = [Node("enc", {"v": "2", "type": kind}, ciphertext)]
             identity = sender.account.device_identity(sender)
             if kind == "pkmsg" and identity:
@@ -479,7 +481,12 @@ class Contacts:
                 destinationJID=str(record["_chat"].user(sender.account.home_server)), message=content))
         else:
             plaintext_message = content
-        kind, ciphertext, _ = self._encrypt_for(sender, companion, plaintext_message.SerializeToString(), bundle)
+        kind, ciphertext, inner = self._encrypt_for(sender, companion, plaintext_message.SerializeToString(), bundle)
+        corrupt_left = record.get("_corrupt_left", {})
+        if corrupt_left.get(companion.jid, 0) > 0:  # "corruptRetries": this re-send breaks too
+            corrupt_left[companion.jid] -= 1
+            ciphertext = corrupt(ciphertext, inner)
+            answered["corrupted"] = True
         children = [Node("enc", {"v": "2", "type": kind, "count": str(count)}, ciphertext)]
         identity = sender.account.device_identity(sender)
         if kind == "pkmsg" and identity:

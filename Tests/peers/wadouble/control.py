@@ -23,14 +23,15 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
          ("delivery" | "sender"), "receiptsSent" (later ones, e.g. ["read"]), "retryReceipt": N (when fail-next
          answered it), "error" (decryption failed)}.
   POST /contacts/send {"from": "PHONE" | "PHONE:N", "to": "PHONE" | "<lid>@lid", "text", "replyTo"?: {"id",
-                       "participant", "text"}, "corrupt"?: true | [device JIDs], "id"?}
+                       "participant", "text"}, "corrupt"?: true | [device JIDs], "corruptRetries"?: N, "id"?}
        The device sends a text (extendedTextMessage with contextInfo for replyTo) to every device of `to`
        (companions and simulated) and a DeviceSentMessage to its own account's other devices: pkmsg until the
        peer has answered, then msg; `notify`, `t`, a 3EB0… id, padding 1-15 bytes, device-identity with a pkmsg
        from a linked device (N > 0). From the own phone (device 0 of the paired account) the companions get the
        DeviceSentMessage with recipient/peer_recipient_pn. "corrupt" flips the MAC of those devices' copies, so
        they answer with a retry receipt, which the device answers by re-sending (new session from the receipt's
-       keys when present, enc count=N).
+       keys when present, enc count=N); "corruptRetries": N breaks the first N re-sends too (whatsmeow adds keys
+       to its second retry receipt).
        With {"from", "group": "<id>@g.us", "text"} instead of "to": a group message, from=GROUP
        participant=SENDER_LID:N participant_pn addressing_mode=lid: a SenderKeyDistributionMessage in a
        pkmsg/msg to each device that lacks it, then one skmsg.
