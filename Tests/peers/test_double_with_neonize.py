@@ -774,6 +774,15 @@ def test_retry_receipts():
         assert [(r["count"], r["keys"], r.get("corrupted", False), r["type"]) for r in retries] == [
             (1, False, True, "pkmsg"), (2, True, False, "pkmsg")], retries
 
+        # A group message whose skmsg does not verify: the retry names the group and participant; the phone re-sends
+        # 1:1 (sender key distribution and content in one pkmsg/msg) from the group, as whatsmeow does.
+        group = s.double.ok("POST", "/groups", {"subject": "Retry club", "participants": [TOM, PHONE]})
+        posted = s.double.ok("POST", "/contacts/send", {"from": TOM, "group": group["jid"], "text": "group retry", "corrupt": [paired["jid"]]})
+        got = s.neonize.wait("message", 30, id=posted["id"], text="group retry")
+        assert got["isGroup"] and got["chat"] == group["jid"] and got["sender"] == made["twoDevices"]["lid"], got
+        retries = sent_record(s.double, posted["id"])["retries"]
+        assert [(r["count"], r["resent"]) for r in retries] == [(1, True)], retries
+
         s.double.ok("POST", "/contacts/fail-next", {"device": f"{TOM}:2", "count": 2})
         s.neonize.send(f"send {TOM} please retry")
         events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and any(
