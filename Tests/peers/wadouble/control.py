@@ -60,6 +60,8 @@ device list, and prekey requests for them get <error code="404"/>.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import re
@@ -92,6 +94,16 @@ def compare_with_recording(server: Server, body: dict) -> dict:
     except ValueError as error:
         raise ControlError(400, str(error)) from error
     return {"match": not problems, "problems": problems, "expected": chosen["signatures"], "actual": actual}
+
+def received_media(server: Server, query: dict) -> dict:
+    """GET /contacts/media?device=PHONE[:N]&id=MESSAGE_ID: the plaintext a phone decrypted, base64."""
+    device = server.contacts.device(str(query.get("device", "")))
+    data = server.cdn.received.get((device.lid, str(query.get("id", ""))))
+    if data is None:
+        raise ControlError(404, f"{device.lid} has no decrypted media for message {query.get('id')!r}")
+    return {"device": device.lid, "id": query.get("id"), "sha256": hashlib.sha256(data).hexdigest(), "length": len(data),
+            "data": base64.b64encode(data).decode()}
+
 
 DEFAULT_CONTACTS = [
     {"phone": "60111222333", "pushName": "Tom Two-Devices", "devices": [0, 2], "addressing": "pn"},
@@ -155,6 +167,12 @@ def control_api(server: Server):
         if method == "POST" and path == "/groups":
             return server.contacts.add_group(str(body.get("subject", "")), list(body.get("participants", [])),
                                              body.get("creator"), body.get("jid"))
+        if method == "GET" and path == "/cdn":
+            return server.cdn.summary()
+        if method == "POST" and path == "/cdn/fault":
+            return server.cdn.add_fault(body)
+        if method == "GET" and path == "/contacts/media":
+            return received_media(server, query)
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")
