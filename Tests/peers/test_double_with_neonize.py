@@ -820,7 +820,8 @@ def media_event(neonize: Neonize, msg_id: str, timeout: float = 30) -> dict:
 def test_phones_send_media_to_neonize():
     """Phones send an image (caption, thumbnail), a PDF (file name), a voice note (ptt) and a video: real whatsmeow
     asks media_conn, downloads each from the fake CDN through the proxy with neonize's download_any and gets the
-    exact bytes; a 500 is retried, a tampered file (HMAC) and a missing one (404) fail."""
+    exact bytes; a 500 is retried, a corrupted download makes it try the second host, a slow one still arrives,
+    a tampered file (HMAC) and a missing one (404) fail."""
     with Scenario() as s:
         paired, login = paired_and_logged_in(s)
         made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
@@ -859,9 +860,23 @@ def test_phones_send_media_to_neonize():
         statuses = [d["status"] for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
         assert statuses == [500, 200], statuses
 
+        s.double.ok("POST", "/cdn/fault", {"kind": "corrupt", "host": "mmg.whatsapp.net"})
+        fallback = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "media": {"type": "document", "seed": 10}})
+        got = media_event(s.neonize, fallback["id"])
+        assert got["error"] == "" and got["sha256"] == fallback["media"]["sha256"], got
+        last = [(d["host"], d.get("fault")) for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
+        assert last == [("mmg.whatsapp.net", "corrupt"), ("mmg-fallback.whatsapp.net", None)], last  # enc hash wrong: next host
+
+        s.double.ok("POST", "/cdn/fault", {"kind": "slow", "seconds": 2})
+        slow = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "media": {"type": "audio", "ptt": True, "seed": 11}})
+        got = media_event(s.neonize, slow["id"])
+        assert got["error"] == "" and got["sha256"] == slow["media"]["sha256"], got
+
         tampered = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "media": {"type": "image", "tamper": "hmac"}})
         got = media_event(s.neonize, tampered["id"])
         assert "hmac" in got["error"].lower(), got
+        hosts = [d["host"] for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
+        assert hosts == ["mmg.whatsapp.net", "mmg-fallback.whatsapp.net"], hosts  # an HMAC failure tries the next host too
         missing = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "media": {"type": "document", "tamper": "missing"}})
         got = media_event(s.neonize, missing["id"])
         assert "404" in got["error"], got
