@@ -95,29 +95,78 @@ public struct SendReceipt: Sendable, Equatable {
 public struct IncomingMessageReference: Sendable, Equatable {
     public var externalID: String
     public var from: PhoneNumber
+    /// The chat as the message arrived (`…@lid`, `…@s.whatsapp.net`, `…@g.us`): the read receipt
+    /// goes there. Nil for engines that do not report it (the sandbox).
+    public var chatJID: String?
+    /// In a group, the sender as the message named it (the read receipt's participant).
+    public var senderJID: String?
 
-    public init(externalID: String, from: PhoneNumber) {
+    public init(externalID: String, from: PhoneNumber, chatJID: String? = nil, senderJID: String? = nil) {
         self.externalID = externalID
         self.from = from
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+    }
+}
+
+/// The message a reply quotes, as the reply names it.
+public struct QuotedMessage: Sendable, Equatable {
+    /// WhatsApp's id of the quoted message.
+    public var externalID: String
+    public var text: String?
+
+    public init(externalID: String, text: String?) {
+        self.externalID = externalID
+        self.text = text
     }
 }
 
 public struct IncomingMessage: Sendable, Equatable {
-    /// WhatsApp's id; the gateway drops a second delivery of the same id.
+    /// WhatsApp's id; the gateway drops a second delivery of the same id, except that a message
+    /// stored as undecryptable is replaced by its decrypted delivery.
     public var externalID: String
+    /// The sender's phone number, never a LID; for ``fromOwnDevice`` messages the account's own.
     public var from: PhoneNumber
     public var fromName: String?
     public var body: String
     public var type: MessageType
     public var timestamp: Timestamp
+    /// The sender's LID user (the digits before `@lid`), when known.
+    public var lid: String?
+    /// The chat as WhatsApp addressed it; read receipts go there.
+    public var chatJID: String?
+    /// The sender as the stanza named it (a group's participant), for read receipts in groups.
+    public var senderJID: String?
+    public var group: MessageGroup?
+    public var quoted: QuotedMessage?
+    /// Sent by the account itself from another device (its phone): stored as an outgoing message
+    /// to ``to``.
+    public var fromOwnDevice: Bool
+    /// For ``fromOwnDevice`` messages: the contact it went to.
+    public var to: PhoneNumber?
+    /// The message could not be decrypted (yet): stored with status `undecryptable` and replaced
+    /// when WhatsApp delivers it again decrypted.
+    public var undecryptable: Bool
 
-    public init(externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp) {
+    public init(
+        externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp,
+        lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil, group: MessageGroup? = nil, quoted: QuotedMessage? = nil,
+        fromOwnDevice: Bool = false, to: PhoneNumber? = nil, undecryptable: Bool = false
+    ) {
         self.externalID = externalID
         self.from = from
         self.fromName = fromName
         self.body = body
         self.type = type
         self.timestamp = timestamp
+        self.lid = lid
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+        self.group = group
+        self.quoted = quoted
+        self.fromOwnDevice = fromOwnDevice
+        self.to = to
+        self.undecryptable = undecryptable
     }
 }
 

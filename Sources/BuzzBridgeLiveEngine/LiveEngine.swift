@@ -76,9 +76,17 @@ public actor LiveEngine: WhatsAppEngine {
         throw .unavailable("sending messages with the live engine comes with part 2 of issue #16")
     }
 
+    /// Sends the read receipt to the chat the message came from, as it arrived (a LID or a
+    /// phone-number JID; a group with the sender as participant).
     public func markRead(_ message: IncomingMessageReference) async throws(EngineError) {
         guard account != nil else { throw .notConnected }
-        throw .unavailable("read receipts with the live engine come with part 2 of issue #16")
+        let chat = message.chatJID.flatMap { try? JID(parsing: $0) } ?? JID.user(String(message.from.digits))
+        let sender = message.senderJID.flatMap { try? JID(parsing: $0) }
+        do {
+            try await client.markRead([message.externalID], chat: chat, sender: sender)
+        } catch {
+            throw Self.engineError(error, doing: "send the read receipt")
+        }
     }
 
     /// Tells WhatsApp first (`remove-companion-device`) when connected, then wipes the keys and
@@ -242,9 +250,111 @@ public actor LiveEngine: WhatsAppEngine {
             logger.notice("keepalive answered again")
         case .offlineSyncCompleted(let count):
             logger.debug("offline sync completed", metadata: ["count": "\(count)"])
+        case .message(let message):
+            await received(message)
+        case .undecryptableMessage(let message):
+            await receivedUndecryptable(message)
         case .pairingCode, .stanza, .stopped:
             break
         }
+    }
+
+    // MARK: Incoming messages
+
+    /// Records the message, then lets the client send the delivery receipt: a message is
+    /// acknowledged to WhatsApp only once it is stored. One that cannot be recorded stays
+    /// unanswered, so WhatsApp delivers it again after the next reconnect.
+    private func received(_ message: ReceivedMessage) async {
+        guard let incoming = incomingMessage(message) else {
+            logger.error(
+                "incoming message without a phone number for its sender; left unanswered so WhatsApp delivers it again",
+                metadata: ["id": "\(message.id)", "sender": "\(message.source.sender)"])
+            return
+        }
+        if Self.crashBeforeStoringForTests { Self.crashForTests("received \(message.id), not yet stored") }
+        do {
+            try await record(.incomingMessage(incoming))
+        } catch {
+            return
+        }
+        await client.confirm(message.delivery)
+    }
+
+    private func receivedUndecryptable(_ message: UndecryptableMessage) async {
+        logger.warning(
+            "could not decrypt an incoming message; asked the sender to send it again",
+            metadata: ["id": "\(message.id)", "sender": "\(message.source.sender)", "reason": "\(message.reason)", "retry": "\(message.retryCount)"])
+        let sender = Self.phone(message.senderPhone)
+        guard let from = message.source.isFromMe ? account?.phoneNumber : sender else { return }
+        let incoming = IncomingMessage(
+            externalID: message.id, from: from, fromName: message.source.isFromMe ? nil : message.pushName, body: "",
+            timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user, chatJID: message.source.chat.description,
+            senderJID: message.source.isGroup ? message.source.sender.withoutDevice.description : nil,
+            group: message.source.isGroup ? MessageGroup(id: message.source.chat.description) : nil,
+            fromOwnDevice: message.source.isFromMe, to: message.source.isFromMe ? Self.phone(message.chatPhone) : nil, undecryptable: true
+        )
+        if message.source.isFromMe, incoming.to == nil { return }
+        do {
+            try await record(.incomingMessage(incoming))
+        } catch {
+            return
+        }
+        await client.confirm(message.delivery)
+    }
+
+    /// The gateway's view of a decrypted message; nil when the sender's phone number is unknown
+    /// (never a LID in its place).
+    private func incomingMessage(_ message: ReceivedMessage) -> IncomingMessage? {
+        let source = message.source
+        let fromOwnDevice = source.isFromMe
+        guard let from = fromOwnDevice ? account?.phoneNumber ?? Self.phone(message.senderPhone) : Self.phone(message.senderPhone) else {
+            return nil
+        }
+        let to = fromOwnDevice && !source.isGroup ? Self.phone(message.chatPhone) : nil
+        if fromOwnDevice, !source.isGroup, to == nil { return nil }
+        let content = message.content
+        return IncomingMessage(
+            externalID: message.id, from: from, fromName: fromOwnDevice ? nil : message.pushName, body: content.text,
+            type: Self.messageType(content.media), timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user,
+            chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
+            group: source.isGroup ? MessageGroup(id: source.chat.description) : nil,
+            quoted: content.quote.map { QuotedMessage(externalID: $0.id, text: $0.text) },
+            fromOwnDevice: fromOwnDevice, to: to
+        )
+    }
+
+    private static func phone(_ jid: JID?) -> PhoneNumber? {
+        guard let jid, jid.server == JID.Server.user else { return nil }
+        return PhoneNumber(digits: jid.user)
+    }
+
+    private static func timestamp(_ date: Date) -> Timestamp {
+        date.timeIntervalSince1970 > 0 ? Timestamp(millisecondsSinceEpoch: Int64(date.timeIntervalSince1970 * 1000)) : .now()
+    }
+
+    private static func messageType(_ media: MessageContent.MediaKind?) -> MessageType {
+        switch media {
+        case nil: .text
+        case .image?, .sticker?: .image
+        case .video?: .video
+        case .audio?: .audio
+        case .document?: .document
+        }
+    }
+
+    /// Test builds only: `BUZZBRIDGE_TEST_CRASH_BEFORE_STORING=1` ends the process right after a
+    /// message is decrypted (and buffered) and before it is stored, as `kill -9` would.
+    private static var crashBeforeStoringForTests: Bool {
+        #if DEBUG
+        ProcessInfo.processInfo.environment["BUZZBRIDGE_TEST_CRASH_BEFORE_STORING"] == "1"
+        #else
+        false
+        #endif
+    }
+
+    private static func crashForTests(_ why: String) -> Never {
+        FileHandle.standardError.write(Data("fault injection: exiting (\(why))\n".utf8))
+        _exit(137)
     }
 
     private func loggedInAs(_ loggedIn: LoggedInAccount) async {

@@ -83,7 +83,8 @@ struct Messaging: Sendable {
         let updated = try await services.store.advanceMessage(id, in: sessionID, to: .read, at: now, externalID: nil) { _ in [] }
         if let session = try await services.store.session(sessionID), session.status == .active, let externalID = message.externalID {
             do {
-                try await services.hub.engine(for: session).markRead(IncomingMessageReference(externalID: externalID, from: message.from))
+                try await services.hub.engine(for: session).markRead(
+                    IncomingMessageReference(externalID: externalID, from: message.from, chatJID: message.chatJID, senderJID: message.senderJID))
             } catch {
                 logger.warning("read receipt not sent", metadata: ["message": "\(id)", "error": "\(error)"])
             }

@@ -35,8 +35,14 @@ public enum ClientEvent: Sendable, Equatable {
     case keepAliveRestored
     /// The server delivered what queued up while the device was offline.
     case offlineSyncCompleted(count: Int)
-    /// A stanza the client does not handle itself (messages, receipts, calls, other
-    /// notifications), already acknowledged when it needed it.
+    /// A message decrypted and decoded; answer it with `WhatsAppClient.confirm(_:)` once stored
+    /// (until then WhatsApp delivers it again after a reconnect, and it comes out again).
+    case message(ReceivedMessage)
+    /// A message that could not be decrypted; a retry receipt asked the sender for it again.
+    /// Confirm it like a message once stored; the re-sent message arrives as `message`.
+    case undecryptableMessage(UndecryptableMessage)
+    /// A stanza the client does not handle itself (receipts, calls, other notifications),
+    /// already acknowledged when it needed it.
     case stanza(BinaryNode)
     /// The connection ended and the client does not reconnect: the device is not paired (or
     /// reconnecting is off). `start` connects again (and brings new refs).

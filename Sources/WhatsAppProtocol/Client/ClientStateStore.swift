@@ -46,6 +46,23 @@ public protocol ClientStateStore: DeviceStore, SignalProtocolStore, SenderKeySto
     /// Deletes the sessions of every device of the Signal user `name` (e.g. `123_1`).
     func deleteAllSessions(ofUser name: String) async throws
     func deleteIdentity(for address: ProtocolAddress) async throws
+
+    // MARK: Decrypt buffer (``DecryptionBuffer``)
+
+    /// What the buffer holds under `key`, or nil when that ciphertext was never decrypted.
+    func bufferedDecryption(key: Data) async throws -> BufferedDecryption?
+    /// Writes a decryption's Signal state changes and its plaintext (under its key) in one
+    /// transaction: after a crash both are there or neither is.
+    func commitDecryption(_ commit: DecryptionCommit) async throws
+    /// Forgets the plaintext under `key` (the owner stored the message) but keeps the key, so a
+    /// later delivery of the same ciphertext is known as processed.
+    func clearBufferedPlaintext(key: Data) async throws
+    /// Removes the entries buffered before `date`.
+    func removeBufferedDecryptions(before date: Date) async throws
+
+    /// Stores a one-time prekey handed to a sender directly (in a retry receipt): its id
+    /// reserved, the key stored and counted as given out, together.
+    func storeGivenOutPreKey(_ record: PreKeyRecord) async throws
 }
 
 /// What a verified pair-success stores, in one write.

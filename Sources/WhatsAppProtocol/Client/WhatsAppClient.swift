@@ -13,14 +13,14 @@ import SignalProtocol
 public actor WhatsAppClient {
     public nonisolated let events: AsyncStream<ClientEvent>
     private let eventSink: AsyncStream<ClientEvent>.Continuation
-    private let store: any ClientStateStore
+    let store: any ClientStateStore
     private let options: WhatsAppClientOptions
 
     private var machine: ConnectionStateMachine
     private var requestIDs = RequestIDGenerator()
     private var waiters = InfoQueryWaiters()
-    private var credentials: DeviceCredentials?
-    private var device: PairedDevice?
+    var credentials: DeviceCredentials?
+    var device: PairedDevice?
     private var pushName: String?
     private var serverTimeOffset: Duration = .zero
     private var pendingLink: PairingCode.PendingLink?
@@ -33,6 +33,19 @@ public actor WhatsAppClient {
     private var qrTimer: Task<Void, Never>?
     private var reconnectTimer: Task<Void, Never>?
     private var sessionTask: Task<Void, Never>?
+
+    /// Message stanzas wait here to be decrypted one at a time, in order, by one task, so the
+    /// reader goes on reading (the answers to IQs that handling a message may send, too).
+    private let incomingMessages: AsyncStream<BinaryNode>
+    private let incomingMessageSink: AsyncStream<BinaryNode>.Continuation
+    private var messageProcessor: Task<Void, Never>?
+    /// Retry receipts sent per message id (whatsmeow retry.go: messageRetries).
+    var messageRetries: [String: Int] = [:]
+    /// When old decrypt-buffer entries were last removed.
+    var lastBufferCleanup: Date?
+    /// Whether presence `available` went out: delivery receipts are plain from then on, `inactive`
+    /// before (whatsmeow: sendActiveReceipts).
+    var sendsActiveReceipts = false
 
     private struct Connection {
         let generation: Int
@@ -51,6 +64,7 @@ public actor WhatsAppClient {
         self.options = options
         machine = ConnectionStateMachine(autoReconnect: options.autoReconnect, version: options.version)
         (events, eventSink) = AsyncStream.makeStream(of: ClientEvent.self)
+        (incomingMessages, incomingMessageSink) = AsyncStream.makeStream(of: BinaryNode.self)
     }
 
     // MARK: Public interface
@@ -217,7 +231,7 @@ public actor WhatsAppClient {
         }
     }
 
-    private func emit(_ event: ClientEvent) {
+    func emit(_ event: ClientEvent) {
         eventSink.yield(event)
     }
 
@@ -293,6 +307,7 @@ public actor WhatsAppClient {
             await self?.socketEnded(generation)
         }
         connection = Connection(generation: generation, socket: socket, outgoing: sink, tasks: [reader])
+        startMessageProcessor()
         await handle(.connected)
         startKeepAlive(generation)
     }
@@ -305,6 +320,18 @@ public actor WhatsAppClient {
     private func socketEnded(_ generation: Int) async {
         guard let connection, connection.generation == generation else { return }
         await handle(.socketClosed)
+    }
+
+    /// Starts, once for the client's life, the task that handles message stanzas in order.
+    private func startMessageProcessor() {
+        guard messageProcessor == nil else { return }
+        let messages = incomingMessages
+        messageProcessor = Task { [weak self] in
+            for await node in messages {
+                guard let self else { return }
+                await self.handleMessage(node)
+            }
+        }
     }
 
     private func closeSocket() {
@@ -366,8 +393,10 @@ public actor WhatsAppClient {
         case "ack":
             // An ack nobody waits for (whatsmeow ignores these too).
             break
+        case "message":
+            incomingMessageSink.yield(node)
         default:
-            // message, presence, chatstate and the rest: for the message layer.
+            // presence, chatstate and the rest: for the owner.
             emit(.stanza(node))
         }
     }
@@ -501,7 +530,7 @@ public actor WhatsAppClient {
     }
 
     /// Queues a stanza without waiting for the write.
-    private func enqueue(_ node: BinaryNode) {
+    func enqueue(_ node: BinaryNode) {
         connection?.outgoing.yield(Outgoing(node: node, sent: nil))
     }
 
@@ -540,6 +569,7 @@ public actor WhatsAppClient {
         guard let pushName, !pushName.isEmpty else { throw WhatsAppClientError.noPushName }
         enqueue(UnifiedSession.node(now: Date(), serverTimeOffset: serverTimeOffset))
         try await sendNode(BinaryNode(tag: "presence", attributes: ["type": "available", "name": .string(pushName)]))
+        sendsActiveReceipts = true
     }
 
     private func checkPreKeys(generation: Int) async {
