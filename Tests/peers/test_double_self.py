@@ -235,6 +235,29 @@ def test_contacts_usync_and_redelivery():
         record = double.ok("GET", "/contacts")["sent"][0]
         assert [r["type"] for r in record["receipts"]] == ["delivery"], record
 
+        many = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "load", "repeat": 3})
+        replies = [again.receive() for _ in range(3)]
+        assert [n.attr("id") for n in replies] == many["ids"] and len(set(many["ids"])) == 3, (replies, many)
+        assert [n.child("enc").attr("type") for n in replies] == ["pkmsg"] * 3 and many["sentAt"] == sorted(many["sentAt"])
+        assert str(replies[0].attrs["sender_pn"]) == "60144455566@s.whatsapp.net", replies[0]
+        double.ok("POST", "/contacts", {"phone": "60144455566", "addressing": "lid", "senderPn": False})
+        hidden = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "who am I"})
+        stanza = again.receive()
+        assert stanza.attr("id") == hidden["id"] and "sender_pn" not in stanza.attrs and stanza.attrs["from"].server == "lid", stanza
+
+        # Fault: the next message is relayed but never acked; the one after is acked again.
+        assert double.ok("POST", "/fault", {"jid": str(companion.jid), "kind": "no_ack_for_next_message"})["applied"]
+        for msg_id in ("3EB0AAAA", "3EB0BBBB"):
+            again.send(Node("message", {"id": msg_id, "to": JID("60111222333", "s.whatsapp.net"), "type": "text"}, [
+                Node("participants", {}, [Node("to", {"jid": JID("60111222333", "s.whatsapp.net", 2)}, [
+                    Node("enc", {"v": "2", "type": "msg"}, b"\x33not a signal message")])])]))
+        ack = again.receive()
+        assert ack.tag == "ack" and ack.attr("id") == "3EB0BBBB" and ack.attr("phash").startswith("2:"), ack
+        relayed = {m["id"]: m for m in double.ok("GET", "/state")["messages"]}
+        assert relayed["3EB0AAAA"].get("ackDropped") and not relayed["3EB0BBBB"].get("ackDropped"), relayed
+        web = next(d for a in double.ok("GET", "/contacts")["contacts"] if a["phone"] == "60111222333" for d in a["devices"] if d["device"] == 2)
+        assert [e["id"] for e in web["inbox"] if "error" in e] == ["3EB0AAAA", "3EB0BBBB"], web["inbox"]  # garbage does not decrypt
+
         for body, status in (({"from": "60999000111", "to": PHONE, "text": "x"}, 404),
                              ({"from": "60111222333", "to": "60999000111", "text": "x"}, 404),
                              ({"from": "60111222333", "to": PHONE}, 400),

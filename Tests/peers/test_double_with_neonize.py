@@ -552,10 +552,14 @@ def inbox_entry(double: Double, phone: str, number: int, msg_id: str, timeout: f
                       what=f"{phone}:{number} to receive {msg_id}")
 
 
-def no_phash_warning(directory: str, name: str = "neonize") -> None:
+def neonize_log(directory: str, name: str = "neonize") -> str:
     with open(os.path.join(directory, f"{name}.err")) as log:
-        text = log.read()
-    assert "different participant list hash" not in text, "whatsmeow computed another phash than the double"
+        return log.read()
+
+
+def no_phash_warning(directory: str, name: str = "neonize") -> None:
+    time.sleep(0.5)  # whatsmeow's log lines reach the file a moment after the event that follows them
+    assert "different participant list hash" not in neonize_log(directory, name), "whatsmeow computed another phash than the double"
 
 
 def test_phones_send_to_neonize():
@@ -627,6 +631,20 @@ def test_phones_send_to_neonize():
         assert "out ack[class=message,from,id,phash,t]" in lines, lines
         no_phash_warning(s.directory)
         record("phones_to_neonize", [("receiver", received)])
+
+        # neonize is away: Lena's message waits and arrives after its next login, before <ib><offline/>.
+        s.neonize.stop()
+        away = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "while you were away"})
+        assert next(d for d in away["deliveries"] if d["jid"] == paired["jid"])["delivered"] == "queued", away
+        neonize = s.start_neonize()
+        s.neonize = neonize
+        neonize.command("connect")
+        assert neonize.wait("message", 30, id=away["id"])["text"] == "while you were away"
+        again = logged_in(s.double, paired["jid"], after=login["conn"])
+        # Still pkmsg: neonize never wrote to Lena, so her session has not left the prekey stage.
+        assert_sequence(s.double, again["conn"], [LOGIN, SUCCESS, "out message[from,id,notify,sender_pn,t,type=text]{enc[type=pkmsg,v]}",
+                                                  "out ib[]{offline[count]}"])
+        wait_until(lambda: s.double.ok("GET", "/state")["unacked"] == {}, what="neonize's receipt to settle the message")
 
 
 def gather(neonize: Neonize, done, timeout: float = 30) -> list[dict]:
@@ -718,6 +736,17 @@ def test_neonize_sends_to_phones():
         assert "out notification[from,id,t,type=devices]{add[device_hash]{device[jid]}}" in lines, lines
         record("neonize_to_phones", [("sender", sent)])
 
+        # A device linked without a notification: the ack's phash tells whatsmeow its list is stale; it drops the
+        # cached list and asks usync again on its next send, which then reaches the new device.
+        s.double.ok("POST", "/contacts/device", {"phone": TOM, "add": 4, "notify": False})
+        s.neonize.send(f"send {TOM} stale list")
+        gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev))
+        wait_until(lambda: "different participant list hash" in neonize_log(s.directory), 10, what="whatsmeow to notice the phash mismatch")
+        s.neonize.send(f"send {TOM} fresh list")
+        fresh = next(e for e in gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev)) if e["event"] == "sent")["id"]
+        assert usync_device_queries(s.double, login["conn"]) == queries + 1
+        assert inbox_entry(s.double, TOM, 4, fresh)["text"] == "fresh list"
+
 
 def test_retry_receipts():
     """Retry receipts both ways: whatsmeow cannot decrypt a phone's corrupted message and asks again, the phone
@@ -736,6 +765,24 @@ def test_retry_receipts():
         assert [r["type"] for r in sent["receipts"] if r["from"] == paired["lid"]] == ["retry", "inactive"], sent["receipts"]
         assert [a["class"] for a in sent["acks"]] == ["message"], sent["acks"]  # whatsmeow acks what it could not decrypt
 
+        # The re-send breaks too: whatsmeow's second retry receipt carries keys, the phone starts a new session from them.
+        twice = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "broken twice", "corrupt": True,
+                                                        "corruptRetries": 1})
+        got = s.neonize.wait("message", 30, id=twice["id"])
+        assert got["text"] == "broken twice" and got["sender"] == made["lidOnly"]["lid"], got
+        retries = sent_record(s.double, twice["id"])["retries"]
+        assert [(r["count"], r["keys"], r.get("corrupted", False), r["type"]) for r in retries] == [
+            (1, False, True, "pkmsg"), (2, True, False, "pkmsg")], retries
+
+        # A group message whose skmsg does not verify: the retry names the group and participant; the phone re-sends
+        # 1:1 (sender key distribution and content in one pkmsg/msg) from the group, as whatsmeow does.
+        group = s.double.ok("POST", "/groups", {"subject": "Retry club", "participants": [TOM, PHONE]})
+        posted = s.double.ok("POST", "/contacts/send", {"from": TOM, "group": group["jid"], "text": "group retry", "corrupt": [paired["jid"]]})
+        got = s.neonize.wait("message", 30, id=posted["id"], text="group retry")
+        assert got["isGroup"] and got["chat"] == group["jid"] and got["sender"] == made["twoDevices"]["lid"], got
+        retries = sent_record(s.double, posted["id"])["retries"]
+        assert [(r["count"], r["resent"]) for r in retries] == [(1, True)], retries
+
         s.double.ok("POST", "/contacts/fail-next", {"device": f"{TOM}:2", "count": 2})
         s.neonize.send(f"send {TOM} please retry")
         events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and any(
@@ -749,7 +796,6 @@ def test_retry_receipts():
         lines = [signature(e) for e in transcript(s.double, login["conn"])]
         expected = [
             "out message[from,id,notify,sender_lid,t,type=text]{enc[type=pkmsg,v]}",
-            "in ack[class=message,id,to]",
             "in receipt[id,to,type=retry]{retry[count,id,t,v] registration[]}",
             "out message[from,id,notify,sender_lid,t,type=text]{enc[count,type=pkmsg,v]}",
             "out receipt[from,id,t,type=retry]{retry[count,id,t,v] registration[]}",
@@ -759,6 +805,7 @@ def test_retry_receipts():
             "in message[device_fanout,id,t,to,type=text]{enc[count,type=pkmsg,v] device-identity[]}",
         ]
         assert not contains_in_order(transcript(s.double, login["conn"]), expected), "\n".join(lines)
+        assert "in ack[class=message,id,to]" in lines, lines  # whatsmeow's ack of what it could not decrypt (sent asynchronously)
         record("retry_receipts", [("both-ways", transcript(s.double, login["conn"]))])
 
 

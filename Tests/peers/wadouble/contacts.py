@@ -23,6 +23,7 @@ sendRetryReceipt, keys from the second retry).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import time
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from .registry import Device
     from .session import Server
 
-SERVER = JID("", "s.whatsapp.net")
 MAX_RETRIES = 10  # retry.go: a sender stops answering retry receipts for a message after this many
 
 
@@ -60,7 +60,6 @@ def signal_name(lid_user: str) -> str:
 def participant_hash(devices: list[JID]) -> str:
     """send.go participantListHashV2: sorted `user.agent:device@server` strings, SHA-256, first 6 bytes,
     unpadded standard base64, prefixed "2:"."""
-    import base64
     joined = "".join(sorted(f"{d.user}.{d.agent}:{d.device}@{d.server}" for d in devices))
     return "2:" + base64.b64encode(hashlib.sha256(joined.encode()).digest()[:6]).decode().rstrip("=")
 
@@ -113,6 +112,7 @@ class Account:
     addressing: str  # "lid" or "pn"
     primary: PrimaryPhone
     devices: dict = field(default_factory=dict)  # device number -> PhoneDevice
+    sender_pn: bool = True  # LID-addressed stanzas carry sender_pn (False: the receiver must know the number already)
 
     def user(self, server: str) -> JID:
         return JID(self.lid_user if server == "lid" else self.phone, server)
@@ -139,7 +139,7 @@ class Account:
 
     def summary(self, own: bool) -> dict:
         return {"phone": self.phone, "lid": f"{self.lid_user}@lid", "pn": f"{self.phone}@s.whatsapp.net",
-                "pushName": self.push_name, "addressing": self.addressing, "own": own,
+                "pushName": self.push_name, "addressing": self.addressing, "senderPn": self.sender_pn, "own": own,
                 "devices": [d.summary() for d in sorted(self.devices.values(), key=lambda d: d.device)]}
 
 
@@ -154,7 +154,8 @@ class Contacts:
         self.skdm_sent: set = set()  # (group, sender device jid, target device jid) that have our sender key
 
     # -- registry ------------------------------------------------------------------------------------
-    def add_account(self, phone: str, push_name: str = "", devices: list | None = None, addressing: str = "lid") -> Account:
+    def add_account(self, phone: str, push_name: str = "", devices: list | None = None, addressing: str = "lid",
+                    sender_pn: bool = True) -> Account:
         if not phone.isdigit() or len(phone) < 7:
             raise ControlError(400, "phone must be the international number, digits only")
         if addressing not in ("lid", "pn"):
@@ -170,6 +171,7 @@ class Contacts:
         else:
             account.push_name = push_name or account.push_name
             account.addressing = addressing
+        account.sender_pn = sender_pn
         companions = {d.device for d in self.server.registry.devices.values() if d.phone == phone}
         for number in numbers:
             if number in companions:
@@ -265,7 +267,8 @@ class Contacts:
             return attrs
         attrs["from"] = sender.address(server)
         if server == "lid":
-            attrs["sender_pn"] = account.user("s.whatsapp.net")
+            if account.sender_pn:
+                attrs["sender_pn"] = account.user("s.whatsapp.net")
         else:
             attrs["sender_lid"] = account.user("lid")
         if chat is not None and target.phone == account.phone:  # our own other device: the chat it was sent to
@@ -298,6 +301,17 @@ class Contacts:
         return {"registration": target.registration_id, "identity": bytes.fromhex(target.identity_key), "prekey": prekey,
                 "signed": (int(skey["id"]), bytes.fromhex(skey["value"]), bytes.fromhex(skey["signature"]))}
 
+    async def send_many(self, body: dict) -> dict:
+        """POST /contacts/send with "repeat": N: N messages one after another ("text #1" … "text #N"), for
+        benchmarks; answer {"ids", "sentAt"} (sentAt: seconds, float, when each left the phone)."""
+        repeat = int(body.get("repeat", 1))
+        if repeat < 1 or repeat > 10000 or (repeat > 1 and body.get("id")):
+            raise ControlError(400, "repeat is 1..10000; several messages take no id")
+        if repeat == 1:
+            return await self.send(body)
+        sent = [await self.send({**body, "text": f"{body.get('text', '')} #{n}", "repeat": 1}) for n in range(1, repeat + 1)]
+        return {"ids": [m["id"] for m in sent], "sentAt": [m["sentAt"] for m in sent]}
+
     async def send(self, body: dict) -> dict:
         sender = self.device(str(body.get("from", "")))
         text = str(body.get("text", ""))
@@ -308,6 +322,7 @@ class Contacts:
             raise ControlError(409, f"message {msg_id} was already sent")
         content = self._content(text, body.get("replyTo"))
         corrupt_for = body.get("corrupt") or []
+        corrupt_retries = int(body.get("corruptRetries", 0))
         group = body.get("group")
         if group:
             return await self._send_group(sender, str(group), msg_id, content, corrupt_for)
@@ -325,8 +340,8 @@ class Contacts:
                                                                   message=content))
         record = {"id": msg_id, "from": str(sender.address(sender.account.home_server)), "to": str(chat_account.user("lid")),
                   "toPn": str(chat_account.user("s.whatsapp.net")), "group": None, "text": text, "content": MessageToDict(content),
-                  "t": int(time.time()), "deliveries": [], "acks": [], "receipts": [], "retries": []}
-        self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account}
+                  "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": []}
+        self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account, "_corrupt_left": {}}
         for target in targets:
             own_copy = target.phone == sender.phone
             plaintext = (dsm if own_copy else content).SerializeToString()
@@ -334,6 +349,7 @@ class Contacts:
             broken = corrupt_for is True or target.jid in corrupt_for or target.lid in corrupt_for
             if broken:
                 ciphertext = corrupt(ciphertext, inner)
+                self.sent[msg_id]["_corrupt_left"][target.jid] = corrupt_retries
             children = [Node("enc", {"v": "2", "type": kind}, ciphertext)]
             identity = sender.account.device_identity(sender)
             if kind == "pkmsg" and identity:
@@ -376,7 +392,7 @@ class Contacts:
         targets = self._targets([JID(p, "s.whatsapp.net") for p in info["participants"]], sender)
         self.sent[msg_id] = {"id": msg_id, "from": str(sender.address("lid")), "to": group, "toPn": None, "group": group,
                              "text": content.conversation or content.extendedTextMessage.text, "content": MessageToDict(content),
-                             "t": int(time.time()), "deliveries": [], "acks": [], "receipts": [], "retries": [],
+                             "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": [],
                              "_content": content, "_sender": sender, "_chat": None}
         for target in targets:
             children, kinds = [], []
@@ -465,7 +481,12 @@ class Contacts:
                 destinationJID=str(record["_chat"].user(sender.account.home_server)), message=content))
         else:
             plaintext_message = content
-        kind, ciphertext, _ = self._encrypt_for(sender, companion, plaintext_message.SerializeToString(), bundle)
+        kind, ciphertext, inner = self._encrypt_for(sender, companion, plaintext_message.SerializeToString(), bundle)
+        corrupt_left = record.get("_corrupt_left", {})
+        if corrupt_left.get(companion.jid, 0) > 0:  # "corruptRetries": this re-send breaks too
+            corrupt_left[companion.jid] -= 1
+            ciphertext = corrupt(ciphertext, inner)
+            answered["corrupted"] = True
         children = [Node("enc", {"v": "2", "type": kind, "count": str(count)}, ciphertext)]
         identity = sender.account.device_identity(sender)
         if kind == "pkmsg" and identity:
@@ -601,6 +622,7 @@ class Contacts:
     # -- device list changes -------------------------------------------------------------------------------------
     async def change_device(self, body: dict) -> dict:
         """POST /contacts/device {"phone", "add": N} or {"phone", "remove": N}: changes the account's devices and
+        (unless "notify": false, which leaves companions with a stale list and a phash mismatch on their next send)
         sends every logged-in companion of another account a `devices` notification (notification.go
         handleDeviceNotification: <notification from=LID_USER type="devices"><add|remove device_hash><device jid/></…>)."""
         account = self.accounts.get(str(body.get("phone", "")))
@@ -624,7 +646,7 @@ class Contacts:
         lid = [JID(account.lid_user, "lid", d.device) for d in devices_of(self.server, account.user("lid"))]
         change = Node(tag, {"device_hash": participant_hash(lid)}, [Node("device", {"jid": JID(account.lid_user, "lid", number)})])
         notified = []
-        for connection in list(self.server.connections.values()):
+        for connection in list(self.server.connections.values()) if body.get("notify", True) else []:
             if connection.closed or connection.state != "logged-in" or connection.device is None or connection.device.phone == account.phone:
                 continue
             await connection.send(Node("notification", {"from": account.user("lid"), "type": "devices", "id": self.server.new_id(),

@@ -9,8 +9,9 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
        (60144455566, "Lena Lid", phone only, LID-addressed: from LID:0@lid with sender_pn) and, with "own",
        "own": device 0 of the linked account itself (its identity is the account key that signed the
        companions). Answer {"twoDevices": ACCOUNT, "lidOnly": ACCOUNT, "own": ACCOUNT}.
-  POST /contacts {"phone", "pushName"?, "devices"?: [0, 2], "addressing"?: "lid"|"pn"}   one account → ACCOUNT
-       ACCOUNT = {"phone", "lid": "<lid>@lid", "pn": "<phone>@s.whatsapp.net", "pushName", "addressing", "own",
+  POST /contacts {"phone", "pushName"?, "devices"?: [0, 2], "addressing"?: "lid"|"pn", "senderPn"?: false}   one account
+       → ACCOUNT; "senderPn": false leaves sender_pn off LID-addressed stanzas (the receiver must already know the number)
+       ACCOUNT = {"phone", "lid": "<lid>@lid", "pn": "<phone>@s.whatsapp.net", "pushName", "addressing", "senderPn", "own",
                   "devices": [{"device", "jid", "lid", "identityKey", "registrationId", "unclaimedPreKeys",
                                "failNext", "inbox": [INBOX ENTRY...]}]}
   GET  /contacts   {"contacts": [ACCOUNT...], "groups": [{"jid", "subject", "participants", "creator", "creation"}],
@@ -22,18 +23,20 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
          ("delivery" | "sender"), "receiptsSent" (later ones, e.g. ["read"]), "retryReceipt": N (when fail-next
          answered it), "error" (decryption failed)}.
   POST /contacts/send {"from": "PHONE" | "PHONE:N", "to": "PHONE" | "<lid>@lid", "text", "replyTo"?: {"id",
-                       "participant", "text"}, "corrupt"?: true | [device JIDs], "id"?}
+                       "participant", "text"}, "corrupt"?: true | [device JIDs], "corruptRetries"?: N, "id"?}
        The device sends a text (extendedTextMessage with contextInfo for replyTo) to every device of `to`
        (companions and simulated) and a DeviceSentMessage to its own account's other devices: pkmsg until the
        peer has answered, then msg; `notify`, `t`, a 3EB0… id, padding 1-15 bytes, device-identity with a pkmsg
        from a linked device (N > 0). From the own phone (device 0 of the paired account) the companions get the
        DeviceSentMessage with recipient/peer_recipient_pn. "corrupt" flips the MAC of those devices' copies, so
        they answer with a retry receipt, which the device answers by re-sending (new session from the receipt's
-       keys when present, enc count=N).
+       keys when present, enc count=N); "corruptRetries": N breaks the first N re-sends too (whatsmeow adds keys
+       to its second retry receipt).
        With {"from", "group": "<id>@g.us", "text"} instead of "to": a group message, from=GROUP
        participant=SENDER_LID:N participant_pn addressing_mode=lid: a SenderKeyDistributionMessage in a
        pkmsg/msg to each device that lacks it, then one skmsg.
-       Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "deliveries": [{"to", "jid",
+       With "repeat": N (no "id"): N messages "TEXT #1".."TEXT #N" in turn, answer {"ids", "sentAt"} (for benchmarks).
+       Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "sentAt", "deliveries": [{"to", "jid",
          "type" | "types", "ownCopy", "corrupted", "delivered": "live"|"queued"|"simulated"}], "acks": [companion
          acks], "receipts": [{"from", "type": "inactive"|"delivery"|"read"|"retry"|..., "t"}], "retries":
          [{"from", "count", "keys", "resent", "type"}]}; GET /contacts shows receipts as they arrive.
@@ -43,8 +46,9 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
   POST /contacts/fail-next {"device": "PHONE[:N]", "count": N}
        The device answers its next N incoming messages with retry receipts instead of decrypting them (keys
        included from the second retry of a message, retry.go sendRetryReceipt).
-  POST /contacts/device {"phone", "add": N} | {"phone", "remove": N}
-       Links/unlinks a device of a contact and sends every logged-in companion of another account
+  POST /contacts/device {"phone", "add": N, "notify"?: false} | {"phone", "remove": N, "notify"?: false}
+       Links/unlinks a device of a contact and (unless "notify": false: companions keep a stale device list, so
+       their next send's phash differs from the ack's) sends every logged-in companion of another account
        <notification from=LID_USER type="devices"><add|remove device_hash><device jid=LID:N/></…></notification>.
        Answer {"phone", "add"|"remove", "devices", "notified": [conn numbers], "deviceHash"}.
   POST /groups {"subject", "participants": [phones], "creator"?, "jid"?}
@@ -133,12 +137,13 @@ def control_api(server: Server):
         if method == "POST" and path == "/contacts":
             devices = body.get("devices")
             account = server.contacts.add_account(str(body.get("phone", "")), str(body.get("pushName", "")),
-                                                  list(devices) if devices is not None else None, str(body.get("addressing", "lid")))
+                                                  list(devices) if devices is not None else None, str(body.get("addressing", "lid")),
+                                                  bool(body.get("senderPn", True)))
             return account.summary(server.contacts.is_own(account))
         if method == "POST" and path == "/contacts/defaults":
             return defaults(server, body)
         if method == "POST" and path == "/contacts/send":
-            return await server.contacts.send(body)
+            return await server.contacts.send_many(body)
         if method == "POST" and path == "/contacts/receipt":
             return await server.contacts.send_receipt(body)
         if method == "POST" and path == "/contacts/fail-next":

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .binary import JID, Node
+from .contacts import participant_hash
 
 if TYPE_CHECKING:
     from .registry import Device
@@ -48,7 +49,6 @@ def is_simulated(device) -> bool:
 def participant_hash_for(server: "Server", users: list[JID]) -> str:
     """The `phash` of a 1:1 send: every device of the recipient and of the sender, in the addressing of `to`
     (send.go sendDM: participantListHashV2 over GetUserDevices([to, own user]))."""
-    from .contacts import participant_hash
     seen, devices = set(), []
     for user in users:
         for device in devices_of(server, user):
@@ -153,7 +153,11 @@ async def relay_message(connection: "Connection", message: Node) -> None:
         ack["phash"] = participant_hash_for(server, [chat.non_device(), JID(sender.lid_user if chat.server == "lid" else sender.phone, chat.server)])
     server.messages.append({"id": message.attr("id"), "from": sender.jid, "to": str(chat), "t": int(time.time()),
                             "deliveries": deliveries, "receipts": [], "phash": ack.get("phash")})
-    await connection.send(Node("ack", ack))
+    if connection.drop_next_ack:
+        connection.drop_next_ack = False  # fault: relayed, but the sender never hears back
+        server.messages[-1]["ackDropped"] = True
+    else:
+        await connection.send(Node("ack", ack))
     for target, stanza in simulated:  # the phones answer after the server's ack, as a real peer would
         await server.contacts.receive(target, sender, stanza, connection)
 
@@ -241,6 +245,7 @@ async def deliver_offline(connection: "Connection") -> int:
     queued = connection.server.unacked.pop(jid, []) + connection.server.offline.pop(jid, [])
     for stanza in queued:
         await connection.send(stanza)
-    if queued:
-        connection.server.unacked[jid] = queued
+    pending = [stanza for stanza in queued if stanza.tag == "message"]  # receipts are not re-delivered
+    if pending:
+        connection.server.unacked[jid] = pending
     return len(queued)
