@@ -321,7 +321,7 @@ public actor LiveEngine: WhatsAppEngine {
             externalID: message.id, from: from, fromName: fromOwnDevice ? nil : message.pushName, body: content.text,
             type: Self.messageType(content.media), timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user,
             chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
-            group: source.isGroup ? MessageGroup(id: source.chat.description) : nil,
+            group: source.isGroup ? MessageGroup(id: source.chat.description, subject: message.groupSubject) : nil,
             quoted: content.quote.map { QuotedMessage(externalID: $0.id, text: $0.text) },
             fromOwnDevice: fromOwnDevice, to: to
         )

@@ -141,6 +141,7 @@ struct LiveMessagingEndToEndTests {
         try await eventually("the group message") { !received(receiver, text: "Hello group").isEmpty }
         let inGroup = try #require(received(receiver, text: "Hello group").first)
         #expect((inGroup["group"] as? [String: Any])?["id"] as? String == group)
+        #expect((inGroup["group"] as? [String: Any])?["subject"] as? String == "Support")
         #expect(inGroup["from"] as? String == "+" + lena)
 
         // A corrupted message: a retry receipt, then the re-sent message, stored and announced once.
@@ -165,6 +166,7 @@ struct LiveMessagingEndToEndTests {
         #expect(all.allSatisfy { ($0["from"] as? String)?.hasPrefix("+") == true }, "never a LID as the sender: \(all)")
         let stored = try #require(all.first { $0["message"] as? String == "Hello group" })
         #expect((stored["group"] as? [String: Any])?["id"] as? String == group)
+        #expect((stored["group"] as? [String: Any])?["subject"] as? String == "Support")
         #expect(stored["lid"] is String)
 
         // Read through the API: the read receipt goes to the chat the message came from.

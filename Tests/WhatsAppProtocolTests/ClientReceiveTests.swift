@@ -146,6 +146,7 @@ import Testing
         let message = try #require(Self.message(try await paired.log.next("the group message") { Self.message($0)?.id == id }))
         #expect(message.source.isGroup)
         #expect(message.source.chat.description == group)
+        #expect(message.groupSubject == "Support", "from the w:g2 group-info query")
         #expect(message.content.text == "Hello group")
         #expect(message.senderPhone == JID.user(Self.lena))
         await paired.client.confirm(message.delivery)

@@ -108,4 +108,25 @@ struct MessageStanzaTests {
         distribution.senderKeyDistributionMessage.groupID = "1-2@g.us"
         #expect(MessageContent(of: distribution) == nil)
     }
+
+    @Test func groupInfoGivesTheSubjectAndTheParticipantsPhoneNumbers() throws {
+        let group = JID(user: "120363", server: "g.us")
+        let query = GroupInfo.query(group).node(id: "1")
+        #expect(query.attributes.string("xmlns") == "w:g2" && query.attributes.string("to") == "120363@g.us")
+        #expect(query.child("query")?.attributes.string("request") == "interactive")
+        let answer = BinaryNode(
+            tag: "iq", attributes: ["type": "result"],
+            children: [
+                BinaryNode(
+                    tag: "group", attributes: ["id": "120363", "subject": "Support"],
+                    children: [
+                        BinaryNode(tag: "participant", attributes: ["jid": .jid(.lid("777")), "phone_number": .jid(.user("60111222333"))]),
+                        BinaryNode(tag: "participant", attributes: ["jid": .jid(.lid("888"))]),
+                    ])
+            ])
+        let info = try #require(GroupInfo(answer: answer, group: group))
+        #expect(info.subject == "Support")
+        #expect(info.lidMappings == [LIDMapping(lid: .lid("777"), phone: .user("60111222333"))])
+        #expect(GroupInfo(answer: BinaryNode(tag: "iq"), group: group) == nil)
+    }
 }

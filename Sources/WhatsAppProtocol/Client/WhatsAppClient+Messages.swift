@@ -75,12 +75,14 @@ extension WhatsAppClient {
             return
         }
         let (message, content) = shown
+        let subject = stanza.source.isGroup ? await groupSubject(stanza.source.chat) : nil
         let people = await resolve(stanza.source, message: message)
         emit(
             .message(
                 ReceivedMessage(
                     id: stanza.id, source: stanza.source, senderPhone: people.senderPhone, senderLID: people.senderLID,
-                    chatPhone: people.chatPhone, pushName: stanza.pushName, timestamp: stanza.timestamp, content: content, message: message,
+                    chatPhone: people.chatPhone, pushName: stanza.pushName, groupSubject: subject, timestamp: stanza.timestamp,
+                    content: content, message: message,
                     delivery: DeliveryConfirmation(answer: Receipts.delivery(for: stanza, active: sendsActiveReceipts), bufferKeys: bufferKeys)
                 )))
     }
@@ -180,6 +182,16 @@ extension WhatsAppClient {
     static func isMissingSenderKey(_ error: any Error) -> Bool {
         if case SignalError.noSenderKey = error { return true }
         return false
+    }
+
+    /// The group's subject: cached, else asked with a group-info query whose participants' LID↔phone
+    /// pairs are stored as well; nil when the query fails (the message is reported without it).
+    func groupSubject(_ group: JID) async -> String? {
+        if let known = groupSubjects[group] { return known }
+        guard let answer = try? await sendIQ(GroupInfo.query(group)), let info = GroupInfo(answer: answer, group: group) else { return nil }
+        for mapping in info.lidMappings { await learn(lid: mapping.lid, phone: mapping.phone) }
+        if let subject = info.subject { groupSubjects[group] = subject }
+        return info.subject
     }
 
     // MARK: Addresses

@@ -46,6 +46,8 @@ public actor WhatsAppClient {
     /// Whether presence `available` went out: delivery receipts are plain from then on, `inactive`
     /// before (whatsmeow: sendActiveReceipts).
     var sendsActiveReceipts = false
+    /// Group subjects learnt from group-info queries, by group.
+    var groupSubjects: [JID: String] = [:]
 
     private struct Connection {
         let generation: Int

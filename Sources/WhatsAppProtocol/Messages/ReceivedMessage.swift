@@ -18,6 +18,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     /// For the account's own messages: the phone-number user of the chat they went to.
     public var chatPhone: JID?
     public var pushName: String?
+    /// The group's name, for a group message, when a group-info query gave it.
+    public var groupSubject: String?
     public var timestamp: Date
     public var content: MessageContent
     /// The whole decoded message, for what `content` leaves out.
@@ -25,8 +27,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var delivery: DeliveryConfirmation
 
     public init(
-        id: String, source: MessageSource, senderPhone: JID?, senderLID: JID?, chatPhone: JID?, pushName: String?, timestamp: Date,
-        content: MessageContent, message: WAMessage, delivery: DeliveryConfirmation
+        id: String, source: MessageSource, senderPhone: JID?, senderLID: JID?, chatPhone: JID?, pushName: String?, groupSubject: String? = nil,
+        timestamp: Date, content: MessageContent, message: WAMessage, delivery: DeliveryConfirmation
     ) {
         self.id = id
         self.source = source
@@ -34,6 +36,7 @@ public struct ReceivedMessage: Sendable, Equatable {
         self.senderLID = senderLID
         self.chatPhone = chatPhone
         self.pushName = pushName
+        self.groupSubject = groupSubject
         self.timestamp = timestamp
         self.content = content
         self.message = message
