@@ -241,6 +241,7 @@ async def deliver_offline(connection: "Connection") -> int:
     queued = connection.server.unacked.pop(jid, []) + connection.server.offline.pop(jid, [])
     for stanza in queued:
         await connection.send(stanza)
-    if queued:
-        connection.server.unacked[jid] = queued
+    pending = [stanza for stanza in queued if stanza.tag == "message"]  # receipts are not re-delivered
+    if pending:
+        connection.server.unacked[jid] = pending
     return len(queued)
