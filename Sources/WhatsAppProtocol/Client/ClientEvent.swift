@@ -36,8 +36,12 @@ public enum ClientEvent: Sendable, Equatable {
     /// The server delivered what queued up while the device was offline.
     case offlineSyncCompleted(count: Int)
     /// A stanza the client does not handle itself (messages, receipts, calls, other
-    /// notifications), already acknowledged when it needed it.
+    /// notifications). Notifications and calls are already acknowledged; messages and receipts
+    /// (except retry receipts) are the owner's to acknowledge with `acknowledge(_:)` once recorded.
     case stanza(BinaryNode)
+    /// A device asked for a message we sent again (a retry receipt): `resent` when it was
+    /// encrypted for that device and sent, else why not.
+    case retryReceipt(messageID: String, from: JID, resent: Bool, reason: String?)
     /// The connection ended and the client does not reconnect: the device is not paired (or
     /// reconnecting is off). `start` connects again (and brings new refs).
     case disconnected(ReconnectReason)

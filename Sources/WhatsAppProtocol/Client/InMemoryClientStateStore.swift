@@ -16,6 +16,7 @@ public actor InMemoryClientStateStore: ClientStateStore {
     private var senderKeys: [SenderKeyName: SenderKeyRecord] = [:]
     private var lidByPhone: [JID: JID] = [:]
     private var phoneByLID: [JID: JID] = [:]
+    private var deviceLists: [JID: DeviceList] = [:]
 
     public init() {}
 
@@ -39,6 +40,7 @@ public actor InMemoryClientStateStore: ClientStateStore {
         senderKeys = [:]
         lidByPhone = [:]
         phoneByLID = [:]
+        deviceLists = [:]
     }
 
     // MARK: ClientStateStore
@@ -76,6 +78,10 @@ public actor InMemoryClientStateStore: ClientStateStore {
 
     public func lid(forPhone phone: JID) -> JID? { lidByPhone[phone.withoutDevice] }
     public func phone(forLID lid: JID) -> JID? { phoneByLID[lid.withoutDevice] }
+
+    public func deviceList(of user: JID) -> DeviceList? { deviceLists[user.withoutDevice] }
+    public func storeDeviceList(_ list: DeviceList) { deviceLists[list.user] = list }
+    public func removeDeviceList(of user: JID) { deviceLists[user.withoutDevice] = nil }
 
     public func deleteSession(for address: ProtocolAddress) { sessions[address] = nil }
 

@@ -13,14 +13,14 @@ import SignalProtocol
 public actor WhatsAppClient {
     public nonisolated let events: AsyncStream<ClientEvent>
     private let eventSink: AsyncStream<ClientEvent>.Continuation
-    private let store: any ClientStateStore
-    private let options: WhatsAppClientOptions
+    let store: any ClientStateStore
+    let options: WhatsAppClientOptions
 
-    private var machine: ConnectionStateMachine
-    private var requestIDs = RequestIDGenerator()
+    var machine: ConnectionStateMachine
+    var requestIDs = RequestIDGenerator()
     private var waiters = InfoQueryWaiters()
     private var credentials: DeviceCredentials?
-    private var device: PairedDevice?
+    var device: PairedDevice?
     private var pushName: String?
     private var serverTimeOffset: Duration = .zero
     private var pendingLink: PairingCode.PendingLink?
@@ -33,6 +33,14 @@ public actor WhatsAppClient {
     private var qrTimer: Task<Void, Never>?
     private var reconnectTimer: Task<Void, Never>?
     private var sessionTask: Task<Void, Never>?
+
+    /// The plaintexts of the messages sent last, for retry receipts.
+    var recentMessages = RecentMessages()
+    /// How often each device asked for each message again (whatsmeow stops answering at 10).
+    var retriesAnswered: [String: Int] = [:]
+    /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
+    /// sends never step the same Signal session at once.
+    var sendGate = SerialGate()
 
     private struct Connection {
         let generation: Int
@@ -147,7 +155,7 @@ public actor WhatsAppClient {
         return try InfoQuery.outcome(of: answer).get()
     }
 
-    private func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
+    func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
         guard let connection, let id = node.attributes.string("id") else { throw InfoQueryError.notConnected }
         return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<BinaryNode, any Error>) in
             waiters.add(id, waiter)
@@ -161,7 +169,7 @@ public actor WhatsAppClient {
 
     /// Whether the client is logged in now or becomes so within `limit`; false at once when
     /// it stopped (a logout or a replacement is never retried through).
-    private func waitUntilLoggedIn(within limit: Duration) async -> Bool {
+    func waitUntilLoggedIn(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             switch machine.state {
@@ -217,7 +225,7 @@ public actor WhatsAppClient {
         }
     }
 
-    private func emit(_ event: ClientEvent) {
+    func emit(_ event: ClientEvent) {
         eventSink.yield(event)
     }
 
@@ -337,6 +345,8 @@ public actor WhatsAppClient {
         device = nil
         pendingLink = nil
         lastPreKeyUpload = nil
+        recentMessages = RecentMessages()
+        retriesAnswered = [:]
     }
 
     // MARK: Incoming stanzas
@@ -359,8 +369,20 @@ public actor WhatsAppClient {
             receivedIB(node)
         case "notification":
             await receivedNotification(node)
-        case "receipt", "call":
-            // Handed on; acknowledged as whatsmeow does (receipt.go, call.go).
+        case "receipt":
+            // A retry receipt is answered here, with the message encrypted again for the device
+            // that asked, then acknowledged. Other receipts are handed on unacknowledged: the
+            // owner acknowledges them once it has recorded them (`acknowledge(_:)`), so that a
+            // crash before that leaves the server to deliver them again (whatsmeow receipt.go).
+            if let receipt = Receipt(node), receipt.kind == .retry {
+                Task { [weak self] in
+                    await self?.answerRetry(receipt)
+                    await self?.acknowledge(node)
+                }
+            }
+            emit(.stanza(node))
+        case "call":
+            // Handed on; acknowledged as whatsmeow does (call.go).
             emit(.stanza(node))
             acknowledge(node)
         case "ack":
@@ -462,6 +484,10 @@ public actor WhatsAppClient {
                 let generation = generation
                 Task { [weak self] in await self?.uploadPreKeys(count: PreKeys.batchCount, generation: generation) }
             }
+        case "devices":
+            acknowledge(node)
+            await deviceListChanged(node)
+            emit(.stanza(node))
         default:
             acknowledge(node)
             emit(.stanza(node))
@@ -490,8 +516,9 @@ public actor WhatsAppClient {
         Task { [weak self] in _ = try? await self?.sendIQ(finish.query) }
     }
 
-    /// `<ack class=TAG id to=FROM [participant] [recipient] [type]/>` (whatsmeow receipt.go: sendAck).
-    private func acknowledge(_ node: BinaryNode) {
+    /// Acknowledges a stanza handed on by `events` (`<ack class=TAG id to=FROM [participant]
+    /// [recipient] [type]/>`, whatsmeow receipt.go: sendAck), once the owner has dealt with it.
+    public func acknowledge(_ node: BinaryNode) {
         guard let id = node.attributes["id"], let from = node.attributes["from"] else { return }
         var attributes: BinaryNode.Attributes = ["class": .string(node.tag), "id": id, "to": from]
         if let participant = node.attributes["participant"] { attributes["participant"] = participant }
@@ -501,7 +528,7 @@ public actor WhatsAppClient {
     }
 
     /// Queues a stanza without waiting for the write.
-    private func enqueue(_ node: BinaryNode) {
+    func enqueue(_ node: BinaryNode) {
         connection?.outgoing.yield(Outgoing(node: node, sent: nil))
     }
 
