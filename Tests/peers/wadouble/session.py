@@ -35,7 +35,7 @@ SERVER = JID("", "s.whatsapp.net")
 REF_COUNT = 6
 IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket", "prekeys_low"}
 LOW_PREKEYS = 3
-CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq"}
+CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq", "withhold_message_acks"}
 REPLY_TIMEOUT = 20.0
 
 
@@ -64,6 +64,7 @@ class Connection:
         self.active: bool | None = None
         self.stop_pings = False
         self.cut_next_iq = False
+        self.withhold_acks = False
         self.closed = False
         self.closed_by = ""
         self.waiting: dict[str, asyncio.Future] = {}
@@ -219,6 +220,8 @@ class Connection:
             self.stop_pings = True
         elif kind == "cut_during_next_iq":
             self.cut_next_iq = True
+        elif kind == "withhold_message_acks":
+            self.withhold_acks = True
 
     # -- incoming stanzas ---------------------------------------------------------------------------
     async def dispatch(self, node: Node) -> None:
