@@ -12,12 +12,15 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
     public var noiseRootKey: String?
     /// `X.Y.Z`: the WhatsApp Web version announced.
     public var version: String?
+    /// Seconds a sent message waits for the server's ack (0.1 to 600).
+    public var ackTimeout: String?
 
-    public init(proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil) {
+    public init(proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil, ackTimeout: String? = nil) {
         self.proxy = proxy
         self.caFile = caFile
         self.noiseRootKey = noiseRootKey
         self.version = version
+        self.ackTimeout = ackTimeout
     }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -56,6 +59,12 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
                 throw Invalid(description: "--wa-version must be X.Y.Z with numbers, such as 2.3000.1045649367, got \(version)")
             }
             options.version = WhatsAppWebVersion(major, minor, patch)
+        }
+        if let ackTimeout {
+            guard let seconds = Double(ackTimeout), (0.1...600).contains(seconds) else {
+                throw Invalid(description: "--wa-ack-timeout must be a number of seconds from 0.1 to 600, got \(ackTimeout)")
+            }
+            options.messageAckTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
         }
         return options
     }

@@ -205,13 +205,14 @@ import Testing
         let double = try await ServerDouble()
         defer { Task { await double.stop() } }
         let paired = try await Self.start(double) { $0.messageAckTimeout = .seconds(2) }
-        try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "withhold_message_acks"])
+        try await double.ok("POST", "/fault", ["jid": paired.jid.description, "kind": "drop_messages"])
         let id = await paired.client.newMessageID()
         let started = ContinuousClock.now
         await #expect(throws: SendFailure.ackTimedOut) {
             _ = try await paired.client.sendMessage(id: id, to: .user(Self.tom), content: try TextMessage.content("lost ack"))
         }
         #expect(ContinuousClock.now - started >= .seconds(2))
+        #expect(try await double.ok("GET", "/state")["dropped"] as? [String] == [id], "it left once, as one stanza")
     }
 
     @Test func receiptsArriveForTheOwnerToRecordAndAcknowledge() async throws {

@@ -33,8 +33,8 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
        prekeys_low (keeps 3 one-time prekeys, sends <notification type="encrypt"><count value="3"/>) (now; queued
        for the next login when no such client is connected), failure_N e.g. failure_405 (at the
        next login), stop_answering_pings, cut_during_next_iq (closes the socket on the next IQ
-       the client sends, before answering), withhold_message_acks (the client's messages are relayed but
-       never acknowledged). Answer {"queued": bool, "applied": [conn numbers]}.
+       the client sends, before answering), drop_messages (the client's messages vanish: neither relayed nor
+       acknowledged; their ids are listed in GET /state "dropped"). Answer {"queued": bool, "applied": [conn numbers]}.
   GET  /clients            {"clients": [{"conn", "state": handshake|unpaired|pairing|paired|logged-in|
                             closing|logged-out|failed|closed, "payload": registration|login, "jid", "lid",
                             "pushName", "presence", "active", "refs", "closedBy", ...}], "faults", "tunnels"}

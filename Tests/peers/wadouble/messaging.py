@@ -121,6 +121,9 @@ def _deliverable(sender: "Device", target: "Device", message: Node, enc: Node, c
 
 async def relay_message(connection: "Connection", message: Node) -> None:
     server, sender = connection.server, connection.device
+    if connection.drop_messages:  # the drop_messages fault: the message vanishes, no relay, no ack
+        server.dropped.append(message.attr("id"))
+        return
     chat = _as_jid(message.attrs.get("to"))
     if sender is None or chat is None:
         await connection.send(Node("ack", {"class": "message", "id": message.attr("id"), "from": SERVER, "error": "401"}))
@@ -153,8 +156,7 @@ async def relay_message(connection: "Connection", message: Node) -> None:
         ack["phash"] = participant_hash_for(server, [chat.non_device(), JID(sender.lid_user if chat.server == "lid" else sender.phone, chat.server)])
     server.messages.append({"id": message.attr("id"), "from": sender.jid, "to": str(chat), "t": int(time.time()),
                             "deliveries": deliveries, "receipts": [], "phash": ack.get("phash")})
-    if not connection.withhold_acks:  # the withhold_message_acks fault: relayed, never acknowledged
-        await connection.send(Node("ack", ack))
+    await connection.send(Node("ack", ack))
     for target, stanza in simulated:  # the phones answer after the server's ack, as a real peer would
         await server.contacts.receive(target, sender, stanza, connection)
 
