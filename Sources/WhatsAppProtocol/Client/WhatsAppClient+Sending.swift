@@ -259,9 +259,8 @@ extension WhatsAppClient {
     // MARK: Receipts and device lists
 
     /// A retry receipt: the message is encrypted again for the device that asked, with a new
-    /// session from the receipt's keys when it brings them, or from fetched prekeys when there is
-    /// no session or this is at least the second retry (whatsmeow retry.go: handleRetryReceipt,
-    /// shouldRecreateSession). Sent as one `message` with `device_fanout="false"`.
+    /// session from the receipt's keys when it brings them, or from fetched prekeys when
+    /// `shouldRecreateSession` says so (whatsmeow retry.go: handleRetryReceipt). Sent as one `message` with `device_fanout="false"`.
     func answerRetry(_ receipt: Receipt) async {
         guard let retry = receipt.retry, let device else { return }
         let key = "\(receipt.sender)|\(retry.messageID)"
@@ -283,7 +282,7 @@ extension WhatsAppClient {
         do {
             if receipt.node.child("keys") != nil {
                 try await buildSession(with: PreKeyBundles.bundle(in: receipt.node, deviceID: UInt32(target.device)), for: target)
-            } else if try await !hasSession(target) || retry.count >= 2 {
+            } else if try await shouldRecreateSession(with: target, retryCount: retry.count) {
                 let answer = try await sendIQ(PreKeyBundles.query(devices: [target]))
                 guard let bundle = PreKeyBundles.bundles(in: answer)[target] else { throw PreKeyBundles.Failure.malformed("no bundle for \(target)") }
                 try await buildSession(with: bundle.get(), for: target)
@@ -304,6 +303,20 @@ extension WhatsAppClient {
         } catch {
             emit(.retryReceipt(messageID: retry.messageID, from: target, resent: false, reason: "\(error)"))
         }
+    }
+
+    /// Whether a retry receipt without keys calls for a new session from fetched prekeys: when
+    /// there is none, or from the second retry on unless one was rebuilt within the hour
+    /// (whatsmeow retry.go: shouldRecreateSession, recreateSessionTimeout).
+    func shouldRecreateSession(with device: JID, retryCount: Int) async throws -> Bool {
+        if try await !hasSession(device) {
+            sessionsRecreated[device] = .now
+            return true
+        }
+        guard retryCount >= 2 else { return false }
+        if let last = sessionsRecreated[device], ContinuousClock.now - last < .seconds(3600) { return false }
+        sessionsRecreated[device] = .now
+        return true
     }
 
     /// A `devices` notification: the user's device list changed, so the stored lists of the user

@@ -38,6 +38,8 @@ public actor WhatsAppClient {
     var recentMessages = RecentMessages()
     /// How often each device asked for each message again (whatsmeow stops answering at 10).
     var retriesAnswered: [String: Int] = [:]
+    /// When a session with a device was last rebuilt for a retry receipt without keys.
+    var sessionsRecreated: [JID: ContinuousClock.Instant] = [:]
     /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
     /// sends never step the same Signal session at once.
     var sendGate = SerialGate()
@@ -347,6 +349,7 @@ public actor WhatsAppClient {
         lastPreKeyUpload = nil
         recentMessages = RecentMessages()
         retriesAnswered = [:]
+        sessionsRecreated = [:]
     }
 
     // MARK: Incoming stanzas
