@@ -71,9 +71,53 @@ public actor LiveEngine: WhatsAppEngine {
         return code
     }
 
+    public func newExternalID() async -> String {
+        await client.newMessageID()
+    }
+
+    /// Resolves the recipient (usync: on WhatsApp at all, its LID), encrypts for every device
+    /// of the recipient and the account's own other devices, and returns on the server's ack.
+    /// Every failure is logged with its reason and thrown; nothing is reported sent without
+    /// the ack.
     public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
-        guard account != nil else { throw .notConnected }
-        throw .unavailable("sending messages with the live engine comes with part 2 of issue #16")
+        guard let account else { throw .notConnected }
+        let metadata: Logger.Metadata = ["message": "\(message.id)", "external_id": "\(message.externalID)"]
+        do {
+            let chat = try await client.chat(forPhone: .user(String(message.to.digits)))
+            var quote: TextMessage.Quote?
+            if let quoted = message.quoted {
+                let sender = try await participant(quoted.sender, addressedLike: chat, ownNumber: account.phoneNumber)
+                quote = TextMessage.Quote(stanzaID: quoted.externalID, participant: sender, text: quoted.body)
+            }
+            let content = try TextMessage.content(message.body, quoting: quote)
+            let sent = try await client.sendMessage(id: message.externalID, to: chat, content: content)
+            if sent.participantHashMatched == false {
+                logger.warning("the server's phash differs from the device list used; device lists will be fetched again", metadata: metadata)
+            }
+            return SendReceipt(
+                externalID: message.externalID, timestamp: Timestamp(millisecondsSinceEpoch: Int64(sent.timestamp.timeIntervalSince1970 * 1000)))
+        } catch SendFailure.notOnWhatsApp {
+            logger.notice("send refused: the number is not on WhatsApp", metadata: metadata)
+            throw .notOnWhatsApp(message.to)
+        } catch SendFailure.notLoggedIn {
+            logger.warning("send failed: not logged in to WhatsApp; nothing was sent", metadata: metadata)
+            throw .notConnected
+        } catch SendFailure.ackTimedOut {
+            logger.error("send failed: WhatsApp did not acknowledge the message in time; it may not have arrived", metadata: metadata)
+            throw .rejected("WhatsApp did not acknowledge the message in time; it may not have been delivered")
+        } catch {
+            logger.error("send failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            throw Self.engineError(error, doing: "send the message")
+        }
+    }
+
+    /// The JID a quote names its sender by: the LID when the chat is addressed by LID and the
+    /// LID is known, else the phone-number JID.
+    private func participant(_ sender: PhoneNumber, addressedLike chat: JID, ownNumber: PhoneNumber) async throws -> JID {
+        let phone = JID.user(String(sender.digits))
+        guard chat.isLID else { return phone }
+        if sender == ownNumber, let own = try await state.loadPairedDevice()?.lid { return own.withoutDevice }
+        return try await state.lid(forPhone: phone) ?? phone
     }
 
     /// Sends the read receipt to the chat the message came from, as it arrived (a LID or a
@@ -258,6 +302,15 @@ public actor LiveEngine: WhatsAppEngine {
             await received(message)
         case .undecryptableMessage(let message):
             await receivedUndecryptable(message)
+        case .stanza(let node) where node.tag == "receipt":
+            await receiptArrived(node)
+        case .retryReceipt(let id, let from, let resent, let reason):
+            if resent {
+                logger.info("re-sent a message for a device that could not decrypt it", metadata: ["external_id": "\(id)", "device": "\(from)"])
+            } else {
+                logger.warning(
+                    "a retry receipt was not answered", metadata: ["external_id": "\(id)", "device": "\(from)", "reason": "\(reason ?? "-")"])
+            }
         case .pairingCode, .stanza, .stopped:
             break
         }
@@ -322,7 +375,7 @@ public actor LiveEngine: WhatsAppEngine {
             type: Self.messageType(content.media), timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user,
             chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
             group: source.isGroup ? MessageGroup(id: source.chat.description, subject: message.groupSubject) : nil,
-            quoted: content.quote.map { QuotedMessage(externalID: $0.id, text: $0.text) },
+            quoted: content.quote.map { IncomingQuote(externalID: $0.id, text: $0.text) },
             fromOwnDevice: fromOwnDevice, to: to
         )
     }
@@ -359,6 +412,30 @@ public actor LiveEngine: WhatsAppEngine {
     private static func crashForTests(_ why: String) -> Never {
         FileHandle.standardError.write(Data("fault injection: exiting (\(why))\n".utf8))
         _exit(137)
+    }
+
+    /// A receipt for messages we sent moves them to `delivered` or `read`; each change is
+    /// recorded before the receipt is acknowledged, so a crash in between leaves WhatsApp to
+    /// deliver the receipt again. Receipts from the account's own devices say nothing about the
+    /// recipient and are only acknowledged.
+    private func receiptArrived(_ node: BinaryNode) async {
+        guard let receipt = Receipt(node) else { return }
+        if let status = ReceiptStatus.status(of: receipt, ownUsers: await ownUsers()) {
+            let at = receipt.timestamp.map { Timestamp(millisecondsSinceEpoch: Int64($0.timeIntervalSince1970 * 1000)) } ?? .now()
+            for id in receipt.messageIDs {
+                do {
+                    try await record(.messageStatus(MessageStatusChange(externalID: id, status: status, at: at)))
+                } catch {
+                    return  // not acknowledged: WhatsApp delivers it again
+                }
+            }
+        }
+        if receipt.kind != .retry { await client.acknowledge(node) }
+    }
+
+    private func ownUsers() async -> Set<JID> {
+        guard let device = await client.pairedDevice else { return [] }
+        return Set([device.jid.withoutDevice] + (device.lid.map { [$0.withoutDevice] } ?? []))
     }
 
     private func loggedInAs(_ loggedIn: LoggedInAccount) async {

@@ -126,6 +126,25 @@ struct StoredClientState: ClientStateStore {
         return try await read { try $0.phone(forLID: user) }.map { JID.user($0) }
     }
 
+    /// Keyed by `user@server`, so that a phone-number user and a LID user never share a list.
+    func deviceList(of user: JID) async throws -> DeviceList? {
+        let key = user.withoutDevice.description
+        guard let stored = try await read({ try $0.deviceList(ofUser: key) }) else { return nil }
+        return try RecordCoding.decode(DeviceList.self, stored.record)
+    }
+
+    func storeDeviceList(_ list: DeviceList) async throws {
+        let key = list.user.description
+        let stored = StoredDeviceList(
+            record: try RecordCoding.encode(list), fetchedAt: Timestamp(millisecondsSinceEpoch: Int64(list.fetchedAt.timeIntervalSince1970 * 1000)))
+        try await write { try $0.putDeviceList(stored, ofUser: key) }
+    }
+
+    func removeDeviceList(of user: JID) async throws {
+        let key = user.withoutDevice.description
+        try await write { try $0.removeDeviceList(ofUser: key) }
+    }
+
     func deleteSession(for address: ProtocolAddress) async throws {
         let key = RecordCoding.key(address)
         try await write { try $0.removeSignalSession(with: key) }

@@ -15,23 +15,33 @@ struct EventRecorder: EngineEventSink {
         case .incomingMessage(let incoming):
             try await recordIncoming(incoming)
         case .messageStatus(let change):
+            let messageID: MessageID
+            switch change.target {
+            case .message(let id):
+                messageID = id
+            case .external(let externalID):
+                // A receipt for a message this gateway did not send (one sent from the phone, or
+                // already gone) changes nothing.
+                guard let message = try await store.message(externalID: externalID, direction: .outgoing, in: sessionID) else { return }
+                messageID = message.id
+            }
             let announce: @Sendable (Message) -> [OutboxEvent] = { message in
                 // Receipts of outgoing messages are news for the client; an incoming message read
                 // through our own API is not.
                 message.direction == .outgoing ? [WebhookEvents.status(of: message, at: change.at)] : []
             }
             let advanced = try await store.advanceMessage(
-                change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce
+                messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce
             )
             // A receipt can overtake the gateway's own record of the send (the engine reported it
             // before the `sent` write committed): record `sent` first, so that clients always hear
             // sent, then delivered, then read.
             if advanced == nil, change.status == .delivered || change.status == .read,
-                try await store.message(change.messageID, in: sessionID)?.status == .pending
+                try await store.message(messageID, in: sessionID)?.status == .pending
             {
                 for status in [MessageStatus.sent, change.status] {
                     _ = try await store.advanceMessage(
-                        change.messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
+                        messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
                 }
             }
         case .session(let change):

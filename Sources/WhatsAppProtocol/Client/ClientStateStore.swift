@@ -40,6 +40,15 @@ public protocol ClientStateStore: DeviceStore, SignalProtocolStore, SenderKeySto
     func lid(forPhone phone: JID) async throws -> JID?
     func phone(forLID lid: JID) async throws -> JID?
 
+    // MARK: Device lists
+
+    /// The devices of `user` (a phone-number or LID user, no device) as last fetched, or nil.
+    func deviceList(of user: JID) async throws -> DeviceList?
+    /// Replaces the stored device list of `list.user`.
+    func storeDeviceList(_ list: DeviceList) async throws
+    /// Forgets `user`'s device list, so the next message asks the server again.
+    func removeDeviceList(of user: JID) async throws
+
     // MARK: Signal removals (used when a contact's identity changes)
 
     func deleteSession(for address: ProtocolAddress) async throws
@@ -92,5 +101,20 @@ public struct LIDMapping: Sendable, Hashable {
     public init(lid: JID, phone: JID) {
         self.lid = lid.withoutDevice
         self.phone = phone.withoutDevice
+    }
+}
+
+/// A user's devices as the server listed them, and when.
+public struct DeviceList: Sendable, Equatable, Codable {
+    /// The user, without device.
+    public var user: JID
+    /// Every device of the user, the primary (device 0) included.
+    public var devices: [JID]
+    public var fetchedAt: Date
+
+    public init(user: JID, devices: [JID], fetchedAt: Date) {
+        self.user = user.withoutDevice
+        self.devices = devices
+        self.fetchedAt = fetchedAt
     }
 }

@@ -17,6 +17,7 @@ public actor InMemoryClientStateStore: ClientStateStore {
     private var lidByPhone: [JID: JID] = [:]
     private var phoneByLID: [JID: JID] = [:]
     private var buffer: [Data: (plaintext: Data?, insertedAt: Date)] = [:]
+    private var deviceLists: [JID: DeviceList] = [:]
 
     public init() {}
 
@@ -41,6 +42,7 @@ public actor InMemoryClientStateStore: ClientStateStore {
         lidByPhone = [:]
         phoneByLID = [:]
         buffer = [:]
+        deviceLists = [:]
     }
 
     // MARK: ClientStateStore
@@ -78,6 +80,10 @@ public actor InMemoryClientStateStore: ClientStateStore {
 
     public func lid(forPhone phone: JID) -> JID? { lidByPhone[phone.withoutDevice] }
     public func phone(forLID lid: JID) -> JID? { phoneByLID[lid.withoutDevice] }
+
+    public func deviceList(of user: JID) -> DeviceList? { deviceLists[user.withoutDevice] }
+    public func storeDeviceList(_ list: DeviceList) { deviceLists[list.user] = list }
+    public func removeDeviceList(of user: JID) { deviceLists[user.withoutDevice] = nil }
 
     public func deleteSession(for address: ProtocolAddress) { sessions[address] = nil }
 

@@ -14,10 +14,10 @@ public actor WhatsAppClient {
     public nonisolated let events: AsyncStream<ClientEvent>
     private let eventSink: AsyncStream<ClientEvent>.Continuation
     let store: any ClientStateStore
-    private let options: WhatsAppClientOptions
+    let options: WhatsAppClientOptions
 
-    private var machine: ConnectionStateMachine
-    private var requestIDs = RequestIDGenerator()
+    var machine: ConnectionStateMachine
+    var requestIDs = RequestIDGenerator()
     private var waiters = InfoQueryWaiters()
     var credentials: DeviceCredentials?
     var device: PairedDevice?
@@ -48,6 +48,15 @@ public actor WhatsAppClient {
     var sendsActiveReceipts = false
     /// Group subjects learnt from group-info queries, by group.
     var groupSubjects: [JID: String] = [:]
+    /// The plaintexts of the messages sent last, for retry receipts.
+    var recentMessages = RecentMessages()
+    /// How often each device asked for each message again (whatsmeow stops answering at 10).
+    var retriesAnswered: [String: Int] = [:]
+    /// When a session with a device was last rebuilt for a retry receipt without keys.
+    var sessionsRecreated: [JID: ContinuousClock.Instant] = [:]
+    /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
+    /// sends never step the same Signal session at once.
+    var sendGate = SerialGate()
 
     private struct Connection {
         let generation: Int
@@ -163,7 +172,7 @@ public actor WhatsAppClient {
         return try InfoQuery.outcome(of: answer).get()
     }
 
-    private func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
+    func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
         guard let connection, let id = node.attributes.string("id") else { throw InfoQueryError.notConnected }
         return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<BinaryNode, any Error>) in
             waiters.add(id, waiter)
@@ -177,7 +186,7 @@ public actor WhatsAppClient {
 
     /// Whether the client is logged in now or becomes so within `limit`; false at once when
     /// it stopped (a logout or a replacement is never retried through).
-    private func waitUntilLoggedIn(within limit: Duration) async -> Bool {
+    func waitUntilLoggedIn(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             switch machine.state {
@@ -366,6 +375,9 @@ public actor WhatsAppClient {
         device = nil
         pendingLink = nil
         lastPreKeyUpload = nil
+        recentMessages = RecentMessages()
+        retriesAnswered = [:]
+        sessionsRecreated = [:]
     }
 
     // MARK: Incoming stanzas
@@ -388,8 +400,20 @@ public actor WhatsAppClient {
             receivedIB(node)
         case "notification":
             await receivedNotification(node)
-        case "receipt", "call":
-            // Handed on; acknowledged as whatsmeow does (receipt.go, call.go).
+        case "receipt":
+            // A retry receipt is answered here, with the message encrypted again for the device
+            // that asked, then acknowledged. Other receipts are handed on unacknowledged: the
+            // owner acknowledges them once it has recorded them (`acknowledge(_:)`), so that a
+            // crash before that leaves the server to deliver them again (whatsmeow receipt.go).
+            if let receipt = Receipt(node), receipt.kind == .retry {
+                Task { [weak self] in
+                    await self?.answerRetry(receipt)
+                    await self?.acknowledge(node)
+                }
+            }
+            emit(.stanza(node))
+        case "call":
+            // Handed on; acknowledged as whatsmeow does (call.go).
             emit(.stanza(node))
             acknowledge(node)
         case "ack":
@@ -493,6 +517,10 @@ public actor WhatsAppClient {
                 let generation = generation
                 Task { [weak self] in await self?.uploadPreKeys(count: PreKeys.batchCount, generation: generation) }
             }
+        case "devices":
+            acknowledge(node)
+            await deviceListChanged(node)
+            emit(.stanza(node))
         default:
             acknowledge(node)
             emit(.stanza(node))
@@ -521,8 +549,9 @@ public actor WhatsAppClient {
         Task { [weak self] in _ = try? await self?.sendIQ(finish.query) }
     }
 
-    /// `<ack class=TAG id to=FROM [participant] [recipient] [type]/>` (whatsmeow receipt.go: sendAck).
-    private func acknowledge(_ node: BinaryNode) {
+    /// Acknowledges a stanza handed on by `events` (`<ack class=TAG id to=FROM [participant]
+    /// [recipient] [type]/>`, whatsmeow receipt.go: sendAck), once the owner has dealt with it.
+    public func acknowledge(_ node: BinaryNode) {
         guard let id = node.attributes["id"], let from = node.attributes["from"] else { return }
         var attributes: BinaryNode.Attributes = ["class": .string(node.tag), "id": id, "to": from]
         if let participant = node.attributes["participant"] { attributes["participant"] = participant }
