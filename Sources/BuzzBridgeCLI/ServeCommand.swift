@@ -110,13 +110,20 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var waKeepalive: String?
 
+    @Option(
+        help:
+            "WhatsApp: seconds a sent message waits for the server's ack before it is marked failed (default 75) (env BUZZBRIDGE_WA_ACK_TIMEOUT)."
+    )
+    var waAckTimeout: String?
+
     /// The flags, or the environment where a flag is left out.
     private var whatsApp: WhatsAppConnectionSettings {
         let environment = ProcessInfo.processInfo.environment
         return WhatsAppConnectionSettings(
             proxy: waProxy ?? environment["BUZZBRIDGE_WA_PROXY"], caFile: waCaFile ?? environment["BUZZBRIDGE_WA_CA_FILE"],
             noiseRootKey: waNoiseRootKey ?? environment["BUZZBRIDGE_WA_NOISE_ROOT_KEY"], version: waVersion ?? environment["BUZZBRIDGE_WA_VERSION"],
-            keepAlive: waKeepalive ?? environment["BUZZBRIDGE_WA_KEEPALIVE"]
+            keepAlive: waKeepalive ?? environment["BUZZBRIDGE_WA_KEEPALIVE"],
+            ackTimeout: waAckTimeout ?? environment["BUZZBRIDGE_WA_ACK_TIMEOUT"]
         )
     }
 

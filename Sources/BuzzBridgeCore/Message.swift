@@ -12,6 +12,9 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
     case sent
     case delivered
     case failed
+    /// An incoming message the live engine could not decrypt (yet): WhatsApp was asked to send it
+    /// again, and the decrypted delivery replaces it (same id, then `unread`).
+    case undecryptable
 
     /// Outgoing receipts only move forward (a late `delivered` must not undo `read`).
     public func canAdvance(to next: MessageStatus) -> Bool {
@@ -47,16 +50,25 @@ public struct Message: Sendable, Equatable {
     public var mediaURL: String?
     public var replyTo: MessageID?
     public var readAt: Timestamp?
+    /// The sender's LID user (digits before `@lid`), for incoming messages of live sessions.
+    public var lid: String?
+    /// The chat as WhatsApp addressed it (live sessions): where read receipts go.
+    public var chatJID: String?
+    /// The sender as WhatsApp named it, in groups (the read receipt's participant).
+    public var senderJID: String?
+    /// The group the message was sent in, when it was.
+    public var group: MessageGroup?
 
     /// The other party of the conversation this message belongs to.
     public var contact: PhoneNumber { direction == .incoming ? from : to }
-    public var hasMedia: Bool { mediaURL != nil }
+    /// Media messages have media even before their file can be fetched.
+    public var hasMedia: Bool { mediaURL != nil || type != .text }
 
     public init(
         id: MessageID, sessionID: SessionID, externalID: String? = nil, direction: MessageDirection,
         from: PhoneNumber, fromName: String? = nil, to: PhoneNumber, body: String, status: MessageStatus,
         timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, replyTo: MessageID? = nil,
-        readAt: Timestamp? = nil
+        readAt: Timestamp? = nil, lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil, group: MessageGroup? = nil
     ) {
         self.id = id
         self.sessionID = sessionID
@@ -72,5 +84,9 @@ public struct Message: Sendable, Equatable {
         self.mediaURL = mediaURL
         self.replyTo = replyTo
         self.readAt = readAt
+        self.lid = lid
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+        self.group = group
     }
 }

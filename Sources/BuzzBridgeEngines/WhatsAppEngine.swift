@@ -14,8 +14,13 @@ public protocol WhatsAppEngine: Sendable {
     /// (WhatsApp → Linked devices → Link with phone number). `phone` is the account's number.
     func pairingCode(phone: PhoneNumber) async throws(EngineError) -> LinkingCode
 
-    /// Hands a message to WhatsApp. Returns once WhatsApp accepted it; later receipts arrive as
-    /// ``EngineEvent/messageStatus(_:)`` events naming `message.id`.
+    /// The WhatsApp id the next outgoing message will carry (`3EB0…` on the live engine). The
+    /// gateway stores it with the `pending` message before calling ``send(_:)``, so that a crash
+    /// after the message left still lets its receipts find it.
+    func newExternalID() async -> String
+
+    /// Hands a message to WhatsApp under `message.externalID`. Returns once WhatsApp accepted it;
+    /// later receipts arrive as ``EngineEvent/messageStatus(_:)`` events naming that id.
     func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt
 
     /// Tells the sender that an incoming message was read (blue ticks).
@@ -69,16 +74,36 @@ public struct LinkingCode: Sendable, Equatable {
 
 public struct OutgoingMessage: Sendable, Equatable {
     public var id: MessageID
+    /// The id from ``WhatsAppEngine/newExternalID()``, already stored with the message.
+    public var externalID: String
     public var to: PhoneNumber
     public var body: String
-    /// The WhatsApp id of the message this one quotes, when it replies to one.
-    public var quotedExternalID: String?
+    /// The message this one replies to, when it does.
+    public var quoted: QuotedMessage?
 
-    public init(id: MessageID, to: PhoneNumber, body: String, quotedExternalID: String? = nil) {
+    public init(id: MessageID, externalID: String, to: PhoneNumber, body: String, quoted: QuotedMessage? = nil) {
         self.id = id
+        self.externalID = externalID
         self.to = to
         self.body = body
-        self.quotedExternalID = quotedExternalID
+        self.quoted = quoted
+    }
+}
+
+/// What a reply shows of the message it quotes.
+public struct QuotedMessage: Sendable, Equatable {
+    /// The quoted message's WhatsApp id.
+    public var externalID: String
+    /// Who wrote it: the contact for an incoming message, the account for an outgoing one.
+    public var sender: PhoneNumber
+    public var fromMe: Bool
+    public var body: String
+
+    public init(externalID: String, sender: PhoneNumber, fromMe: Bool, body: String) {
+        self.externalID = externalID
+        self.sender = sender
+        self.fromMe = fromMe
+        self.body = body
     }
 }
 
@@ -95,39 +120,103 @@ public struct SendReceipt: Sendable, Equatable {
 public struct IncomingMessageReference: Sendable, Equatable {
     public var externalID: String
     public var from: PhoneNumber
+    /// The chat as the message arrived (`…@lid`, `…@s.whatsapp.net`, `…@g.us`): the read receipt
+    /// goes there. Nil for engines that do not report it (the sandbox).
+    public var chatJID: String?
+    /// In a group, the sender as the message named it (the read receipt's participant).
+    public var senderJID: String?
 
-    public init(externalID: String, from: PhoneNumber) {
+    public init(externalID: String, from: PhoneNumber, chatJID: String? = nil, senderJID: String? = nil) {
         self.externalID = externalID
         self.from = from
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+    }
+}
+
+/// The message an incoming reply quotes, as the reply names it.
+public struct IncomingQuote: Sendable, Equatable {
+    /// WhatsApp's id of the quoted message.
+    public var externalID: String
+    public var text: String?
+
+    public init(externalID: String, text: String?) {
+        self.externalID = externalID
+        self.text = text
     }
 }
 
 public struct IncomingMessage: Sendable, Equatable {
-    /// WhatsApp's id; the gateway drops a second delivery of the same id.
+    /// WhatsApp's id; the gateway drops a second delivery of the same id, except that a message
+    /// stored as undecryptable is replaced by its decrypted delivery.
     public var externalID: String
+    /// The sender's phone number, never a LID; for ``fromOwnDevice`` messages the account's own.
     public var from: PhoneNumber
     public var fromName: String?
     public var body: String
     public var type: MessageType
     public var timestamp: Timestamp
+    /// The sender's LID user (the digits before `@lid`), when known.
+    public var lid: String?
+    /// The chat as WhatsApp addressed it; read receipts go there.
+    public var chatJID: String?
+    /// The sender as the stanza named it (a group's participant), for read receipts in groups.
+    public var senderJID: String?
+    public var group: MessageGroup?
+    public var quoted: IncomingQuote?
+    /// Sent by the account itself from another device (its phone): stored as an outgoing message
+    /// to ``to``.
+    public var fromOwnDevice: Bool
+    /// For ``fromOwnDevice`` messages: the contact it went to.
+    public var to: PhoneNumber?
+    /// The message could not be decrypted (yet): stored with status `undecryptable` and replaced
+    /// when WhatsApp delivers it again decrypted.
+    public var undecryptable: Bool
 
-    public init(externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp) {
+    public init(
+        externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp,
+        lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil, group: MessageGroup? = nil, quoted: IncomingQuote? = nil,
+        fromOwnDevice: Bool = false, to: PhoneNumber? = nil, undecryptable: Bool = false
+    ) {
         self.externalID = externalID
         self.from = from
         self.fromName = fromName
         self.body = body
         self.type = type
         self.timestamp = timestamp
+        self.lid = lid
+        self.chatJID = chatJID
+        self.senderJID = senderJID
+        self.group = group
+        self.quoted = quoted
+        self.fromOwnDevice = fromOwnDevice
+        self.to = to
+        self.undecryptable = undecryptable
     }
 }
 
+/// A new status of an outgoing message, named by the gateway's id or by WhatsApp's.
 public struct MessageStatusChange: Sendable, Equatable {
-    public var messageID: MessageID
+    public enum Target: Sendable, Equatable {
+        case message(MessageID)
+        /// The WhatsApp id the message was sent with (a receipt names only that).
+        case external(String)
+    }
+
+    public var target: Target
     public var status: MessageStatus
     public var at: Timestamp
 
     public init(messageID: MessageID, status: MessageStatus, at: Timestamp) {
-        self.messageID = messageID
+        self.init(target: .message(messageID), status: status, at: at)
+    }
+
+    public init(externalID: String, status: MessageStatus, at: Timestamp) {
+        self.init(target: .external(externalID), status: status, at: at)
+    }
+
+    public init(target: Target, status: MessageStatus, at: Timestamp) {
+        self.target = target
         self.status = status
         self.at = at
     }

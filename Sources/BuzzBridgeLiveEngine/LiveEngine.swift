@@ -71,14 +71,66 @@ public actor LiveEngine: WhatsAppEngine {
         return code
     }
 
-    public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
-        guard account != nil else { throw .notConnected }
-        throw .unavailable("sending messages with the live engine comes with part 2 of issue #16")
+    public func newExternalID() async -> String {
+        await client.newMessageID()
     }
 
+    /// Resolves the recipient (usync: on WhatsApp at all, its LID), encrypts for every device
+    /// of the recipient and the account's own other devices, and returns on the server's ack.
+    /// Every failure is logged with its reason and thrown; nothing is reported sent without
+    /// the ack.
+    public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
+        guard let account else { throw .notConnected }
+        let metadata: Logger.Metadata = ["message": "\(message.id)", "external_id": "\(message.externalID)"]
+        do {
+            let chat = try await client.chat(forPhone: .user(String(message.to.digits)))
+            var quote: TextMessage.Quote?
+            if let quoted = message.quoted {
+                let sender = try await participant(quoted.sender, addressedLike: chat, ownNumber: account.phoneNumber)
+                quote = TextMessage.Quote(stanzaID: quoted.externalID, participant: sender, text: quoted.body)
+            }
+            let content = try TextMessage.content(message.body, quoting: quote)
+            let sent = try await client.sendMessage(id: message.externalID, to: chat, content: content)
+            if sent.participantHashMatched == false {
+                logger.warning("the server's phash differs from the device list used; device lists will be fetched again", metadata: metadata)
+            }
+            return SendReceipt(
+                externalID: message.externalID, timestamp: Timestamp(millisecondsSinceEpoch: Int64(sent.timestamp.timeIntervalSince1970 * 1000)))
+        } catch SendFailure.notOnWhatsApp {
+            logger.notice("send refused: the number is not on WhatsApp", metadata: metadata)
+            throw .notOnWhatsApp(message.to)
+        } catch SendFailure.notLoggedIn {
+            logger.warning("send failed: not logged in to WhatsApp; nothing was sent", metadata: metadata)
+            throw .notConnected
+        } catch SendFailure.ackTimedOut {
+            logger.error("send failed: WhatsApp did not acknowledge the message in time; it may not have arrived", metadata: metadata)
+            throw .rejected("WhatsApp did not acknowledge the message in time; it may not have been delivered")
+        } catch {
+            logger.error("send failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            throw Self.engineError(error, doing: "send the message")
+        }
+    }
+
+    /// The JID a quote names its sender by: the LID when the chat is addressed by LID and the
+    /// LID is known, else the phone-number JID.
+    private func participant(_ sender: PhoneNumber, addressedLike chat: JID, ownNumber: PhoneNumber) async throws -> JID {
+        let phone = JID.user(String(sender.digits))
+        guard chat.isLID else { return phone }
+        if sender == ownNumber, let own = try await state.loadPairedDevice()?.lid { return own.withoutDevice }
+        return try await state.lid(forPhone: phone) ?? phone
+    }
+
+    /// Sends the read receipt to the chat the message came from, as it arrived (a LID or a
+    /// phone-number JID; a group with the sender as participant).
     public func markRead(_ message: IncomingMessageReference) async throws(EngineError) {
         guard account != nil else { throw .notConnected }
-        throw .unavailable("read receipts with the live engine come with part 2 of issue #16")
+        let chat = message.chatJID.flatMap { try? JID(parsing: $0) } ?? JID.user(String(message.from.digits))
+        let sender = message.senderJID.flatMap { try? JID(parsing: $0) }
+        do {
+            try await client.markRead([message.externalID], chat: chat, sender: sender)
+        } catch {
+            throw Self.engineError(error, doing: "send the read receipt")
+        }
     }
 
     /// Tells WhatsApp first (`remove-companion-device`) when connected, then wipes the keys and
@@ -246,9 +298,144 @@ public actor LiveEngine: WhatsAppEngine {
             logger.notice("keepalive answered again")
         case .offlineSyncCompleted(let count):
             logger.debug("offline sync completed", metadata: ["count": "\(count)"])
+        case .message(let message):
+            await received(message)
+        case .undecryptableMessage(let message):
+            await receivedUndecryptable(message)
+        case .stanza(let node) where node.tag == "receipt":
+            await receiptArrived(node)
+        case .retryReceipt(let id, let from, let resent, let reason):
+            if resent {
+                logger.info("re-sent a message for a device that could not decrypt it", metadata: ["external_id": "\(id)", "device": "\(from)"])
+            } else {
+                logger.warning(
+                    "a retry receipt was not answered", metadata: ["external_id": "\(id)", "device": "\(from)", "reason": "\(reason ?? "-")"])
+            }
         case .pairingCode, .stanza, .stopped:
             break
         }
+    }
+
+    // MARK: Incoming messages
+
+    /// Records the message, then lets the client send the delivery receipt: a message is
+    /// acknowledged to WhatsApp only once it is stored. One that cannot be recorded stays
+    /// unanswered, so WhatsApp delivers it again after the next reconnect.
+    private func received(_ message: ReceivedMessage) async {
+        guard let incoming = incomingMessage(message) else {
+            logger.error(
+                "incoming message without a phone number for its sender; left unanswered so WhatsApp delivers it again",
+                metadata: ["id": "\(message.id)", "sender": "\(message.source.sender)"])
+            return
+        }
+        if Self.crashBeforeStoringForTests { Self.crashForTests("received \(message.id), not yet stored") }
+        do {
+            try await record(.incomingMessage(incoming))
+        } catch {
+            return
+        }
+        await client.confirm(message.delivery)
+    }
+
+    private func receivedUndecryptable(_ message: UndecryptableMessage) async {
+        logger.warning(
+            "could not decrypt an incoming message; asked the sender to send it again",
+            metadata: ["id": "\(message.id)", "sender": "\(message.source.sender)", "reason": "\(message.reason)", "retry": "\(message.retryCount)"])
+        let sender = Self.phone(message.senderPhone)
+        guard let from = message.source.isFromMe ? account?.phoneNumber : sender else { return }
+        let incoming = IncomingMessage(
+            externalID: message.id, from: from, fromName: message.source.isFromMe ? nil : message.pushName, body: "",
+            timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user, chatJID: message.source.chat.description,
+            senderJID: message.source.isGroup ? message.source.sender.withoutDevice.description : nil,
+            group: message.source.isGroup ? MessageGroup(id: message.source.chat.description) : nil,
+            fromOwnDevice: message.source.isFromMe, to: message.source.isFromMe ? Self.phone(message.chatPhone) : nil, undecryptable: true
+        )
+        if message.source.isFromMe, incoming.to == nil { return }
+        do {
+            try await record(.incomingMessage(incoming))
+        } catch {
+            return
+        }
+        await client.confirm(message.delivery)
+    }
+
+    /// The gateway's view of a decrypted message; nil when the sender's phone number is unknown
+    /// (never a LID in its place).
+    private func incomingMessage(_ message: ReceivedMessage) -> IncomingMessage? {
+        let source = message.source
+        let fromOwnDevice = source.isFromMe
+        guard let from = fromOwnDevice ? account?.phoneNumber ?? Self.phone(message.senderPhone) : Self.phone(message.senderPhone) else {
+            return nil
+        }
+        let to = fromOwnDevice && !source.isGroup ? Self.phone(message.chatPhone) : nil
+        if fromOwnDevice, !source.isGroup, to == nil { return nil }
+        let content = message.content
+        return IncomingMessage(
+            externalID: message.id, from: from, fromName: fromOwnDevice ? nil : message.pushName, body: content.text,
+            type: Self.messageType(content.media), timestamp: Self.timestamp(message.timestamp), lid: message.senderLID?.user,
+            chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
+            group: source.isGroup ? MessageGroup(id: source.chat.description, subject: message.groupSubject) : nil,
+            quoted: content.quote.map { IncomingQuote(externalID: $0.id, text: $0.text) },
+            fromOwnDevice: fromOwnDevice, to: to
+        )
+    }
+
+    private static func phone(_ jid: JID?) -> PhoneNumber? {
+        guard let jid, jid.server == JID.Server.user else { return nil }
+        return PhoneNumber(digits: jid.user)
+    }
+
+    private static func timestamp(_ date: Date) -> Timestamp {
+        date.timeIntervalSince1970 > 0 ? Timestamp(millisecondsSinceEpoch: Int64(date.timeIntervalSince1970 * 1000)) : .now()
+    }
+
+    private static func messageType(_ media: MessageContent.MediaKind?) -> MessageType {
+        switch media {
+        case nil: .text
+        case .image?, .sticker?: .image
+        case .video?: .video
+        case .audio?: .audio
+        case .document?: .document
+        }
+    }
+
+    /// Test builds only: `BUZZBRIDGE_TEST_CRASH_BEFORE_STORING=1` ends the process right after a
+    /// message is decrypted (and buffered) and before it is stored, as `kill -9` would.
+    private static var crashBeforeStoringForTests: Bool {
+        #if DEBUG
+        ProcessInfo.processInfo.environment["BUZZBRIDGE_TEST_CRASH_BEFORE_STORING"] == "1"
+        #else
+        false
+        #endif
+    }
+
+    private static func crashForTests(_ why: String) -> Never {
+        FileHandle.standardError.write(Data("fault injection: exiting (\(why))\n".utf8))
+        _exit(137)
+    }
+
+    /// A receipt for messages we sent moves them to `delivered` or `read`; each change is
+    /// recorded before the receipt is acknowledged, so a crash in between leaves WhatsApp to
+    /// deliver the receipt again. Receipts from the account's own devices say nothing about the
+    /// recipient and are only acknowledged.
+    private func receiptArrived(_ node: BinaryNode) async {
+        guard let receipt = Receipt(node) else { return }
+        if let status = ReceiptStatus.status(of: receipt, ownUsers: await ownUsers()) {
+            let at = receipt.timestamp.map { Timestamp(millisecondsSinceEpoch: Int64($0.timeIntervalSince1970 * 1000)) } ?? .now()
+            for id in receipt.messageIDs {
+                do {
+                    try await record(.messageStatus(MessageStatusChange(externalID: id, status: status, at: at)))
+                } catch {
+                    return  // not acknowledged: WhatsApp delivers it again
+                }
+            }
+        }
+        if receipt.kind != .retry { await client.acknowledge(node) }
+    }
+
+    private func ownUsers() async -> Set<JID> {
+        guard let device = await client.pairedDevice else { return [] }
+        return Set([device.jid.withoutDevice] + (device.lid.map { [$0.withoutDevice] } ?? []))
     }
 
     private func loggedInAs(_ loggedIn: LoggedInAccount) async {

@@ -126,6 +126,25 @@ struct StoredClientState: ClientStateStore {
         return try await read { try $0.phone(forLID: user) }.map { JID.user($0) }
     }
 
+    /// Keyed by `user@server`, so that a phone-number user and a LID user never share a list.
+    func deviceList(of user: JID) async throws -> DeviceList? {
+        let key = user.withoutDevice.description
+        guard let stored = try await read({ try $0.deviceList(ofUser: key) }) else { return nil }
+        return try RecordCoding.decode(DeviceList.self, stored.record)
+    }
+
+    func storeDeviceList(_ list: DeviceList) async throws {
+        let key = list.user.description
+        let stored = StoredDeviceList(
+            record: try RecordCoding.encode(list), fetchedAt: Timestamp(millisecondsSinceEpoch: Int64(list.fetchedAt.timeIntervalSince1970 * 1000)))
+        try await write { try $0.putDeviceList(stored, ofUser: key) }
+    }
+
+    func removeDeviceList(of user: JID) async throws {
+        let key = user.withoutDevice.description
+        try await write { try $0.removeDeviceList(ofUser: key) }
+    }
+
     func deleteSession(for address: ProtocolAddress) async throws {
         let key = RecordCoding.key(address)
         try await write { try $0.removeSignalSession(with: key) }
@@ -138,6 +157,54 @@ struct StoredClientState: ClientStateStore {
     func deleteIdentity(for address: ProtocolAddress) async throws {
         let key = RecordCoding.key(address)
         try await write { try $0.removeIdentity(of: key) }
+    }
+
+    // MARK: Decrypt buffer
+
+    func bufferedDecryption(key: Data) async throws -> BufferedDecryption? {
+        let hash = Array(key)
+        guard let entry = try await read({ try $0.bufferedDecryption(hash: hash) }) else { return nil }
+        return entry.plaintext.map { .plaintext(Data($0)) } ?? .processed
+    }
+
+    /// The ratchet step, the identity seen, the consumed prekey, the sender keys and the plaintext
+    /// in one transaction: a crash keeps all of them or none.
+    func commitDecryption(_ commit: DecryptionCommit) async throws {
+        let changes = commit.changes
+        let sessions = changes.sessions.map { (RecordCoding.key($0.key), Array($0.value.serialized)) }
+        let identities = changes.identities.map { (RecordCoding.key($0.key), Array($0.value.serialized)) }
+        let preKeys = Array(changes.removedPreKeys)
+        let senderKeys = changes.senderKeys.map { ($0.key.groupId, RecordCoding.key($0.key.sender), Array($0.value.serialized)) }
+        let hash = Array(commit.bufferKey), plaintext = Array(commit.plaintext)
+        let serverTimestamp = Timestamp(millisecondsSinceEpoch: Int64(commit.serverTimestamp.timeIntervalSince1970 * 1000))
+        try await write { tx in
+            for (address, record) in sessions { try tx.putSignalSession(record, with: address) }
+            for (address, identity) in identities { try tx.putIdentity(identity, of: address) }
+            for id in preKeys { try tx.removePreKey(id: id) }
+            for (group, sender, record) in senderKeys { try tx.putSenderKey(record, group: group, sender: sender) }
+            try tx.putBufferedDecryption(hash: hash, plaintext: plaintext, serverTimestamp: serverTimestamp, insertedAt: .now())
+        }
+    }
+
+    func clearBufferedPlaintext(key: Data) async throws {
+        let hash = Array(key)
+        try await write { try $0.clearBufferedPlaintext(hash: hash) }
+    }
+
+    func removeBufferedDecryptions(before date: Date) async throws {
+        let time = Timestamp(millisecondsSinceEpoch: Int64(date.timeIntervalSince1970 * 1000))
+        try await write { try $0.removeBufferedDecryptions(insertedBefore: time) }
+    }
+
+    /// Reserves the id, stores the key and marks it given out in one transaction.
+    func storeGivenOutPreKey(_ record: PreKeyRecord) async throws {
+        let (id, bytes) = (record.id, Array(record.serialized))
+        try await write { tx in
+            let reserved = try tx.reservePreKeyIDs(count: 1)
+            guard reserved == [id] else { throw Failure.preKeyIDsOutOfOrder(expected: reserved, got: [id]) }
+            try tx.putPreKey(id: id, record: bytes)
+            try tx.markPreKeysUploaded([id])
+        }
     }
 
     // MARK: Signal stores

@@ -16,13 +16,19 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
     /// DEADLINE, reconnect after GIVE_UP without an answer. WhatsApp Web's timing unless set;
     /// shorter only so that a test against a server double sees a lost connection sooner.
     public var keepAlive: String?
+    /// Seconds a sent message waits for the server's ack (0.1 to 600).
+    public var ackTimeout: String?
 
-    public init(proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil, keepAlive: String? = nil) {
+    public init(
+        proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil, keepAlive: String? = nil,
+        ackTimeout: String? = nil
+    ) {
         self.proxy = proxy
         self.caFile = caFile
         self.noiseRootKey = noiseRootKey
         self.version = version
         self.keepAlive = keepAlive
+        self.ackTimeout = ackTimeout
     }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -74,6 +80,12 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
                 minimumInterval: .milliseconds(Int64(minimum * 1000)), maximumInterval: .milliseconds(Int64(maximum * 1000)),
                 responseDeadline: .milliseconds(Int64(deadline * 1000)), maximumFailTime: .milliseconds(Int64(giveUp * 1000))
             )
+        }
+        if let ackTimeout {
+            guard let seconds = Double(ackTimeout), (0.1...600).contains(seconds) else {
+                throw Invalid(description: "--wa-ack-timeout must be a number of seconds from 0.1 to 600, got \(ackTimeout)")
+            }
+            options.messageAckTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
         }
         return options
     }

@@ -13,16 +13,16 @@ import Testing
 /// proxy, its Noise root, its phone).
 @Suite("Live engine end to end against the server double", .serialized)
 struct LiveEngineEndToEndTests {
-    private let phone = "60123456789"
+    let phone = "60123456789"
 
     /// A data folder with a live session and a webhook endpoint for it, made with the CLI.
-    private struct Setup {
+    struct Setup {
         let data: String
         let apiKey: String
         let sessionID: String
     }
 
-    private func setUp(receiver: WebhookReceiver) async throws -> Setup {
+    func setUp(receiver: WebhookReceiver, events: String = "session.status") async throws -> Setup {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-live-e2e-\(UUID().uuidString)").path
         let created = try await BuzzBridgeExecutable.run(["sessions", "create", "--data", data, "--kind", "live", "--name", "OFYS Support"])
         #expect(created.status == 0, "\(created.output)")
@@ -33,22 +33,21 @@ struct LiveEngineEndToEndTests {
         let apiKey = try field("api_key"), sessionID = try field("session_id")
         #expect(apiKey.hasPrefix("bzb_live_"))
         let webhook = try await BuzzBridgeExecutable.run([
-            "webhooks", "set", "--data", data, "--session", sessionID, "--url", receiver.url, "--secret", "live_secret", "--events", "session.status",
+            "webhooks", "set", "--data", data, "--session", sessionID, "--url", receiver.url, "--secret", "live_secret", "--events", events,
         ])
         #expect(webhook.status == 0, "\(webhook.output)")
         return Setup(data: data, apiKey: apiKey, sessionID: sessionID)
     }
 
-    private func serve(_ setup: Setup, _ double: WhatsAppServerDouble) throws -> ServerProcess {
+    func serve(_ setup: Setup, _ double: WhatsAppServerDouble, extra: [String] = []) throws -> ServerProcess {
         try ServerProcess(
             arguments: [
                 "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--webhook-retry-delays", "1",
                 "--log-level", "warning",
-            ] + double.serveArguments)
+            ] + double.serveArguments + extra)
     }
 
-    private func api(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> (Int, [String: Any])
-    {
+    func api(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -62,11 +61,11 @@ struct LiveEngineEndToEndTests {
         return (Int(response.status.code), json)
     }
 
-    private func status(_ base: String, _ key: String) async throws -> [String: Any] {
+    func status(_ base: String, _ key: String) async throws -> [String: Any] {
         try await api(base, key, .GET, "/api/session/status").1["data"] as? [String: Any] ?? [:]
     }
 
-    private func eventually(_ what: String, within timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    func eventually(_ what: String, within timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return }
@@ -81,7 +80,7 @@ struct LiveEngineEndToEndTests {
     }
 
     /// The `change` of each `session.status` webhook received so far, in order.
-    private func changes(_ receiver: WebhookReceiver) -> [String] {
+    func changes(_ receiver: WebhookReceiver) -> [String] {
         receiver.requests.compactMap { ($0.json["data"] as? [String: Any])?["change"] as? String }
     }
 
@@ -314,7 +313,7 @@ struct LiveEngineEndToEndTests {
 
     /// Shows the QR, lets the double's phone scan it and waits until the session is connected;
     /// returns the device's JID.
-    private func link(_ base: String, _ setup: Setup, _ double: WhatsAppServerDouble) async throws -> String {
+    func link(_ base: String, _ setup: Setup, _ double: WhatsAppServerDouble) async throws -> String {
         let (_, qr) = try await api(base, setup.apiKey, .GET, "/api/qr")
         let uri = try #require((qr["data"] as? [String: Any])?["qr_code"] as? String)
         let png = try #require(Data(base64Encoded: String(uri.dropFirst("data:image/png;base64,".count))))
@@ -326,7 +325,7 @@ struct LiveEngineEndToEndTests {
         return try #require(scanned["jid"] as? String)
     }
 
-    private func logins(_ double: WhatsAppServerDouble, _ jid: String) async throws -> Int {
+    func logins(_ double: WhatsAppServerDouble, _ jid: String) async throws -> Int {
         try await double.clients().filter { $0["jid"] as? String == jid && $0["payload"] as? String == "login" }.count
     }
 

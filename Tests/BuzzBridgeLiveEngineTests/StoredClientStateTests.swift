@@ -123,4 +123,42 @@ struct StoredClientStateTests {
             #expect(try await again.identity(for: contactAddress) == nil)
         }
     }
+
+    @Test func aDecryptionIsStoredWithItsPlaintextAndTheBufferForgetsOnlyThePlaintext() async throws {
+        try await withState { state, reopen in
+            _ = try await state.loadOrCreateCredentials()
+            let preKeys = KeyHelper.generatePreKeys(start: try await state.nextPreKeyID(), count: 2)
+            try await state.storeGeneratedPreKeys(preKeys)
+            let contact = ProtocolAddress(name: "100000000000002_1", deviceId: 0)
+            let identity = ECKeyPair.generate().publicKey
+            var changes = SignalStateChanges()
+            changes.identities[contact] = identity
+            changes.removedPreKeys = [preKeys[0].id]
+            let key = DecryptionBuffer.key(ciphertext: Data([7, 7, 7]), context: ["prekey", "100000000000002@lid"])
+            #expect(try await state.bufferedDecryption(key: key) == nil)
+            try await state.commitDecryption(
+                DecryptionCommit(bufferKey: key, plaintext: Data("padded".utf8), serverTimestamp: Date(), changes: changes))
+
+            // After a crash (a reopen): the state change and the plaintext, together.
+            let again = try await reopen()
+            #expect(try await again.bufferedDecryption(key: key) == .plaintext(Data("padded".utf8)))
+            #expect(try await again.identity(for: contact) == identity)
+            #expect(try await again.loadPreKey(id: preKeys[0].id) == nil)
+            #expect(try await again.loadPreKey(id: preKeys[1].id) != nil)
+            try await again.clearBufferedPlaintext(key: key)
+            #expect(try await again.bufferedDecryption(key: key) == .processed)
+            try await again.removeBufferedDecryptions(before: Date().addingTimeInterval(-60))
+            #expect(try await again.bufferedDecryption(key: key) == .processed, "younger entries stay")
+            try await again.removeBufferedDecryptions(before: Date().addingTimeInterval(60))
+            #expect(try await again.bufferedDecryption(key: key) == nil)
+
+            // A prekey handed out in a retry receipt takes the next id and counts as given out.
+            let uploadedBefore = try await again.uploadedPreKeyCount()
+            let given = KeyHelper.generatePreKeys(start: try await again.nextPreKeyID(), count: 1)[0]
+            try await again.storeGivenOutPreKey(given)
+            #expect(try await again.uploadedPreKeyCount() == uploadedBefore + 1)
+            #expect(try await again.nextPreKeyID() == given.id + 1)
+            #expect(try await again.preKeysNotUploaded(limit: 10).map(\.id) == [preKeys[1].id])
+        }
+    }
 }

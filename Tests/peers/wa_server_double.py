@@ -35,7 +35,8 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
        for the next login when no such client is connected), failure_N e.g. failure_405 (at the
        next login), stop_answering_pings, cut_during_next_iq (closes the socket on the next IQ
        the client sends, before answering), no_ack_for_next_message (the client's next message is relayed but
-       never acked). Answer {"queued": bool, "applied": [conn numbers]}.
+       never acked), drop_messages (the client's messages vanish: neither relayed nor acknowledged; their ids
+       are listed in GET /state "dropped"). Answer {"queued": bool, "applied": [conn numbers]}.
   GET  /clients            {"clients": [{"conn", "state": handshake|unpaired|pairing|paired|logged-in|
                             closing|logged-out|failed|closed, "payload": registration|login, "jid", "lid",
                             "pushName", "presence", "active", "refs", "closedBy", ...}], "faults", "tunnels"}

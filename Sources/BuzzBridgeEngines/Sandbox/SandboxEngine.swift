@@ -163,10 +163,14 @@ public actor SandboxEngine: SandboxControls {
         pushName = name
     }
 
+    public func newExternalID() -> String {
+        "SBX" + RandomToken.base62(length: 17)
+    }
+
     public func send(_ message: OutgoingMessage) throws(EngineError) -> SendReceipt {
         guard linkedNumber != nil else { throw .notConnected }
         if message.to == SandboxNumbers.unregistered { throw .notOnWhatsApp(message.to) }
-        let receipt = SendReceipt(externalID: "SBX" + RandomToken.base62(length: 17), timestamp: .now())
+        let receipt = SendReceipt(externalID: message.externalID, timestamp: .now())
         switch message.to {
         case SandboxNumbers.failing:
             reportStatus(.failed, of: message.id, after: configuration.deliveryDelay)

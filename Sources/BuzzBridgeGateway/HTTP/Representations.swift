@@ -9,8 +9,10 @@ struct MessageRepresentation: JSONObject {
         object.member("direction", message.direction.rawValue)
         object.member("from", message.from.e164)
         object.member("from_name", message.fromName)
+        if let group = message.group { object.member("group", MessageGroupRepresentation(group: group)) }
         object.member("has_media", message.hasMedia)
         object.member("id", message.id.rawValue)
+        if let lid = message.lid { object.member("lid", lid) }
         object.member("media_url", message.mediaURL)
         object.member("message", message.body)
         object.member("message_type", message.type.rawValue)
@@ -19,6 +21,17 @@ struct MessageRepresentation: JSONObject {
         object.member("status", message.status.rawValue)
         object.member("timestamp", message.timestamp)
         object.member("to", message.to.e164)
+    }
+}
+
+/// The group of a live session's group message (added to the spec's message object only when
+/// the message has one): its JID and, when known, its subject.
+struct MessageGroupRepresentation: JSONObject {
+    let group: MessageGroup
+
+    func members(_ object: inout some JSONMembers) {
+        object.member("id", group.id)
+        object.member("subject", group.subject)
     }
 }
 

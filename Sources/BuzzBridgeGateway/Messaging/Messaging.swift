@@ -39,9 +39,11 @@ struct Messaging: Sendable {
         // Waits for the session's next send slot, or refuses when its queue is full.
         try await services.pacer.awaitTurn(for: session)
 
-        // Stored before it leaves, so a crash mid-send leaves a record rather than a mystery.
+        // Stored before it leaves, with the WhatsApp id it will carry, so a crash mid-send leaves a
+        // record rather than a mystery, and receipts find it even if the crash came after sending.
+        let externalID = await engine.newExternalID()
         var message = Message(
-            id: .generate(), sessionID: session.id, direction: .outgoing, from: ownNumber, fromName: session.name,
+            id: .generate(), sessionID: session.id, externalID: externalID, direction: .outgoing, from: ownNumber, fromName: session.name,
             to: request.phone, body: request.text, status: .pending, timestamp: .now(), replyTo: request.replyTo
         )
         if let idempotency {
@@ -52,7 +54,7 @@ struct Messaging: Sendable {
         let receipt: SendReceipt
         do {
             receipt = try await engine.send(
-                OutgoingMessage(id: message.id, to: request.phone, body: request.text, quotedExternalID: quoted?.externalID)
+                OutgoingMessage(id: message.id, externalID: externalID, to: request.phone, body: request.text, quoted: quoted.flatMap(Self.quote))
             )
         } catch {
             _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
@@ -65,6 +67,12 @@ struct Messaging: Sendable {
         message.status = sent?.status ?? .sent
         message.externalID = receipt.externalID
         return message
+    }
+
+    /// What a reply shows of `message`; nil for a message WhatsApp never gave an id.
+    static func quote(_ message: Message) -> QuotedMessage? {
+        guard let externalID = message.externalID else { return nil }
+        return QuotedMessage(externalID: externalID, sender: message.from, fromMe: message.direction == .outgoing, body: message.body)
     }
 
     /// Marks incoming message `id` read; returns when it was read.
@@ -83,7 +91,8 @@ struct Messaging: Sendable {
         let updated = try await services.store.advanceMessage(id, in: sessionID, to: .read, at: now, externalID: nil) { _ in [] }
         if let session = try await services.store.session(sessionID), session.status == .active, let externalID = message.externalID {
             do {
-                try await services.hub.engine(for: session).markRead(IncomingMessageReference(externalID: externalID, from: message.from))
+                try await services.hub.engine(for: session).markRead(
+                    IncomingMessageReference(externalID: externalID, from: message.from, chatJID: message.chatJID, senderJID: message.senderJID))
             } catch {
                 logger.warning("read receipt not sent", metadata: ["message": "\(id)", "error": "\(error)"])
             }

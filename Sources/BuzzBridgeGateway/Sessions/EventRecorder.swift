@@ -15,23 +15,33 @@ struct EventRecorder: EngineEventSink {
         case .incomingMessage(let incoming):
             try await recordIncoming(incoming)
         case .messageStatus(let change):
+            let messageID: MessageID
+            switch change.target {
+            case .message(let id):
+                messageID = id
+            case .external(let externalID):
+                // A receipt for a message this gateway did not send (one sent from the phone, or
+                // already gone) changes nothing.
+                guard let message = try await store.message(externalID: externalID, direction: .outgoing, in: sessionID) else { return }
+                messageID = message.id
+            }
             let announce: @Sendable (Message) -> [OutboxEvent] = { message in
                 // Receipts of outgoing messages are news for the client; an incoming message read
                 // through our own API is not.
                 message.direction == .outgoing ? [WebhookEvents.status(of: message, at: change.at)] : []
             }
             let advanced = try await store.advanceMessage(
-                change.messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce
+                messageID, in: sessionID, to: change.status, at: change.at, externalID: nil, announce: announce
             )
             // A receipt can overtake the gateway's own record of the send (the engine reported it
             // before the `sent` write committed): record `sent` first, so that clients always hear
             // sent, then delivered, then read.
             if advanced == nil, change.status == .delivered || change.status == .read,
-                try await store.message(change.messageID, in: sessionID)?.status == .pending
+                try await store.message(messageID, in: sessionID)?.status == .pending
             {
                 for status in [MessageStatus.sent, change.status] {
                     _ = try await store.advanceMessage(
-                        change.messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
+                        messageID, in: sessionID, to: status, at: change.at, externalID: nil, announce: announce)
                 }
             }
         case .session(let change):
@@ -45,12 +55,40 @@ struct EventRecorder: EngineEventSink {
             logger.error("incoming message for a session without a phone number", metadata: ["session": "\(sessionID)"])
             throw EngineError.notConnected
         }
-        let message = Message(
-            id: .generate(), sessionID: sessionID, externalID: incoming.externalID, direction: .incoming,
-            from: incoming.from, fromName: incoming.fromName, to: ownNumber, body: incoming.body,
-            status: .unread, timestamp: incoming.timestamp, type: incoming.type
+        // The account's own messages from its phone are outgoing: from the account to the contact.
+        let direction: MessageDirection = incoming.fromOwnDevice ? .outgoing : .incoming
+        let status: MessageStatus = incoming.undecryptable ? .undecryptable : incoming.fromOwnDevice ? .sent : .unread
+        var message = Message(
+            id: .generate(), sessionID: sessionID, externalID: incoming.externalID, direction: direction,
+            from: incoming.fromOwnDevice ? ownNumber : incoming.from, fromName: incoming.fromName,
+            to: incoming.fromOwnDevice ? incoming.to ?? ownNumber : ownNumber, body: incoming.body,
+            status: status, timestamp: incoming.timestamp, type: incoming.type, lid: incoming.lid, chatJID: incoming.chatJID,
+            senderJID: incoming.senderJID, group: incoming.group
         )
-        if try await !store.insertMessage(message, events: [WebhookEvents.received(message)]) {
+        let earlier = try await store.message(externalID: incoming.externalID, direction: direction, in: sessionID)
+        if let earlier {
+            // Only an undecryptable message is ever replaced, by its decrypted delivery, under its id.
+            guard earlier.status == .undecryptable, !incoming.undecryptable else {
+                logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
+                return
+            }
+            message.id = earlier.id
+        }
+        if let quoted = incoming.quoted {
+            // The reply's `reply_to`: the stored message it quotes, received or sent.
+            var earlierMessage = try await store.message(externalID: quoted.externalID, direction: .incoming, in: sessionID)
+            if earlierMessage == nil { earlierMessage = try await store.message(externalID: quoted.externalID, direction: .outgoing, in: sessionID) }
+            message.replyTo = earlierMessage?.id
+        }
+        if incoming.undecryptable {
+            logger.warning(
+                "stored an undecryptable message; WhatsApp was asked to send it again",
+                metadata: ["session": "\(sessionID)", "external_id": "\(incoming.externalID)", "message": "\(message.id)"])
+        }
+        // Announced once, when there is something to show: an undecryptable message is announced
+        // when its decrypted delivery replaces it; the phone's own messages are not news.
+        let events = incoming.undecryptable || incoming.fromOwnDevice ? [] : [WebhookEvents.received(message)]
+        if try await !store.insertMessage(message, events: events) {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
     }

@@ -30,7 +30,15 @@ enum WebhookEvents {
             json.object { data in
                 data.key("from"); data.value(message.from.e164)
                 data.key("from_name"); data.value(message.fromName)
+                if let group = message.group {
+                    data.key("group")
+                    data.object { object in
+                        object.key("id"); object.value(group.id)
+                        object.key("subject"); object.value(group.subject)
+                    }
+                }
                 data.key("has_media"); data.value(message.hasMedia)
+                if let lid = message.lid { data.key("lid"); data.value(lid) }
                 data.key("media_url"); data.value(message.mediaURL)
                 data.key("message"); data.value(message.body)
                 data.key("message_id"); data.value(message.id.rawValue)

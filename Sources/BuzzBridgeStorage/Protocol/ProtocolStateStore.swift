@@ -56,6 +56,9 @@ public protocol ProtocolStateReader {
     func phone(forLID lidUser: String) throws -> String?
 
     func deviceList(ofUser user: String) throws -> StoredDeviceList?
+
+    /// The decrypt buffer's entry for a ciphertext hash (32 bytes), if any.
+    func bufferedDecryption(hash: [UInt8]) throws -> StoredDecryption?
 }
 
 /// Reads and writes of one session's protocol state inside a transaction.
@@ -91,4 +94,11 @@ public protocol ProtocolStateTransaction: ProtocolStateReader {
 
     func putDeviceList(_ list: StoredDeviceList, ofUser user: String) throws
     func removeDeviceList(ofUser user: String) throws
+
+    /// Buffers the plaintext of a decryption under its ciphertext hash; written in the same
+    /// transaction as the ratchet step the decryption took. An entry already there is kept.
+    func putBufferedDecryption(hash: [UInt8], plaintext: [UInt8], serverTimestamp: Timestamp, insertedAt: Timestamp) throws
+    /// Drops the plaintext (the message is stored) and keeps the hash.
+    func clearBufferedPlaintext(hash: [UInt8]) throws
+    func removeBufferedDecryptions(insertedBefore: Timestamp) throws
 }

@@ -9,7 +9,9 @@ struct SQLiteProtocolState: ProtocolStateTransaction {
     let session: SessionID
 
     /// Every table holding protocol state, all keyed by `session_id` first.
-    static let tables = ["wa_device", "wa_prekeys", "wa_identities", "wa_signal_sessions", "wa_sender_keys", "wa_lid_map", "wa_device_lists"]
+    static let tables = [
+        "wa_device", "wa_prekeys", "wa_identities", "wa_signal_sessions", "wa_sender_keys", "wa_lid_map", "wa_device_lists", "wa_decrypt_buffer",
+    ]
     /// Prekey ids are 24 bits on the wire (three bytes in the upload); 0 is never used.
     static let largestPreKeyID: UInt32 = 0xFF_FFFF
 
@@ -212,6 +214,32 @@ struct SQLiteProtocolState: ProtocolStateTransaction {
 
     func removeDeviceList(ofUser user: String) throws {
         try db.run("DELETE FROM wa_device_lists WHERE session_id = ? AND user = ?", [id, user])
+    }
+
+    // MARK: Decrypt buffer
+
+    func bufferedDecryption(hash: [UInt8]) throws -> StoredDecryption? {
+        try db.rows("SELECT plaintext, inserted_at FROM wa_decrypt_buffer WHERE session_id = ? AND hash = ?", [id, Data(hash)]) { row in
+            StoredDecryption(plaintext: (row[0] as Data?).map { Array($0) }, insertedAt: Timestamp(stored: row[1]))
+        }.first
+    }
+
+    func putBufferedDecryption(hash: [UInt8], plaintext: [UInt8], serverTimestamp: Timestamp, insertedAt: Timestamp) throws {
+        try db.run(
+            """
+            INSERT INTO wa_decrypt_buffer (session_id, hash, plaintext, server_timestamp, inserted_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (session_id, hash) DO NOTHING
+            """,
+            [id, Data(hash), Data(plaintext), serverTimestamp.stored, insertedAt.stored]
+        )
+    }
+
+    func clearBufferedPlaintext(hash: [UInt8]) throws {
+        try db.run("UPDATE wa_decrypt_buffer SET plaintext = NULL WHERE session_id = ? AND hash = ?", [id, Data(hash)])
+    }
+
+    func removeBufferedDecryptions(insertedBefore time: Timestamp) throws {
+        try db.run("DELETE FROM wa_decrypt_buffer WHERE session_id = ? AND inserted_at < ?", [id, time.stored])
     }
 
     private func blob(_ sql: String, _ arguments: StatementArguments) throws -> [UInt8]? {

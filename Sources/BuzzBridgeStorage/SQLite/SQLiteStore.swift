@@ -145,12 +145,21 @@ public final class SQLiteStore: GatewayStore {
 
     public func insertMessage(_ message: Message, events: [OutboxEvent]) async throws -> Bool {
         let inserted = try await database.write { db in
+            // A message stored as undecryptable is the only one a second delivery of the same id
+            // changes: the decrypted one takes its place (and keeps its id).
             let inserted = try db.countRows(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
-                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at,
+                    lid, chat_jid, sender_jid, group_id, group_subject)
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))
+                ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+                    from_number = excluded.from_number, from_name = excluded.from_name, to_number = excluded.to_number,
+                    contact = excluded.contact, body = excluded.body, status = excluded.status, message_type = excluded.message_type,
+                    media_url = excluded.media_url, reply_to = excluded.reply_to, updated_at = excluded.updated_at,
+                    lid = excluded.lid, chat_jid = excluded.chat_jid, sender_jid = excluded.sender_jid,
+                    group_id = excluded.group_id, group_subject = excluded.group_subject
+                WHERE messages.status = 'undecryptable' AND excluded.status <> 'undecryptable'
                 RETURNING seq
                 """,
                 [
@@ -159,6 +168,7 @@ public final class SQLiteStore: GatewayStore {
                     IntactText.argument(message.body),
                     message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
                     message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
+                    message.lid, message.chatJID, message.senderJID, message.group?.id, IntactText.argument(message.group?.subject),
                 ]
             )
             guard inserted > 0 else { return false }
@@ -395,9 +405,9 @@ public final class SQLiteStore: GatewayStore {
     /// The columns `Message(row:)` reads, by position.
     static let messageColumns = """
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
-        media_url, reply_to, timestamp, read_at
+        media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject
         """
-    static let messageColumnCount = 14
+    static let messageColumnCount = 19
 
     /// Every message change is session activity; kept in the change's own transaction.
     private static func touchSession(_ id: SessionID, at time: Timestamp, in db: Database) throws {
@@ -549,7 +559,11 @@ extension Message {
             type: try value(9),
             mediaURL: row[10],
             replyTo: (row[11] as String?).map(MessageID.init(rawValue:)),
-            readAt: (row[13] as Int64?).map(Timestamp.init(stored:))
+            readAt: (row[13] as Int64?).map(Timestamp.init(stored:)),
+            lid: row[14],
+            chatJID: row[15],
+            senderJID: row[16],
+            group: (row[17] as String?).map { MessageGroup(id: $0, subject: row.intactText(18)) }
         )
     }
 }

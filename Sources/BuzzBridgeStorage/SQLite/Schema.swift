@@ -275,5 +275,31 @@ enum Schema {
             // The claim's search conversation by conversation (SQLiteStore.claimableIDs).
             "CREATE INDEX webhook_deliveries_by_conversation ON webhook_deliveries(endpoint_id, state, conversation, event_seq)",
         ],
+        // The decrypt buffer (whatsmeow's event buffer): each decrypted message's plaintext, written
+        // with the ratchet step in one transaction, keyed by the ciphertext's hash, so a message
+        // WhatsApp delivers again after a crash is answered from here. The plaintext is cleared
+        // once the message is stored; the hash stays two weeks.
+        [
+            """
+            CREATE TABLE wa_decrypt_buffer (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                hash BLOB NOT NULL,
+                plaintext BLOB,
+                server_timestamp INTEGER NOT NULL,
+                inserted_at INTEGER NOT NULL,
+                PRIMARY KEY (session_id, hash)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX wa_decrypt_buffer_by_age ON wa_decrypt_buffer(session_id, inserted_at)",
+        ],
+        // What live sessions know of a message: the sender's LID, the chat and sender as WhatsApp
+        // addressed them (read receipts go there), and the group it was sent in.
+        [
+            "ALTER TABLE messages ADD COLUMN lid TEXT",
+            "ALTER TABLE messages ADD COLUMN chat_jid TEXT",
+            "ALTER TABLE messages ADD COLUMN sender_jid TEXT",
+            "ALTER TABLE messages ADD COLUMN group_id TEXT",
+            "ALTER TABLE messages ADD COLUMN group_subject TEXT",
+        ],
     ]
 }

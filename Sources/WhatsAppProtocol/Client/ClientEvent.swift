@@ -35,9 +35,19 @@ public enum ClientEvent: Sendable, Equatable {
     case keepAliveRestored
     /// The server delivered what queued up while the device was offline.
     case offlineSyncCompleted(count: Int)
-    /// A stanza the client does not handle itself (messages, receipts, calls, other
-    /// notifications), already acknowledged when it needed it.
+    /// A message decrypted and decoded; answer it with `WhatsAppClient.confirm(_:)` once stored
+    /// (until then WhatsApp delivers it again after a reconnect, and it comes out again).
+    case message(ReceivedMessage)
+    /// A message that could not be decrypted; a retry receipt asked the sender for it again.
+    /// Confirm it like a message once stored; the re-sent message arrives as `message`.
+    case undecryptableMessage(UndecryptableMessage)
+    /// A stanza the client does not handle itself (receipts, calls, other notifications).
+    /// Notifications and calls are already acknowledged; receipts (except retry receipts) are
+    /// the owner's to acknowledge with `acknowledge(_:)` once recorded.
     case stanza(BinaryNode)
+    /// A device asked for a message we sent again (a retry receipt): `resent` when it was
+    /// encrypted for that device and sent, else why not.
+    case retryReceipt(messageID: String, from: JID, resent: Bool, reason: String?)
     /// The connection ended and the client does not reconnect: the device is not paired (or
     /// reconnecting is off). `start` connects again (and brings new refs).
     case disconnected(ReconnectReason)

@@ -21,6 +21,11 @@ public struct WhatsAppClientOptions: Sendable {
     /// How long an IQ waits for its answer.
     public var requestTimeout: Duration
     public var keepAlive: KeepAlive.Timing
+    /// How long a sent message waits for the server's ack before it counts as failed
+    /// (whatsmeow send.go: SendMessage uses the request timeout).
+    public var messageAckTimeout: Duration
+    /// How long a send made while the client is reconnecting waits for the login.
+    public var sendLoginWait: Duration
 
     public init(
         url: URL = WebSocketConfiguration.whatsAppURL,
@@ -32,7 +37,9 @@ public struct WhatsAppClientOptions: Sendable {
         pushName: String? = nil,
         autoReconnect: Bool = true,
         requestTimeout: Duration = InfoQuery.defaultTimeout,
-        keepAlive: KeepAlive.Timing = .whatsmeow
+        keepAlive: KeepAlive.Timing = .whatsmeow,
+        messageAckTimeout: Duration = InfoQuery.defaultTimeout,
+        sendLoginWait: Duration = .seconds(10)
     ) {
         self.url = url
         self.proxy = proxy
@@ -44,6 +51,8 @@ public struct WhatsAppClientOptions: Sendable {
         self.autoReconnect = autoReconnect
         self.requestTimeout = requestTimeout
         self.keepAlive = keepAlive
+        self.messageAckTimeout = messageAckTimeout
+        self.sendLoginWait = sendLoginWait
     }
 
     public enum ProxyURLError: Error, Equatable, Sendable {

@@ -40,12 +40,38 @@ public protocol ClientStateStore: DeviceStore, SignalProtocolStore, SenderKeySto
     func lid(forPhone phone: JID) async throws -> JID?
     func phone(forLID lid: JID) async throws -> JID?
 
+    // MARK: Device lists
+
+    /// The devices of `user` (a phone-number or LID user, no device) as last fetched, or nil.
+    func deviceList(of user: JID) async throws -> DeviceList?
+    /// Replaces the stored device list of `list.user`.
+    func storeDeviceList(_ list: DeviceList) async throws
+    /// Forgets `user`'s device list, so the next message asks the server again.
+    func removeDeviceList(of user: JID) async throws
+
     // MARK: Signal removals (used when a contact's identity changes)
 
     func deleteSession(for address: ProtocolAddress) async throws
     /// Deletes the sessions of every device of the Signal user `name` (e.g. `123_1`).
     func deleteAllSessions(ofUser name: String) async throws
     func deleteIdentity(for address: ProtocolAddress) async throws
+
+    // MARK: Decrypt buffer (``DecryptionBuffer``)
+
+    /// What the buffer holds under `key`, or nil when that ciphertext was never decrypted.
+    func bufferedDecryption(key: Data) async throws -> BufferedDecryption?
+    /// Writes a decryption's Signal state changes and its plaintext (under its key) in one
+    /// transaction: after a crash both are there or neither is.
+    func commitDecryption(_ commit: DecryptionCommit) async throws
+    /// Forgets the plaintext under `key` (the owner stored the message) but keeps the key, so a
+    /// later delivery of the same ciphertext is known as processed.
+    func clearBufferedPlaintext(key: Data) async throws
+    /// Removes the entries buffered before `date`.
+    func removeBufferedDecryptions(before date: Date) async throws
+
+    /// Stores a one-time prekey handed to a sender directly (in a retry receipt): its id
+    /// reserved, the key stored and counted as given out, together.
+    func storeGivenOutPreKey(_ record: PreKeyRecord) async throws
 }
 
 /// What a verified pair-success stores, in one write.
@@ -75,5 +101,20 @@ public struct LIDMapping: Sendable, Hashable {
     public init(lid: JID, phone: JID) {
         self.lid = lid.withoutDevice
         self.phone = phone.withoutDevice
+    }
+}
+
+/// A user's devices as the server listed them, and when.
+public struct DeviceList: Sendable, Equatable, Codable {
+    /// The user, without device.
+    public var user: JID
+    /// Every device of the user, the primary (device 0) included.
+    public var devices: [JID]
+    public var fetchedAt: Date
+
+    public init(user: JID, devices: [JID], fetchedAt: Date) {
+        self.user = user.withoutDevice
+        self.devices = devices
+        self.fetchedAt = fetchedAt
     }
 }

@@ -16,6 +16,8 @@ public actor InMemoryClientStateStore: ClientStateStore {
     private var senderKeys: [SenderKeyName: SenderKeyRecord] = [:]
     private var lidByPhone: [JID: JID] = [:]
     private var phoneByLID: [JID: JID] = [:]
+    private var buffer: [Data: (plaintext: Data?, insertedAt: Date)] = [:]
+    private var deviceLists: [JID: DeviceList] = [:]
 
     public init() {}
 
@@ -39,6 +41,8 @@ public actor InMemoryClientStateStore: ClientStateStore {
         senderKeys = [:]
         lidByPhone = [:]
         phoneByLID = [:]
+        buffer = [:]
+        deviceLists = [:]
     }
 
     // MARK: ClientStateStore
@@ -77,6 +81,10 @@ public actor InMemoryClientStateStore: ClientStateStore {
     public func lid(forPhone phone: JID) -> JID? { lidByPhone[phone.withoutDevice] }
     public func phone(forLID lid: JID) -> JID? { phoneByLID[lid.withoutDevice] }
 
+    public func deviceList(of user: JID) -> DeviceList? { deviceLists[user.withoutDevice] }
+    public func storeDeviceList(_ list: DeviceList) { deviceLists[list.user] = list }
+    public func removeDeviceList(of user: JID) { deviceLists[user.withoutDevice] = nil }
+
     public func deleteSession(for address: ProtocolAddress) { sessions[address] = nil }
 
     public func deleteAllSessions(ofUser name: String) {
@@ -84,6 +92,35 @@ public actor InMemoryClientStateStore: ClientStateStore {
     }
 
     public func deleteIdentity(for address: ProtocolAddress) { identities[address] = nil }
+
+    // MARK: Decrypt buffer
+
+    public func bufferedDecryption(key: Data) -> BufferedDecryption? {
+        guard let entry = buffer[key] else { return nil }
+        return entry.plaintext.map { .plaintext($0) } ?? .processed
+    }
+
+    public func commitDecryption(_ commit: DecryptionCommit) {
+        let changes = commit.changes
+        for (address, record) in changes.sessions { sessions[address] = record }
+        for (address, identity) in changes.identities { identities[address] = identity }
+        for id in changes.removedPreKeys { removePreKey(id: id) }
+        for (name, record) in changes.senderKeys { senderKeys[name] = record }
+        buffer[commit.bufferKey] = (commit.plaintext, Date())
+    }
+
+    public func clearBufferedPlaintext(key: Data) {
+        if let entry = buffer[key] { buffer[key] = (nil, entry.insertedAt) }
+    }
+
+    public func removeBufferedDecryptions(before date: Date) {
+        buffer = buffer.filter { $0.value.insertedAt >= date }
+    }
+
+    public func storeGivenOutPreKey(_ record: PreKeyRecord) {
+        storeGeneratedPreKeys([record])
+        uploadedPreKeyIDs.insert(record.id)
+    }
 
     // MARK: Signal stores
 

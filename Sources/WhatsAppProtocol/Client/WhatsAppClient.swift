@@ -13,14 +13,14 @@ import SignalProtocol
 public actor WhatsAppClient {
     public nonisolated let events: AsyncStream<ClientEvent>
     private let eventSink: AsyncStream<ClientEvent>.Continuation
-    private let store: any ClientStateStore
-    private let options: WhatsAppClientOptions
+    let store: any ClientStateStore
+    let options: WhatsAppClientOptions
 
-    private var machine: ConnectionStateMachine
-    private var requestIDs = RequestIDGenerator()
+    var machine: ConnectionStateMachine
+    var requestIDs = RequestIDGenerator()
     private var waiters = InfoQueryWaiters()
-    private var credentials: DeviceCredentials?
-    private var device: PairedDevice?
+    var credentials: DeviceCredentials?
+    var device: PairedDevice?
     private var pushName: String?
     private var serverTimeOffset: Duration = .zero
     private var pendingLink: PairingCode.PendingLink?
@@ -33,6 +33,30 @@ public actor WhatsAppClient {
     private var qrTimer: Task<Void, Never>?
     private var reconnectTimer: Task<Void, Never>?
     private var sessionTask: Task<Void, Never>?
+
+    /// Message stanzas wait here to be decrypted one at a time, in order, by one task, so the
+    /// reader goes on reading (the answers to IQs that handling a message may send, too).
+    private let incomingMessages: AsyncStream<BinaryNode>
+    private let incomingMessageSink: AsyncStream<BinaryNode>.Continuation
+    private var messageProcessor: Task<Void, Never>?
+    /// Retry receipts sent per message id (whatsmeow retry.go: messageRetries).
+    var messageRetries: [String: Int] = [:]
+    /// When old decrypt-buffer entries were last removed.
+    var lastBufferCleanup: Date?
+    /// Whether presence `available` went out: delivery receipts are plain from then on, `inactive`
+    /// before (whatsmeow: sendActiveReceipts).
+    var sendsActiveReceipts = false
+    /// Group subjects learnt from group-info queries, by group.
+    var groupSubjects: [JID: String] = [:]
+    /// The plaintexts of the messages sent last, for retry receipts.
+    var recentMessages = RecentMessages()
+    /// How often each device asked for each message again (whatsmeow stops answering at 10).
+    var retriesAnswered: [String: Int] = [:]
+    /// When a session with a device was last rebuilt for a retry receipt without keys.
+    var sessionsRecreated: [JID: ContinuousClock.Instant] = [:]
+    /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
+    /// sends never step the same Signal session at once.
+    var sendGate = SerialGate()
 
     private struct Connection {
         let generation: Int
@@ -51,6 +75,7 @@ public actor WhatsAppClient {
         self.options = options
         machine = ConnectionStateMachine(autoReconnect: options.autoReconnect, version: options.version)
         (events, eventSink) = AsyncStream.makeStream(of: ClientEvent.self)
+        (incomingMessages, incomingMessageSink) = AsyncStream.makeStream(of: BinaryNode.self)
     }
 
     // MARK: Public interface
@@ -147,7 +172,7 @@ public actor WhatsAppClient {
         return try InfoQuery.outcome(of: answer).get()
     }
 
-    private func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
+    func request(_ node: BinaryNode, timeout: Duration) async throws -> BinaryNode {
         guard let connection, let id = node.attributes.string("id") else { throw InfoQueryError.notConnected }
         return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<BinaryNode, any Error>) in
             waiters.add(id, waiter)
@@ -161,7 +186,7 @@ public actor WhatsAppClient {
 
     /// Whether the client is logged in now or becomes so within `limit`; false at once when
     /// it stopped (a logout or a replacement is never retried through).
-    private func waitUntilLoggedIn(within limit: Duration) async -> Bool {
+    func waitUntilLoggedIn(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             switch machine.state {
@@ -217,7 +242,7 @@ public actor WhatsAppClient {
         }
     }
 
-    private func emit(_ event: ClientEvent) {
+    func emit(_ event: ClientEvent) {
         eventSink.yield(event)
     }
 
@@ -293,6 +318,7 @@ public actor WhatsAppClient {
             await self?.socketEnded(generation)
         }
         connection = Connection(generation: generation, socket: socket, outgoing: sink, tasks: [reader])
+        startMessageProcessor()
         await handle(.connected)
         startKeepAlive(generation)
     }
@@ -305,6 +331,18 @@ public actor WhatsAppClient {
     private func socketEnded(_ generation: Int) async {
         guard let connection, connection.generation == generation else { return }
         await handle(.socketClosed)
+    }
+
+    /// Starts, once for the client's life, the task that handles message stanzas in order.
+    private func startMessageProcessor() {
+        guard messageProcessor == nil else { return }
+        let messages = incomingMessages
+        messageProcessor = Task { [weak self] in
+            for await node in messages {
+                guard let self else { return }
+                await self.handleMessage(node)
+            }
+        }
     }
 
     private func closeSocket() {
@@ -337,6 +375,9 @@ public actor WhatsAppClient {
         device = nil
         pendingLink = nil
         lastPreKeyUpload = nil
+        recentMessages = RecentMessages()
+        retriesAnswered = [:]
+        sessionsRecreated = [:]
     }
 
     // MARK: Incoming stanzas
@@ -359,15 +400,29 @@ public actor WhatsAppClient {
             receivedIB(node)
         case "notification":
             await receivedNotification(node)
-        case "receipt", "call":
-            // Handed on; acknowledged as whatsmeow does (receipt.go, call.go).
+        case "receipt":
+            // A retry receipt is answered here, with the message encrypted again for the device
+            // that asked, then acknowledged. Other receipts are handed on unacknowledged: the
+            // owner acknowledges them once it has recorded them (`acknowledge(_:)`), so that a
+            // crash before that leaves the server to deliver them again (whatsmeow receipt.go).
+            if let receipt = Receipt(node), receipt.kind == .retry {
+                Task { [weak self] in
+                    await self?.answerRetry(receipt)
+                    await self?.acknowledge(node)
+                }
+            }
+            emit(.stanza(node))
+        case "call":
+            // Handed on; acknowledged as whatsmeow does (call.go).
             emit(.stanza(node))
             acknowledge(node)
         case "ack":
             // An ack nobody waits for (whatsmeow ignores these too).
             break
+        case "message":
+            incomingMessageSink.yield(node)
         default:
-            // message, presence, chatstate and the rest: for the message layer.
+            // presence, chatstate and the rest: for the owner.
             emit(.stanza(node))
         }
     }
@@ -462,6 +517,10 @@ public actor WhatsAppClient {
                 let generation = generation
                 Task { [weak self] in await self?.uploadPreKeys(count: PreKeys.batchCount, generation: generation) }
             }
+        case "devices":
+            acknowledge(node)
+            await deviceListChanged(node)
+            emit(.stanza(node))
         default:
             acknowledge(node)
             emit(.stanza(node))
@@ -490,8 +549,9 @@ public actor WhatsAppClient {
         Task { [weak self] in _ = try? await self?.sendIQ(finish.query) }
     }
 
-    /// `<ack class=TAG id to=FROM [participant] [recipient] [type]/>` (whatsmeow receipt.go: sendAck).
-    private func acknowledge(_ node: BinaryNode) {
+    /// Acknowledges a stanza handed on by `events` (`<ack class=TAG id to=FROM [participant]
+    /// [recipient] [type]/>`, whatsmeow receipt.go: sendAck), once the owner has dealt with it.
+    public func acknowledge(_ node: BinaryNode) {
         guard let id = node.attributes["id"], let from = node.attributes["from"] else { return }
         var attributes: BinaryNode.Attributes = ["class": .string(node.tag), "id": id, "to": from]
         if let participant = node.attributes["participant"] { attributes["participant"] = participant }
@@ -501,7 +561,7 @@ public actor WhatsAppClient {
     }
 
     /// Queues a stanza without waiting for the write.
-    private func enqueue(_ node: BinaryNode) {
+    func enqueue(_ node: BinaryNode) {
         connection?.outgoing.yield(Outgoing(node: node, sent: nil))
     }
 
@@ -540,6 +600,7 @@ public actor WhatsAppClient {
         guard let pushName, !pushName.isEmpty else { throw WhatsAppClientError.noPushName }
         enqueue(UnifiedSession.node(now: Date(), serverTimeOffset: serverTimeOffset))
         try await sendNode(BinaryNode(tag: "presence", attributes: ["type": "available", "name": .string(pushName)]))
+        sendsActiveReceipts = true
     }
 
     private func checkPreKeys(generation: Int) async {

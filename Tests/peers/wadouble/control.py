@@ -162,7 +162,7 @@ def control_api(server: Server):
         if method == "GET" and path == "/clients":
             return {"clients": [c.summary() for c in server.connections.values()], "faults": server.faults, "tunnels": server.tunnels}
         if method == "GET" and path == "/state":
-            return {**server.registry.state(), "messages": server.messages,
+            return {**server.registry.state(), "messages": server.messages, "dropped": server.dropped,
                     "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued},
                     "unacked": {jid: [s.attr("id") for s in pending] for jid, pending in server.unacked.items() if pending}}
         if method == "GET" and path == "/transcript":

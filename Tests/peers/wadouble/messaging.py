@@ -121,6 +121,9 @@ def _deliverable(sender: "Device", target: "Device", message: Node, enc: Node, c
 
 async def relay_message(connection: "Connection", message: Node) -> None:
     server, sender = connection.server, connection.device
+    if connection.drop_messages:  # the drop_messages fault: the message vanishes, no relay, no ack
+        server.dropped.append(message.attr("id"))
+        return
     chat = _as_jid(message.attrs.get("to"))
     if sender is None or chat is None:
         await connection.send(Node("ack", {"class": "message", "id": message.attr("id"), "from": SERVER, "error": "401"}))

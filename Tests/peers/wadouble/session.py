@@ -36,7 +36,7 @@ SERVER = JID("", "s.whatsapp.net")
 REF_COUNT = 6
 IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket", "prekeys_low"}
 LOW_PREKEYS = 3
-CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq", "no_ack_for_next_message"}
+CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq", "no_ack_for_next_message", "drop_messages"}
 REPLY_TIMEOUT = 20.0
 
 
@@ -66,6 +66,7 @@ class Connection:
         self.stop_pings = False
         self.cut_next_iq = False
         self.drop_next_ack = False
+        self.drop_messages = False
         self.closed = False
         self.closed_by = ""
         self.waiting: dict[str, asyncio.Future] = {}
@@ -223,6 +224,8 @@ class Connection:
             self.cut_next_iq = True
         elif kind == "no_ack_for_next_message":
             self.drop_next_ack = True
+        elif kind == "drop_messages":
+            self.drop_messages = True
 
     # -- incoming stanzas ---------------------------------------------------------------------------
     async def dispatch(self, node: Node) -> None:
@@ -360,6 +363,7 @@ class Server:
         self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
         self.unacked: dict[str, list[Node]] = {}  # device JID -> messages delivered but not yet answered (receipt/ack)
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
+        self.dropped: list[str] = []  # ids of messages the drop_messages fault swallowed
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
         self.contacts = Contacts(self)
