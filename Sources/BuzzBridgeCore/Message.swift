@@ -45,18 +45,23 @@ public struct Message: Sendable, Equatable {
     public var timestamp: Timestamp
     public var type: MessageType
     public var mediaURL: String?
+    /// The file of a media message: what it is and where it stands.
+    public var media: MediaAttachment?
     public var replyTo: MessageID?
     public var readAt: Timestamp?
 
     /// The other party of the conversation this message belongs to.
     public var contact: PhoneNumber { direction == .incoming ? from : to }
-    public var hasMedia: Bool { mediaURL != nil }
+    public var hasMedia: Bool { media != nil || mediaURL != nil }
+
+    /// Where BuzzBridge serves a message's file (relative to the server's base URL).
+    public static func mediaPath(of id: MessageID) -> String { "/api/media/\(id.rawValue)" }
 
     public init(
         id: MessageID, sessionID: SessionID, externalID: String? = nil, direction: MessageDirection,
         from: PhoneNumber, fromName: String? = nil, to: PhoneNumber, body: String, status: MessageStatus,
-        timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, replyTo: MessageID? = nil,
-        readAt: Timestamp? = nil
+        timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, media: MediaAttachment? = nil,
+        replyTo: MessageID? = nil, readAt: Timestamp? = nil
     ) {
         self.id = id
         self.sessionID = sessionID
@@ -70,6 +75,7 @@ public struct Message: Sendable, Equatable {
         self.timestamp = timestamp
         self.type = type
         self.mediaURL = mediaURL
+        self.media = media
         self.replyTo = replyTo
         self.readAt = readAt
     }

@@ -275,5 +275,16 @@ enum Schema {
             // The claim's search conversation by conversation (SQLiteStore.claimableIDs).
             "CREATE INDEX webhook_deliveries_by_conversation ON webhook_deliveries(endpoint_id, state, conversation, event_seq)",
         ],
+        // Media messages: what the file is, where it stands, and its name in the blob store
+        // (SHA-256 of the content). Added columns only: rows written before read as text messages.
+        [
+            "ALTER TABLE messages ADD COLUMN media_mime_type TEXT",
+            "ALTER TABLE messages ADD COLUMN media_file_name TEXT",
+            "ALTER TABLE messages ADD COLUMN media_size INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_width INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_height INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_status TEXT",
+            "ALTER TABLE messages ADD COLUMN media_blob TEXT",
+        ],
     ]
 }
