@@ -70,15 +70,19 @@ public struct LinkingCode: Sendable, Equatable {
 public struct OutgoingMessage: Sendable, Equatable {
     public var id: MessageID
     public var to: PhoneNumber
+    /// The text, or a media message's caption (may be empty then).
     public var body: String
     /// The WhatsApp id of the message this one quotes, when it replies to one.
     public var quotedExternalID: String?
+    /// The file of an image, video, audio or document message; nil for text.
+    public var media: OutgoingMedia?
 
-    public init(id: MessageID, to: PhoneNumber, body: String, quotedExternalID: String? = nil) {
+    public init(id: MessageID, to: PhoneNumber, body: String, quotedExternalID: String? = nil, media: OutgoingMedia? = nil) {
         self.id = id
         self.to = to
         self.body = body
         self.quotedExternalID = quotedExternalID
+        self.media = media
     }
 }
 
@@ -107,17 +111,24 @@ public struct IncomingMessage: Sendable, Equatable {
     public var externalID: String
     public var from: PhoneNumber
     public var fromName: String?
+    /// The text, or a media message's caption.
     public var body: String
     public var type: MessageType
     public var timestamp: Timestamp
+    /// The file, for `image`, `video`, `audio` and `document` messages.
+    public var media: IncomingMedia?
 
-    public init(externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp) {
+    public init(
+        externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp,
+        media: IncomingMedia? = nil
+    ) {
         self.externalID = externalID
         self.from = from
         self.fromName = fromName
         self.body = body
         self.type = type
         self.timestamp = timestamp
+        self.media = media
     }
 }
 

@@ -72,6 +72,8 @@ public actor LiveEngine: WhatsAppEngine {
     }
 
     public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
+        // Encrypting, uploading to the media hosts and the E2E media messages are the live half of issue #18.
+        if message.media != nil { throw .unavailable("media messages are not supported on live sessions yet (sandbox sessions support them)") }
         guard account != nil else { throw .notConnected }
         throw .unavailable("sending messages with the live engine comes with part 2 of issue #16")
     }

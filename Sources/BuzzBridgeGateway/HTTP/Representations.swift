@@ -11,6 +11,7 @@ struct MessageRepresentation: JSONObject {
         object.member("from_name", message.fromName)
         object.member("has_media", message.hasMedia)
         object.member("id", message.id.rawValue)
+        object.member("media", message.media.map(MediaRepresentation.init))
         object.member("media_url", message.mediaURL)
         object.member("message", message.body)
         object.member("message_type", message.type.rawValue)
@@ -19,6 +20,21 @@ struct MessageRepresentation: JSONObject {
         object.member("status", message.status.rawValue)
         object.member("timestamp", message.timestamp)
         object.member("to", message.to.e164)
+    }
+}
+
+/// What BuzzBridge adds to the spec's message object for media messages: the file's facts and
+/// `status` (`pending`, `downloading`, `ready`, `failed`; only `ready` files are served).
+struct MediaRepresentation: JSONObject {
+    let media: MediaAttachment
+
+    func members(_ object: inout some JSONMembers) {
+        object.member("filename", media.fileName)
+        object.member("height", media.height)
+        object.member("mime_type", media.mimeType)
+        object.member("size", media.size)
+        object.member("status", media.status.rawValue)
+        object.member("width", media.width)
     }
 }
 

@@ -8,6 +8,9 @@ import Logging
 struct EventRecorder: EngineEventSink {
     let sessionID: SessionID
     let store: any GatewayStore
+    /// Where incoming files go, and the base of their `media_url`.
+    let blobs: any BlobStore
+    let mediaBaseURL: String
     let logger: Logger
 
     func record(_ event: EngineEvent) async throws {
@@ -45,14 +48,48 @@ struct EventRecorder: EngineEventSink {
             logger.error("incoming message for a session without a phone number", metadata: ["session": "\(sessionID)"])
             throw EngineError.notConnected
         }
-        let message = Message(
+        var message = Message(
             id: .generate(), sessionID: sessionID, externalID: incoming.externalID, direction: .incoming,
             from: incoming.from, fromName: incoming.fromName, to: ownNumber, body: incoming.body,
             status: .unread, timestamp: incoming.timestamp, type: incoming.type
         )
+        if let media = incoming.media {
+            message.media = try await store(media)
+            message.mediaURL = mediaBaseURL + Message.mediaPath(of: message.id)
+        }
         if try await !store.insertMessage(message, events: [WebhookEvents.received(message)]) {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
+    }
+
+    /// Puts an incoming file in the blob store (before the message is stored, so that a stored
+    /// `ready` message always has its file); a file not fetched yet is recorded as `pending`.
+    private func store(_ media: IncomingMedia) async throws -> MediaAttachment {
+        var attachment = MediaAttachment(
+            mimeType: media.mimeType, fileName: media.fileName, width: media.width, height: media.height, status: .ready
+        )
+        let blob: BlobReference
+        switch media.content {
+        case .pending:
+            attachment.status = .pending
+            return attachment
+        case .stored(let sha256, let size):
+            blob = BlobReference(hash: sha256, size: size)
+        case .file(let path):
+            blob = try await blobs.adopt(file: path)
+        case .bytes(let bytes):
+            let writer = try await blobs.makeWriter()
+            do {
+                try await writer.write(bytes)
+                blob = try await writer.commit()
+            } catch {
+                await writer.discard()
+                throw error
+            }
+        }
+        attachment.blobHash = blob.hash
+        attachment.size = blob.size
+        return attachment
     }
 
     private func recordSessionChange(_ change: SessionChange) async throws {

@@ -31,6 +31,8 @@ enum WebhookEvents {
                 data.key("from"); data.value(message.from.e164)
                 data.key("from_name"); data.value(message.fromName)
                 data.key("has_media"); data.value(message.hasMedia)
+                // Added for media messages only: a text message's body stays exactly the spec's.
+                if let media = message.media { data.key("media_status"); data.value(media.status.rawValue) }
                 data.key("media_url"); data.value(message.mediaURL)
                 data.key("message"); data.value(message.body)
                 data.key("message_id"); data.value(message.id.rawValue)
