@@ -60,6 +60,66 @@ struct MediaAPITests {
         return id
     }
 
+    /// One file of each type, with the type served back.
+    static let everyType: [(type: String, bytes: [UInt8], served: String)] = [
+        ("image", SampleMedia.jpeg(), "image/jpeg"), ("image", SampleMedia.png(), "image/png"), ("video", SampleMedia.mp4(), "video/mp4"),
+        ("audio", SampleMedia.oggOpus(), "audio/ogg; codecs=opus"), ("document", SampleMedia.pdf(), "application/pdf"),
+    ]
+
+    @Test("each type by URL and by multipart upload is served back byte for byte")
+    func everyTypeByURLAndUpload() async throws {
+        var paths: [String: [UInt8]] = [:]
+        for (index, file) in Self.everyType.enumerated() { paths["/file-\(index)"] = file.bytes }
+        let files = try await FileServer.start(files: paths)
+        let gateway = try await TestGateway.start()
+        try await gateway.connect()
+        for (index, file) in Self.everyType.enumerated() {
+            let byURL = try Self.sentID(try await Self.sendJSON(gateway, media: ["type": file.type, "url": files.url("/file-\(index)")]))
+            let byUpload = try Self.sentID(
+                try await Self.multipart(gateway, fields: [("phone", Self.contact), ("type", file.type)], file: file.bytes))
+            for id in [byURL, byUpload] {
+                let served = try await gateway.get("/api/media/\(id)")
+                #expect(Array(served.body) == file.bytes, "\(file.type) \(id)")
+                #expect(Self.header(served, "Content-Type") == file.served)
+                #expect(try await Self.message(gateway, id: id)?["message_type"] as? String == file.type)
+            }
+        }
+        try await gateway.discard()
+        await files.stop()
+    }
+
+    @Test("an Idempotency-Key replays a media send, and refuses the same key with another file")
+    func idempotentMediaSends() async throws {
+        let gateway = try await TestGateway.start()
+        try await gateway.connect()
+        func send(_ bytes: [UInt8]) async throws -> TestGateway.Reply {
+            let body = TestGateway.json(["phone": Self.contact, "media": ["type": "image", "data": Data(bytes).base64EncodedString()]])
+            return try await gateway.request(.POST, "/api/messages/send", body: body, headers: [("Idempotency-Key", "media-key-1")])
+        }
+        let image = SampleMedia.jpeg()
+        let first = try await send(image)
+        let again = try await send(image)
+        #expect(try Self.sentID(first) == (try Self.sentID(again)))
+        #expect(Self.header(again, "Idempotent-Replayed") == "true")
+        let other = try await send(SampleMedia.jpeg())
+        #expect(other.status == 409 && other.errorCode == "IDEMPOTENCY_KEY_REUSED", "\(other.text)")
+        let total = try await gateway.get("/api/messages").data["pagination"] as? [String: Any]
+        #expect(total?["total"] as? Int == 1)
+        try await gateway.discard()
+    }
+
+    @Test("with --public-url, media_url and signed links are absolute")
+    func publicBaseURL() async throws {
+        let gateway = try await TestGateway.start(media: MediaConfiguration(publicBaseURL: "https://bridge.example.com"))
+        try await gateway.connect()
+        let id = try Self.sentID(
+            try await Self.sendJSON(gateway, media: ["type": "document", "data": Data(SampleMedia.pdf()).base64EncodedString()]))
+        #expect(try await Self.message(gateway, id: id)?["media_url"] as? String == "https://bridge.example.com/api/media/\(id)")
+        let link = try #require(try await gateway.post("/api/media/\(id)/link").data["url"] as? String)
+        #expect(link.hasPrefix("https://bridge.example.com/api/media/\(id)?expires="))
+        try await gateway.discard()
+    }
+
     @Test("each type sent as base64 data is stored, listed with its facts and served byte for byte")
     func sendEachTypeByData() async throws {
         let gateway = try await TestGateway.start()
