@@ -97,12 +97,17 @@ public struct FileBlobStore: BlobStore {
     }
 }
 
-/// Writes a new blob to a provisional file, hashing it on the way.
+/// Writes a new blob to a provisional file, hashing it on the way. Small pieces (an HTTP body
+/// arrives in many) are gathered to ``flushSize`` before each trip to the thread pool, which the
+/// server shares with other blocking work.
 final class FileBlobWriter: BlobWriter {
+    static let flushSize = 256 * 1024
+
     private struct State {
         var hasher = SHA256()
         var size = 0
         var finished = false
+        var gathered: [UInt8] = []
     }
 
     private let store: FileBlobStore
@@ -122,21 +127,31 @@ final class FileBlobWriter: BlobWriter {
 
     func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
-        state.withLock { state in
+        let due: [UInt8]? = state.withLock { state in
             state.hasher.update(data: bytes)
             state.size += bytes.count
+            state.gathered += bytes
+            guard state.gathered.count >= Self.flushSize else { return nil }
+            defer { state.gathered = [] }
+            return state.gathered
         }
+        if let due { try await flush(due) }
+    }
+
+    private func flush(_ bytes: [UInt8]) async throws {
         let handle = handle
         try await threadPool.runIfActive { try handle.write(contentsOf: bytes) }
     }
 
     func commit() async throws -> BlobReference {
-        let (hash, size) = state.withLock { state in
+        let (hash, size, rest) = state.withLock { state in
             state.finished = true
-            return (state.hasher.finalize().map { String(format: "%02x", $0) }.joined(), state.size)
+            defer { state.gathered = [] }
+            return (state.hasher.finalize().map { String(format: "%02x", $0) }.joined(), state.size, state.gathered)
         }
         let handle = handle
         do {
+            if !rest.isEmpty { try await flush(rest) }
             // On disk before it gets its name: a crash never leaves a named blob with missing bytes.
             try await threadPool.runIfActive {
                 try handle.synchronize()
