@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -87,6 +88,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 // The admin panel's page templates.
                 .product(name: "Mustache", package: "swift-mustache"),
+                // multipart/form-data sends, parsed as the body streams in.
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             path: "Sources/BuzzBridgeGateway",
             resources: [.copy("Resources")]

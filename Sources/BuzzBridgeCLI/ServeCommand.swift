@@ -143,6 +143,18 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnections: Int =
         Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
 
+    @Option(help: "Media: largest file accepted in a send, in megabytes (env BUZZBRIDGE_MEDIA_MAX_MB).")
+    var mediaMaxMb: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_MAX_MB"] ?? "") ?? 64
+
+    @Option(help: "Media: seconds fetching a media.url may take (env BUZZBRIDGE_MEDIA_FETCH_TIMEOUT).")
+    var mediaFetchTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_FETCH_TIMEOUT"] ?? "") ?? 30
+
+    @Option(help: "Media: longest lifetime of a signed media link, in hours (env BUZZBRIDGE_MEDIA_LINK_MAX_HOURS).")
+    var mediaLinkMaxHours: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_LINK_MAX_HOURS"] ?? "") ?? 168
+
+    @Option(help: "The public base URL put before media_url paths, e.g. https://bridge.example.com (env BUZZBRIDGE_PUBLIC_URL).")
+    var publicUrl: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_PUBLIC_URL"] ?? ""
+
     private var retryDelays: [Double]? {
         let parts = webhookRetryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
@@ -163,6 +175,13 @@ struct ServeCommand: AsyncParsableCommand {
         guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard headerTimeout > 0, idleTimeout > 0, bodyTimeout > 0 else {
             throw ValidationError("--header-timeout, --idle-timeout and --body-timeout must be positive")
+        }
+        guard (1...4096).contains(mediaMaxMb) else { throw ValidationError("--media-max-mb must be between 1 and 4096") }
+        guard mediaFetchTimeout > 0, mediaLinkMaxHours > 0 else {
+            throw ValidationError("--media-fetch-timeout and --media-link-max-hours must be positive")
+        }
+        guard publicUrl.isEmpty || ((publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) && !publicUrl.hasSuffix("/")) else {
+            throw ValidationError("--public-url must be an http(s) URL without a trailing slash")
         }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
@@ -225,8 +244,13 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("\(warning)")
         }
         let live = LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"))
+        let media = MediaConfiguration(
+            maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),
+            maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl
+        )
         let configuration = GatewayConfiguration(
-            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live
+            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,
+            media: media
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in

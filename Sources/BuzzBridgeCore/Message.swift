@@ -48,6 +48,8 @@ public struct Message: Sendable, Equatable {
     public var timestamp: Timestamp
     public var type: MessageType
     public var mediaURL: String?
+    /// The file of a media message: what it is and where it stands.
+    public var media: MediaAttachment?
     public var replyTo: MessageID?
     public var readAt: Timestamp?
     /// The sender's LID user (digits before `@lid`), for incoming messages of live sessions.
@@ -62,13 +64,17 @@ public struct Message: Sendable, Equatable {
     /// The other party of the conversation this message belongs to.
     public var contact: PhoneNumber { direction == .incoming ? from : to }
     /// Media messages have media even before their file can be fetched.
-    public var hasMedia: Bool { mediaURL != nil || type != .text }
+    public var hasMedia: Bool { media != nil || mediaURL != nil || type != .text }
+
+    /// Where BuzzBridge serves a message's file (relative to the server's base URL).
+    public static func mediaPath(of id: MessageID) -> String { "/api/media/\(id.rawValue)" }
 
     public init(
         id: MessageID, sessionID: SessionID, externalID: String? = nil, direction: MessageDirection,
         from: PhoneNumber, fromName: String? = nil, to: PhoneNumber, body: String, status: MessageStatus,
-        timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, replyTo: MessageID? = nil,
-        readAt: Timestamp? = nil, lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil, group: MessageGroup? = nil
+        timestamp: Timestamp, type: MessageType = .text, mediaURL: String? = nil, media: MediaAttachment? = nil,
+        replyTo: MessageID? = nil, readAt: Timestamp? = nil, lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil,
+        group: MessageGroup? = nil
     ) {
         self.id = id
         self.sessionID = sessionID
@@ -82,6 +88,7 @@ public struct Message: Sendable, Equatable {
         self.timestamp = timestamp
         self.type = type
         self.mediaURL = mediaURL
+        self.media = media
         self.replyTo = replyTo
         self.readAt = readAt
         self.lid = lid

@@ -77,16 +77,20 @@ public struct OutgoingMessage: Sendable, Equatable {
     /// The id from ``WhatsAppEngine/newExternalID()``, already stored with the message.
     public var externalID: String
     public var to: PhoneNumber
+    /// The text, or a media message's caption (may be empty then).
     public var body: String
     /// The message this one replies to, when it does.
     public var quoted: QuotedMessage?
+    /// The file of an image, video, audio or document message; nil for text.
+    public var media: OutgoingMedia?
 
-    public init(id: MessageID, externalID: String, to: PhoneNumber, body: String, quoted: QuotedMessage? = nil) {
+    public init(id: MessageID, externalID: String, to: PhoneNumber, body: String, quoted: QuotedMessage? = nil, media: OutgoingMedia? = nil) {
         self.id = id
         self.externalID = externalID
         self.to = to
         self.body = body
         self.quoted = quoted
+        self.media = media
     }
 }
 
@@ -153,6 +157,7 @@ public struct IncomingMessage: Sendable, Equatable {
     /// The sender's phone number, never a LID; for ``fromOwnDevice`` messages the account's own.
     public var from: PhoneNumber
     public var fromName: String?
+    /// The text, or a media message's caption.
     public var body: String
     public var type: MessageType
     public var timestamp: Timestamp
@@ -172,11 +177,13 @@ public struct IncomingMessage: Sendable, Equatable {
     /// The message could not be decrypted (yet): stored with status `undecryptable` and replaced
     /// when WhatsApp delivers it again decrypted.
     public var undecryptable: Bool
+    /// The file, for `image`, `video`, `audio` and `document` messages.
+    public var media: IncomingMedia?
 
     public init(
         externalID: String, from: PhoneNumber, fromName: String?, body: String, type: MessageType = .text, timestamp: Timestamp,
         lid: String? = nil, chatJID: String? = nil, senderJID: String? = nil, group: MessageGroup? = nil, quoted: IncomingQuote? = nil,
-        fromOwnDevice: Bool = false, to: PhoneNumber? = nil, undecryptable: Bool = false
+        fromOwnDevice: Bool = false, to: PhoneNumber? = nil, undecryptable: Bool = false, media: IncomingMedia? = nil
     ) {
         self.externalID = externalID
         self.from = from
@@ -192,6 +199,7 @@ public struct IncomingMessage: Sendable, Equatable {
         self.fromOwnDevice = fromOwnDevice
         self.to = to
         self.undecryptable = undecryptable
+        self.media = media
     }
 }
 

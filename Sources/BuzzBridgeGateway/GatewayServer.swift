@@ -18,11 +18,15 @@ public struct GatewayConfiguration: Sendable {
     public var security: SecurityConfiguration
     /// Builds the engines of live sessions (the live engine's factory); nil answers them with 503.
     public var liveEngines: (any EngineFactory)?
+    /// Size and time limits of media files; they are kept in `media/` in the data folder.
+    public var media: MediaConfiguration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
-        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil
+        webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil,
+        media: MediaConfiguration = .init()
     ) {
+        self.media = media
         self.liveEngines = liveEngines
         self.host = host
         self.port = port
@@ -55,9 +59,15 @@ public struct GatewayServer: Service {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
-        let hub = SessionHub(store: store, factory: factory, logger: logger)
+        let blobs = try FileBlobStore(root: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("media"))
+        let hub = SessionHub(store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, logger: logger)
+        let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         let services = GatewayServices(
-            store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing), idempotentSends: IdempotentSends(store: store)
+            store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing),
+            idempotentSends: IdempotentSends(store: store),
+            blobs: blobs, media: configuration.media,
+            mediaFetcher: MediaFetcher(policy: urlPolicy, timeout: configuration.media.fetchTimeout),
+            mediaLinks: MediaLinkSigner(store: store)
         )
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
@@ -69,9 +79,15 @@ public struct GatewayServer: Service {
 
         // One budget of failed authentications per client address, shared by every credential.
         let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
+        let authenticator = APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth)
+        let rateLimit = APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
+        // Media files also answer signed links without a key; everything else there takes one.
+        MediaRoutes(services: services).register(
+            on: router.group("api/media").add(
+                middleware: MediaAccessMiddleware(authenticator: authenticator, rateLimit: rateLimit, scope: ScopeMiddleware())))
         let api = router.group("api")
-            .add(middleware: APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth))
-            .add(middleware: APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute))
+            .add(middleware: authenticator)
+            .add(middleware: rateLimit)
             .add(middleware: ScopeMiddleware())
         SessionRoutes(services: services).register(on: api)
         MessageRoutes(services: services).register(on: api)
@@ -86,7 +102,6 @@ public struct GatewayServer: Service {
         let provisioning = Provisioning(store: store)
         let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning, failures: failedAuth))
         AdminRoutes(provisioning: provisioning, hub: hub).register(on: admin)
-        let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
         MethodNotAllowedRoutes.register(on: admin, prefix: "/admin/api", router: router)
         AdminPanelRoutes(

@@ -8,6 +8,11 @@ struct GatewayServices: Sendable {
     let pacer: SendPacer
     /// Answers of sends made with an `Idempotency-Key`, shared by every request.
     let idempotentSends: IdempotentSends
+    /// Media files, their limits, the fetcher of `media.url` and the signer of media links.
+    let blobs: any BlobStore
+    let media: MediaConfiguration
+    let mediaFetcher: MediaFetcher
+    let mediaLinks: MediaLinkSigner
 
     /// The caller's session; a key whose session vanished is a key that no longer works.
     func session(for context: GatewayRequestContext) async throws -> Session {

@@ -80,6 +80,8 @@ public actor LiveEngine: WhatsAppEngine {
     /// Every failure is logged with its reason and thrown; nothing is reported sent without
     /// the ack.
     public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
+        // Encrypting, uploading to the media hosts and the E2E media messages are the live half of issue #18.
+        if message.media != nil { throw .unavailable("media messages are not supported on live sessions yet (sandbox sessions support them)") }
         guard let account else { throw .notConnected }
         let metadata: Logger.Metadata = ["message": "\(message.id)", "external_id": "\(message.externalID)"]
         do {

@@ -43,7 +43,15 @@ public protocol GatewayStore: Sendable {
         _ id: MessageID, in session: SessionID, to status: MessageStatus, at: Timestamp,
         externalID: String?, announce: @escaping @Sendable (Message) -> [OutboxEvent]
     ) async throws -> Message?
+    /// Replaces the media facts of a media message (a file fetched, or failed) and stores the
+    /// events `announce` builds from the updated message; nil when there is no such media message.
+    func updateMedia(
+        of id: MessageID, in session: SessionID, to media: MediaAttachment, announce: @escaping @Sendable (Message) -> [OutboxEvent]
+    ) async throws -> Message?
     func message(_ id: MessageID, in session: SessionID) async throws -> Message?
+    /// A media message by id alone, whatever its session: for signed media links, whose
+    /// signature already names the message.
+    func message(mediaOf id: MessageID) async throws -> Message?
     func message(externalID: String, direction: MessageDirection, in session: SessionID) async throws -> Message?
     func messages(_ query: MessageQuery) async throws -> MessagePage
     func conversation(_ query: ConversationQuery) async throws -> ConversationPage

@@ -241,6 +241,8 @@ struct OpenAPIConformanceTests {
             .POST, send, body: #"{"phone":"+60123456789","message":"\#(String(repeating: "y", count: 70_000))"}"#, expect: 413,
             code: "PAYLOAD_TOO_LARGE")
 
+        try await exerciseMedia(api, gateway)
+
         let incoming = try await api.call(
             .POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","message":"Hi, I want to book a hiking trip","name":"John Doe"}"#,
             expect: 200)
@@ -289,6 +291,41 @@ struct OpenAPIConformanceTests {
         ] {
             try await api.call(.GET, url, template: conversation, expect: 400, code: "VALIDATION_ERROR")
         }
+    }
+
+    /// A document sent and received as data; its file whole, by range, past its end and by a signed link.
+    private func exerciseMedia(_ api: ExchangeRecorder, _ gateway: TestGateway) async throws {
+        // A key of its own, so that the scenario's key keeps its request budget.
+        let key = TestGateway.Auth.bearer(
+            try await Provisioning(store: gateway.store).issueKey(for: SessionID(rawValue: gateway.sessionID), label: "media").plaintext)
+        let send = "/api/messages/send"
+        let pdf = Data(Array("%PDF-1.7\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 200)).base64EncodedString()
+        let sent = try await api.call(
+            .POST, send, body: #"{"phone":"+60123456789","media":{"type":"document","data":"\#(pdf)","filename":"ticket.pdf","caption":"Ticket"}}"#,
+            auth: key, expect: 200)
+        let id = try #require(try sent.data["message_id"] as? String)
+        try await api.call(
+            .POST, send, body: #"{"phone":"+60123456789","media":{"type":"sticker","data":"\#(pdf)"}}"#, auth: key, expect: 400,
+            code: "VALIDATION_ERROR")
+        try await api.call(
+            .POST, "/api/sandbox/incoming", body: #"{"phone":"+60123456789","name":"John Doe","media":{"type":"document","data":"\#(pdf)"}}"#,
+            auth: key, expect: 200)
+
+        let file = "/api/media/{message_id}"
+        try await api.call(.GET, "/api/media/\(id)", template: file, auth: key, expect: 200)
+        try await api.call(.GET, "/api/media/\(id)", template: file, auth: key, headers: [("Range", "bytes=0-3")], expect: 206)
+        try await api.call(
+            .GET, "/api/media/\(id)", template: file, auth: key, headers: [("Range", "bytes=5000-")], expect: 416, code: "RANGE_NOT_SATISFIABLE")
+        try await api.call(.GET, "/api/media/msg_00000000000000000000", template: file, auth: key, expect: 404, code: "NOT_FOUND")
+        try await api.call(.GET, "/api/media/\(id)", template: file, auth: .none, expect: 401, code: "UNAUTHORIZED")
+
+        let link = "/api/media/{message_id}/link"
+        let made = try await api.call(.POST, "/api/media/\(id)/link?expires_in=600", template: link, auth: key, expect: 200)
+        let url = try #require(try made.data["url"] as? String)
+        try await api.call(.GET, url, template: file, auth: .none, expect: 200)
+        try await api.call(.GET, url + "0", template: file, auth: .none, expect: 401, code: "UNAUTHORIZED")
+        try await api.call(.POST, "/api/media/\(id)/link?expires_in=0", template: link, auth: key, expect: 400, code: "VALIDATION_ERROR")
+        try await api.call(.POST, "/api/media/msg_00000000000000000000/link", template: link, auth: key, expect: 404, code: "NOT_FOUND")
     }
 
     private func exerciseSandboxAndLiveKeys(_ api: ExchangeRecorder) async throws {
@@ -404,9 +441,10 @@ actor ExchangeRecorder {
     @discardableResult
     func call(
         _ method: HTTPMethod, _ url: String, template: String? = nil, undocumented: Bool = false, body: String? = nil,
-        auth: TestGateway.Auth = .apiKey, expect status: Int?, code: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+        auth: TestGateway.Auth = .apiKey, headers extra: [(String, String)] = [], expect status: Int?, code: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> TestGateway.Reply {
-        let reply = try await gateway.request(method, url, body: body, auth: auth)
+        let reply = try await gateway.request(method, url, body: body, auth: auth, headers: extra)
         if let status {
             #expect(reply.status == status, "\(method) \(url): \(reply.text.prefix(300))", sourceLocation: sourceLocation)
         }
@@ -421,6 +459,7 @@ actor ExchangeRecorder {
         case .none: break
         }
         if body != nil { headers["Content-Type"] = "application/json" }
+        for (name, value) in extra { headers[name] = value }
         exchanges.append(
             Exchange(
                 method: method.rawValue,

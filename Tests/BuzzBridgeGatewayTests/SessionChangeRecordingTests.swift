@@ -23,7 +23,10 @@ struct SessionChangeRecordingTests {
         _ = try await store.saveWebhookEndpoint(
             session: session.id, url: "https://127.0.0.1:9/hook", secret: "s", events: ["session.status"], at: .now()
         )
-        try await body(EventRecorder(sessionID: session.id, store: store, logger: Logger(label: "test")), store, session.id)
+        try await body(
+            EventRecorder(
+                sessionID: session.id, store: store, blobs: try FileBlobStore(root: URL(fileURLWithPath: directory).appendingPathComponent("media")),
+                mediaBaseURL: "", logger: Logger(label: "test")), store, session.id)
         try await store.close()
     }
 

@@ -54,8 +54,9 @@ public enum SandboxNumbers {
 public protocol SandboxControls: WhatsAppEngine {
     /// The phone scans the QR code shown last, or the user types the pairing code given last.
     func scan() async throws(EngineError)
-    /// A contact sends a message; returns its WhatsApp id.
-    func receive(from: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String
+    /// A contact sends a message (an image, video, audio or document when `media` is given,
+    /// `body` its caption); returns its WhatsApp id.
+    func receive(from: PhoneNumber, name: String?, body: String, type: MessageType, media: IncomingMedia?) async throws(EngineError) -> String
     /// The phone drops the linked device (as when the user removes it or the phone is offline too long).
     func drop() async throws(EngineError)
 }
@@ -180,8 +181,13 @@ public actor SandboxEngine: SandboxControls {
         case SandboxNumbers.echo:
             reportStatus(.delivered, of: message.id, after: configuration.deliveryDelay)
             reportStatus(.read, of: message.id, after: configuration.deliveryDelay * 2)
+            let media = message.media
             schedule(after: configuration.replyDelay) { engine in
-                _ = try? await engine.receive(from: SandboxNumbers.echo, name: "Sandbox Echo", body: SandboxNumbers.replyText)
+                guard let media else {
+                    _ = try? await engine.receive(from: SandboxNumbers.echo, name: "Sandbox Echo", body: SandboxNumbers.replyText)
+                    return
+                }
+                await engine.echo(media)
             }
         default:
             reportStatus(.delivered, of: message.id, after: configuration.deliveryDelay)
@@ -207,15 +213,34 @@ public actor SandboxEngine: SandboxControls {
         linkedNumber = phoneNumber
     }
 
-    public func receive(from sender: PhoneNumber, name: String?, body: String) async throws(EngineError) -> String {
+    public func receive(
+        from sender: PhoneNumber, name: String?, body: String, type: MessageType = .text, media: IncomingMedia? = nil
+    ) async throws(EngineError) -> String {
         guard linkedNumber != nil else { throw .notConnected }
         let externalID = "SBX" + RandomToken.base62(length: 17)
         try await emit(
             .incomingMessage(
                 IncomingMessage(
-                    externalID: externalID, from: sender, fromName: name, body: body, timestamp: .now()
+                    externalID: externalID, from: sender, fromName: name, body: body, type: type, timestamp: .now(), media: media
                 )))
         return externalID
+    }
+
+    /// The echo number sends the file it was sent back, as the same type of message: its bytes
+    /// are read from the gateway's store and handed back as an incoming file.
+    private func echo(_ media: OutgoingMedia) async {
+        do {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(media.size)
+            for try await chunk in media.content.chunks() { bytes += chunk }
+            let incoming = IncomingMedia(
+                mimeType: media.mimeType, fileName: media.fileName, width: media.width, height: media.height, content: .bytes(bytes)
+            )
+            _ = try await receive(
+                from: SandboxNumbers.echo, name: "Sandbox Echo", body: SandboxNumbers.replyText, type: media.type, media: incoming)
+        } catch {
+            logger.warning("sandbox echo of a file failed", metadata: ["session": "\(sessionID)", "error": "\(error)"])
+        }
     }
 
     public func drop() async throws(EngineError) {

@@ -17,6 +17,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case invalidPhoneNumber = "INVALID_PHONE_NUMBER"
     case messageTooLong = "MESSAGE_TOO_LONG"
     case rateLimitExceeded = "RATE_LIMIT_EXCEEDED"
+    /// A `Range` header that no byte of a media file satisfies.
+    case rangeNotSatisfiable = "RANGE_NOT_SATISFIABLE"
     case internalError = "INTERNAL_ERROR"
     case serviceUnavailable = "SERVICE_UNAVAILABLE"
 
@@ -31,6 +33,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .headersTooLarge: .init(code: 431, reasonPhrase: "Request Header Fields Too Large")
         case .validationError, .sessionInactive, .sessionAlreadyActive, .invalidPhoneNumber, .messageTooLong: .badRequest
         case .rateLimitExceeded: .tooManyRequests
+        case .rangeNotSatisfiable: .rangeNotSatisfiable
         case .internalError: .internalServerError
         case .serviceUnavailable: .serviceUnavailable
         }

@@ -17,6 +17,8 @@ protocol JSONMembers {
     mutating func member(_ key: StaticString, _ value: Timestamp?)
     mutating func member(_ key: StaticString, _ value: some JSONObject)
     mutating func member(_ key: StaticString, _ values: [some JSONObject])
+    mutating func member(_ key: StaticString, _ value: Int?)
+    mutating func member<Object: JSONObject>(_ key: StaticString, _ value: Object?)
 }
 
 extension JSONObject {
@@ -46,6 +48,16 @@ extension JSONWriter: JSONMembers {
         self.key(key)
         array(values) { json, value in value.write(to: &json) }
     }
+
+    mutating func member(_ key: StaticString, _ value: Int?) {
+        self.key(key)
+        if let value { self.value(value) } else { null() }
+    }
+
+    mutating func member<Object: JSONObject>(_ key: StaticString, _ value: Object?) {
+        self.key(key)
+        if let value { value.write(to: &self) } else { null() }
+    }
 }
 
 private struct MemberKey: CodingKey {
@@ -72,4 +84,6 @@ private struct EncoderMembers: JSONMembers {
     mutating func member(_ key: StaticString, _ value: Timestamp?) { encode(value?.iso8601, key) }
     mutating func member(_ key: StaticString, _ value: some JSONObject) { encode(value, key) }
     mutating func member(_ key: StaticString, _ values: [some JSONObject]) { encode(values, key) }
+    mutating func member(_ key: StaticString, _ value: Int?) { encode(value, key) }
+    mutating func member<Object: JSONObject>(_ key: StaticString, _ value: Object?) { encode(value, key) }
 }

@@ -13,6 +13,7 @@ struct MessageRepresentation: JSONObject {
         object.member("has_media", message.hasMedia)
         object.member("id", message.id.rawValue)
         if let lid = message.lid { object.member("lid", lid) }
+        object.member("media", message.media.map(MediaRepresentation.init))
         object.member("media_url", message.mediaURL)
         object.member("message", message.body)
         object.member("message_type", message.type.rawValue)
@@ -32,6 +33,21 @@ struct MessageGroupRepresentation: JSONObject {
     func members(_ object: inout some JSONMembers) {
         object.member("id", group.id)
         object.member("subject", group.subject)
+    }
+}
+
+/// What BuzzBridge adds to the spec's message object for media messages: the file's facts and
+/// `status` (`pending`, `downloading`, `ready`, `failed`; only `ready` files are served).
+struct MediaRepresentation: JSONObject {
+    let media: MediaAttachment
+
+    func members(_ object: inout some JSONMembers) {
+        object.member("filename", media.fileName)
+        object.member("height", media.height)
+        object.member("mime_type", media.mimeType)
+        object.member("size", media.size)
+        object.member("status", media.status.rawValue)
+        object.member("width", media.width)
     }
 }
 

@@ -63,16 +63,26 @@ enum PhoneInput {
 /// `null` where the schema does not allow it.
 struct JSONObjectInput {
     private let fields: [String: JSONValue]
+    /// How errors name this object's fields: empty for the body, `media.` for a nested object.
+    private var path = ""
+    /// The body's length in bytes, as read.
+    private(set) var bodySize = 0
 
-    static func read(_ request: Request, context: GatewayRequestContext, fields allowed: Set<String>) async throws -> JSONObjectInput {
+    /// `limit` overrides the context's body limit (for bodies that may carry a file).
+    static func read(_ request: Request, context: GatewayRequestContext, fields allowed: Set<String>, limit: Int? = nil) async throws
+        -> JSONObjectInput
+    {
         var request = request
         let buffer: ByteBuffer
+        let limit = limit ?? context.maxUploadSize
         do {
-            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+            buffer = try await request.collectBody(upTo: limit)
         } catch {
-            throw APIError.bodyTooLarge(limit: context.maxUploadSize)
+            throw APIError.bodyTooLarge(limit: limit)
         }
-        return try parse(Data(buffer.readableBytesView), fields: allowed)
+        var input = try parse(Data(buffer.readableBytesView), fields: allowed)
+        input.bodySize = buffer.readableBytes
+        return input
     }
 
     static func parse(_ data: Data, fields allowed: Set<String>) throws(APIError) -> JSONObjectInput {
@@ -97,39 +107,51 @@ struct JSONObjectInput {
     private func value(_ name: String, nullable: Bool) throws(APIError) -> JSONValue? {
         switch fields[name] {
         case nil: return nil
-        case .null?: if nullable { return nil } else { throw .invalid(name, "must not be null") }
+        case .null?: if nullable { return nil } else { throw .invalid(path + name, "must not be null") }
         case let value?: return value
         }
     }
 
     func string(_ name: String, nullable: Bool = true) throws(APIError) -> String? {
         guard let value = try value(name, nullable: nullable) else { return nil }
-        guard case .string(let string) = value else { throw .invalid(name, "must be a string") }
+        guard case .string(let string) = value else { throw .invalid(path + name, "must be a string") }
         return string
     }
 
     func requiredString(_ name: String) throws(APIError) -> String {
-        guard let value = try string(name, nullable: false) else { throw .invalid(name, "is required") }
+        guard let value = try string(name, nullable: false) else { throw .invalid(path + name, "is required") }
         return value
     }
 
     func integer(_ name: String, in range: ClosedRange<Int>, nullable: Bool = true) throws(APIError) -> Int? {
         guard let value = try value(name, nullable: nullable) else { return nil }
         // Booleans are their own case, never numbers; fractions must not be truncated.
-        guard case .number(let number) = value, let integer = Int(exactly: number) else { throw .invalid(name, "must be an integer") }
-        guard range.contains(integer) else { throw .invalid(name, "must be between \(range.lowerBound) and \(range.upperBound)") }
+        guard case .number(let number) = value, let integer = Int(exactly: number) else { throw .invalid(path + name, "must be an integer") }
+        guard range.contains(integer) else { throw .invalid(path + name, "must be between \(range.lowerBound) and \(range.upperBound)") }
         return integer
     }
 
     func strings(_ name: String, nullable: Bool = true) throws(APIError) -> [String]? {
         guard let value = try value(name, nullable: nullable) else { return nil }
-        guard case .array(let items) = value else { throw .invalid(name, "must be an array of strings") }
+        guard case .array(let items) = value else { throw .invalid(path + name, "must be an array of strings") }
         var strings: [String] = []
         for item in items {
-            guard case .string(let string) = item else { throw .invalid(name, "must be an array of strings") }
+            guard case .string(let string) = item else { throw .invalid(path + name, "must be an array of strings") }
             strings.append(string)
         }
         return strings
+    }
+
+    /// A nested object, its fields checked like the body's and named `name.field` in errors.
+    func object(_ name: String, fields allowed: Set<String>) throws(APIError) -> JSONObjectInput? {
+        guard let value = try value(name, nullable: true) else { return nil }
+        guard case .object(let nested) = value else { throw .invalid(path + name, "must be an object") }
+        if let unknown = nested.keys.filter({ !allowed.contains($0) }).min() {
+            throw .invalid(path + name + "." + unknown, "is not a field of \(name); allowed: " + allowed.sorted().joined(separator: ", "))
+        }
+        var object = JSONObjectInput(fields: nested)
+        object.path = path + name + "."
+        return object
     }
 
     /// Whether the field is present with a string value (for fields that take one of several types).

@@ -55,7 +55,12 @@ final class IdempotentSends: Sendable {
 
     /// A digest of what the request asks for: a repeat must ask for the same.
     static func fingerprint(of request: Messaging.SendRequest) -> String {
-        let canonical = [request.phone.e164, request.text, request.replyTo?.rawValue ?? ""].map { "\($0.utf8.count):\($0)" }.joined()
+        var parts = [request.phone.e164, request.text, request.replyTo?.rawValue ?? ""]
+        // Only media sends add parts, so that a text send's digest is what it always was.
+        if let media = request.media {
+            parts += [media.type.rawValue, media.attachment.blobHash ?? "", media.attachment.mimeType, media.attachment.fileName ?? ""]
+        }
+        let canonical = parts.map { "\($0.utf8.count):\($0)" }.joined()
         return SHA256.hash(data: Array(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 

@@ -14,6 +14,8 @@ struct Messaging: Sendable {
         var phone: PhoneNumber
         var text: String
         var replyTo: MessageID?
+        /// A file already checked and stored; `text` is its caption then.
+        var media: StoredMedia? = nil
     }
 
     /// Sends `request` from `sessionID`'s WhatsApp number.
@@ -44,8 +46,18 @@ struct Messaging: Sendable {
         let externalID = await engine.newExternalID()
         var message = Message(
             id: .generate(), sessionID: session.id, externalID: externalID, direction: .outgoing, from: ownNumber, fromName: session.name,
-            to: request.phone, body: request.text, status: .pending, timestamp: .now(), replyTo: request.replyTo
+            to: request.phone, body: request.text, status: .pending, timestamp: .now(), type: request.media?.type ?? .text,
+            replyTo: request.replyTo
         )
+        var outgoingMedia: OutgoingMedia?
+        if let media = request.media, let hash = media.attachment.blobHash {
+            message.media = media.attachment
+            message.mediaURL = services.media.publicBaseURL + Message.mediaPath(of: message.id)
+            outgoingMedia = OutgoingMedia(
+                type: media.type, mimeType: media.attachment.mimeType, fileName: media.attachment.fileName, size: media.attachment.size ?? 0,
+                sha256: hash, width: media.attachment.width, height: media.attachment.height, content: services.blobs.contentSource(for: hash)
+            )
+        }
         if let idempotency {
             try await services.store.insertMessage(message, idempotency: idempotency)
         } else {
@@ -54,7 +66,9 @@ struct Messaging: Sendable {
         let receipt: SendReceipt
         do {
             receipt = try await engine.send(
-                OutgoingMessage(id: message.id, externalID: externalID, to: request.phone, body: request.text, quoted: quoted.flatMap(Self.quote))
+                OutgoingMessage(
+                    id: message.id, externalID: externalID, to: request.phone, body: request.text, quoted: quoted.flatMap(Self.quote),
+                    media: outgoingMedia)
             )
         } catch {
             _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }

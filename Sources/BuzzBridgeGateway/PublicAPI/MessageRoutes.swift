@@ -88,17 +88,8 @@ struct MessageRoutes {
         if let idempotencyKey, !IdempotentSends.isValid(idempotencyKey) {
             throw APIError.invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
         }
-        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "reply_to"])
-        let phone = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
-        let text = try body.requiredString("message")
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw APIError.invalid("message", "must not be empty") }
-        guard text.unicodeScalars.count <= Self.maximumMessageLength else {
-            throw APIError(
-                .messageTooLong, "Message exceeds \(Self.maximumMessageLength) characters",
-                details: ["message": "has \(text.unicodeScalars.count) characters"])
-        }
-        let replyTo = try body.string("reply_to").map(MessageID.init(rawValue:))
-        let sendRequest = Messaging.SendRequest(phone: phone, text: text, replyTo: replyTo)
+        let input = try await SendMessageInput.read(request, context: context, services: services, textFields: ["phone", "message", "reply_to"])
+        let sendRequest = Messaging.SendRequest(phone: input.phone, text: input.text, replyTo: input.replyTo, media: input.media)
         let messaging = Messaging(services: services)
         guard let idempotencyKey else {
             return Self.success(for: try await messaging.send(sendRequest, from: caller.sessionID)).response()

@@ -40,15 +40,20 @@ struct SandboxRoutes {
     }
 
     @Sendable func incoming(request: Request, context: GatewayRequestContext) async throws -> Success<MessageRepresentation> {
-        let body = try await JSONObjectInput.read(request, context: context, fields: ["phone", "message", "name"])
-        let from = try PhoneInput.parse(try body.requiredString("phone"), field: "phone")
-        let text = try body.requiredString("message")
-        guard !text.isEmpty else { throw APIError.invalid("message", "must not be empty") }
-        let name = try body.string("name")
         let (engine, session) = try await sandbox(for: context)
+        // The same body as a send: text, or a file (`media` object or multipart form) with a caption.
+        let input = try await SendMessageInput.read(request, context: context, services: services, textFields: ["phone", "message", "name"])
+        let media = input.media.map { stored in
+            IncomingMedia(
+                mimeType: stored.attachment.mimeType, fileName: stored.attachment.fileName, width: stored.attachment.width,
+                height: stored.attachment.height,
+                content: .stored(sha256: stored.attachment.blobHash ?? "", size: stored.attachment.size ?? 0)
+            )
+        }
         let externalID: String
         do {
-            externalID = try await engine.receive(from: from, name: name, body: text)
+            externalID = try await engine.receive(
+                from: input.phone, name: input.name, body: input.text, type: input.media?.type ?? .text, media: media)
         } catch {
             throw APIError(error)
         }

@@ -11,7 +11,7 @@ struct ScopeMiddleware: RouterMiddleware {
         let parts = path.split(separator: "/").dropFirst().map(String.init)  // drops "api"
         switch (method, parts.first) {
         case (.post, "messages") where parts == ["messages", "send"]: return .messagesSend
-        case (_, "messages"), (_, "conversations"): return .messagesRead
+        case (_, "messages"), (_, "conversations"), (_, "media"): return .messagesRead
         case (_, "qr"), (_, "session"), (_, "sandbox"): return .sessionManage
         default: return nil
         }

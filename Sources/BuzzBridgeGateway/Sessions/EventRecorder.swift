@@ -8,6 +8,9 @@ import Logging
 struct EventRecorder: EngineEventSink {
     let sessionID: SessionID
     let store: any GatewayStore
+    /// Where incoming files go, and the base of their `media_url`.
+    let blobs: any BlobStore
+    let mediaBaseURL: String
     let logger: Logger
 
     func record(_ event: EngineEvent) async throws {
@@ -74,6 +77,10 @@ struct EventRecorder: EngineEventSink {
             }
             message.id = earlier.id
         }
+        if let media = incoming.media {
+            message.media = try await store(media)
+            message.mediaURL = mediaBaseURL + Message.mediaPath(of: message.id)
+        }
         if let quoted = incoming.quoted {
             // The reply's `reply_to`: the stored message it quotes, received or sent.
             var earlierMessage = try await store.message(externalID: quoted.externalID, direction: .incoming, in: sessionID)
@@ -91,6 +98,36 @@ struct EventRecorder: EngineEventSink {
         if try await !store.insertMessage(message, events: events) {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
+    }
+
+    /// Puts an incoming file in the blob store (before the message is stored, so that a stored
+    /// `ready` message always has its file); a file not fetched yet is recorded as `pending`.
+    private func store(_ media: IncomingMedia) async throws -> MediaAttachment {
+        var attachment = MediaAttachment(
+            mimeType: media.mimeType, fileName: media.fileName, width: media.width, height: media.height, status: .ready
+        )
+        let blob: BlobReference
+        switch media.content {
+        case .pending:
+            attachment.status = .pending
+            return attachment
+        case .stored(let sha256, let size):
+            blob = BlobReference(hash: sha256, size: size)
+        case .file(let path):
+            blob = try await blobs.adopt(file: path)
+        case .bytes(let bytes):
+            let writer = try await blobs.makeWriter()
+            do {
+                try await writer.write(bytes)
+                blob = try await writer.commit()
+            } catch {
+                await writer.discard()
+                throw error
+            }
+        }
+        attachment.blobHash = blob.hash
+        attachment.size = blob.size
+        return attachment
     }
 
     private func recordSessionChange(_ change: SessionChange) async throws {

@@ -9,12 +9,16 @@ actor SessionHub {
     private let store: any GatewayStore
     private let factory: any EngineFactory
     private let logger: Logger
+    private let blobs: any BlobStore
+    private let mediaBaseURL: String
     private var engines: [SessionID: any WhatsAppEngine] = [:]
     private var restored = false
     /// Active sessions whose engine could not be started at restore.
     private var unrestored: Set<SessionID> = []
 
-    init(store: any GatewayStore, factory: any EngineFactory, logger: Logger) {
+    init(store: any GatewayStore, factory: any EngineFactory, blobs: any BlobStore, mediaBaseURL: String, logger: Logger) {
+        self.blobs = blobs
+        self.mediaBaseURL = mediaBaseURL
         self.store = store
         self.factory = factory
         self.logger = logger
@@ -24,7 +28,8 @@ actor SessionHub {
         if let engine = engines[session.id] { return engine }
         let engine: any WhatsAppEngine
         do {
-            engine = try factory.makeEngine(for: session, events: EventRecorder(sessionID: session.id, store: store, logger: logger))
+            engine = try factory.makeEngine(
+                for: session, events: EventRecorder(sessionID: session.id, store: store, blobs: blobs, mediaBaseURL: mediaBaseURL, logger: logger))
         } catch {
             throw APIError(error)
         }

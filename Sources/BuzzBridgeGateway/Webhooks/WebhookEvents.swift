@@ -39,6 +39,8 @@ enum WebhookEvents {
                 }
                 data.key("has_media"); data.value(message.hasMedia)
                 if let lid = message.lid { data.key("lid"); data.value(lid) }
+                // Added for media messages only: a text message's body stays exactly the spec's.
+                if let media = message.media { data.key("media_status"); data.value(media.status.rawValue) }
                 data.key("media_url"); data.value(message.mediaURL)
                 data.key("message"); data.value(message.body)
                 data.key("message_id"); data.value(message.id.rawValue)

@@ -151,14 +151,18 @@ public final class SQLiteStore: GatewayStore {
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
                     body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at,
-                    lid, chat_jid, sender_jid, group_id, group_subject)
-                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))
+                    lid, chat_jid, sender_jid, group_id, group_subject, \(Self.mediaColumns))
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT),
+                    \(Self.mediaPlaceholders))
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
                     from_number = excluded.from_number, from_name = excluded.from_name, to_number = excluded.to_number,
                     contact = excluded.contact, body = excluded.body, status = excluded.status, message_type = excluded.message_type,
                     media_url = excluded.media_url, reply_to = excluded.reply_to, updated_at = excluded.updated_at,
                     lid = excluded.lid, chat_jid = excluded.chat_jid, sender_jid = excluded.sender_jid,
-                    group_id = excluded.group_id, group_subject = excluded.group_subject
+                    group_id = excluded.group_id, group_subject = excluded.group_subject,
+                    media_mime_type = excluded.media_mime_type, media_file_name = excluded.media_file_name,
+                    media_size = excluded.media_size, media_width = excluded.media_width, media_height = excluded.media_height,
+                    media_status = excluded.media_status, media_blob = excluded.media_blob
                 WHERE messages.status = 'undecryptable' AND excluded.status <> 'undecryptable'
                 RETURNING seq
                 """,
@@ -169,7 +173,7 @@ public final class SQLiteStore: GatewayStore {
                     message.status.rawValue, message.type.rawValue, message.mediaURL, message.replyTo?.rawValue,
                     message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
                     message.lid, message.chatJID, message.senderJID, message.group?.id, IntactText.argument(message.group?.subject),
-                ]
+                ] + Self.mediaArguments(message.media)
             )
             guard inserted > 0 else { return false }
             try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
@@ -194,8 +198,9 @@ public final class SQLiteStore: GatewayStore {
             try db.run(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
-                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint)
-                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint,
+                    \(Self.mediaColumns))
+                VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, \(Self.mediaPlaceholders))
                 """,
                 [
                     message.id.rawValue, message.sessionID.rawValue, message.externalID, message.direction.rawValue,
@@ -203,7 +208,7 @@ public final class SQLiteStore: GatewayStore {
                     IntactText.argument(message.body), message.status.rawValue, message.type.rawValue, message.mediaURL,
                     message.replyTo?.rawValue, message.timestamp.stored, message.readAt?.stored, message.timestamp.stored,
                     idempotency.key, idempotency.fingerprint,
-                ]
+                ] + Self.mediaArguments(message.media)
             )
             try Self.touchSession(message.sessionID, at: message.timestamp, in: db)
         }
@@ -275,6 +280,35 @@ public final class SQLiteStore: GatewayStore {
         }
         if advanced != nil { deliveryBell.ring() }
         return advanced
+    }
+
+    public func updateMedia(
+        of id: MessageID, in session: SessionID, to media: MediaAttachment, announce: @escaping @Sendable (Message) -> [OutboxEvent]
+    ) async throws -> Message? {
+        let updated: Message? = try await database.write { db in
+            let rows = try db.rows(
+                """
+                UPDATE messages SET media_mime_type = ?, media_file_name = ?, media_size = ?, media_width = ?, media_height = ?,
+                    media_status = ?, media_blob = ?
+                WHERE id = ? AND session_id = ? AND media_status IS NOT NULL
+                RETURNING \(Self.messageColumns)
+                """,
+                Self.mediaArguments(media) + [id.rawValue, session.rawValue],
+                Message.init(row:)
+            )
+            guard let message = rows.first else { return nil }
+            try Self.record(announce(message), in: db)
+            return message
+        }
+        if updated != nil { deliveryBell.ring() }
+        return updated
+    }
+
+    public func message(mediaOf id: MessageID) async throws -> Message? {
+        try database.read { db in
+            try db.rows("SELECT \(Self.messageColumns) FROM messages WHERE id = ? AND media_status IS NOT NULL", [id.rawValue], Message.init(row:))
+                .first
+        }
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
@@ -405,9 +439,16 @@ public final class SQLiteStore: GatewayStore {
     /// The columns `Message(row:)` reads, by position.
     static let messageColumns = """
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
-        media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject
+        media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject, \(mediaColumns)
         """
-    static let messageColumnCount = 19
+    static let messageColumnCount = 26
+
+    /// A media message's file, in columns 19 to 25 of ``messageColumns``; all null for text.
+    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob"
+    static let mediaPlaceholders = "?, ?, ?, ?, ?, ?, ?"
+
+    static func mediaArguments(_ media: MediaAttachment?) -> StatementArguments {
+        [media?.mimeType, media?.fileName, media?.size, media?.width, media?.height, media?.status.rawValue, media?.blobHash]
 
     /// Every message change is session activity; kept in the change's own transaction.
     private static func touchSession(_ id: SessionID, at time: Timestamp, in db: Database) throws {
@@ -532,6 +573,16 @@ extension APIKeyRecord {
 /// Messages are read by column position (``SQLiteStore/messageColumns``): pages of them are the
 /// API's hottest path, and a lookup by name per column per row showed up in its profile.
 extension Message {
+    private static func media(_ row: Row) throws -> MediaAttachment? {
+        guard let status: String = row[24] else { return nil }
+        guard let status = MediaStatus(rawValue: status), let mimeType: String = row[19] else {
+            throw StoreError.corruptRow("bad media columns")
+        }
+        return MediaAttachment(
+            mimeType: mimeType, fileName: row[20], size: row[21], width: row[22], height: row[23], status: status, blobHash: row[25]
+        )
+    }
+
     init(row: Row) throws {
         func text(_ index: Int) throws -> String {
             guard let value: String = row[index] else { throw StoreError.corruptRow("message column \(index) is null") }
@@ -558,6 +609,7 @@ extension Message {
             timestamp: Timestamp(stored: row[12] ?? 0),
             type: try value(9),
             mediaURL: row[10],
+            media: try Self.media(row),
             replyTo: (row[11] as String?).map(MessageID.init(rawValue:)),
             readAt: (row[13] as Int64?).map(Timestamp.init(stored:)),
             lid: row[14],

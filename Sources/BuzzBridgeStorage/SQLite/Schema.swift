@@ -301,5 +301,16 @@ enum Schema {
             "ALTER TABLE messages ADD COLUMN group_id TEXT",
             "ALTER TABLE messages ADD COLUMN group_subject TEXT",
         ],
+        // Media messages: what the file is, where it stands, and its name in the blob store
+        // (SHA-256 of the content). Added columns only: rows written before read as text messages.
+        [
+            "ALTER TABLE messages ADD COLUMN media_mime_type TEXT",
+            "ALTER TABLE messages ADD COLUMN media_file_name TEXT",
+            "ALTER TABLE messages ADD COLUMN media_size INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_width INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_height INTEGER",
+            "ALTER TABLE messages ADD COLUMN media_status TEXT",
+            "ALTER TABLE messages ADD COLUMN media_blob TEXT",
+        ],
     ]
 }

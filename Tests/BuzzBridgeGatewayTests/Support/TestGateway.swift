@@ -28,7 +28,7 @@ final class TestGateway: Sendable {
     static func start(
         dataDirectory: String? = nil, sandbox: SandboxConfiguration = .fastForTests,
         credentials: (apiKey: String, adminToken: String, sessionID: String)? = nil,
-        webhooks: WebhookConfiguration = .fastForTests, security: SecurityConfiguration = .init()
+        webhooks: WebhookConfiguration = .fastForTests, security: SecurityConfiguration = .init(), media: MediaConfiguration = .init()
     ) async throws -> TestGateway {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bzb-test-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
@@ -49,7 +49,8 @@ final class TestGateway: Sendable {
         do {
             server = try GatewayServer(
                 configuration: GatewayConfiguration(
-                    host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox, webhooks: webhooks, security: security
+                    host: "127.0.0.1", port: 0, dataDirectory: directory, sandbox: sandbox, webhooks: webhooks, security: security,
+                    media: media
                 ),
                 store: store, logger: logger
             ) { port in portContinuation.yield(port) }
