@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -87,6 +89,9 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 // The admin panel's page templates.
                 .product(name: "Mustache", package: "swift-mustache"),
+                // `/metrics`: each gateway's own Prometheus registry, written through swift-metrics' API.
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/BuzzBridgeGateway",
             resources: [.copy("Resources")]
@@ -105,6 +110,8 @@ let package = Package(
                 "ConcurrencyHook",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // Bootstraps swift-metrics' global system with the gateway's factory.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/BuzzBridgeCLI",
             linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]

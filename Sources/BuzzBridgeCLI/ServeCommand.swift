@@ -4,6 +4,7 @@ import BuzzBridgeEngines
 import BuzzBridgeGateway
 import BuzzBridgeLiveEngine
 import BuzzBridgeStorage
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -28,6 +29,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Log format: text (one line per entry) or json (one JSON object per line) (env BUZZBRIDGE_LOG_FORMAT).")
     var logFormat: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_LOG_FORMAT"] ?? "text"
+
+    @Flag(
+        help:
+            "Logs show message text, phone numbers and webhook URLs whole, for debugging; off, they are redacted (env BUZZBRIDGE_LOG_SENSITIVE=1). Keys and tokens are never logged."
+    )
+    var logSensitive = false
+    private var logsSensitiveData: Bool { logSensitive || ProcessInfo.processInfo.environment["BUZZBRIDGE_LOG_SENSITIVE"] == "1" }
 
     @Option(help: "Sandbox: scan each QR code by itself after this many seconds (default: wait for POST /api/sandbox/scan).")
     var sandboxAutoScan: Double?
@@ -71,6 +79,13 @@ struct ServeCommand: AsyncParsableCommand {
         webhookAllowPrivateAddresses || ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
     }
     private var trustsProxy: Bool { trustProxy || ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1" }
+
+    @Option(
+        help:
+            "A bearer token that reads /metrics and nothing else (env BUZZBRIDGE_METRICS_TOKEN, which keeps it out of the process list); without it /metrics needs the admin token."
+    )
+    var metricsToken: String?
+    private var metricsTokenValue: String? { metricsToken ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_METRICS_TOKEN"] }
 
     @Option(help: "API requests per minute per key, unless the key has its own limit.")
     var rateLimit: Int = 100
@@ -150,6 +165,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard headerTimeout > 0, idleTimeout > 0, bodyTimeout > 0 else {
             throw ValidationError("--header-timeout, --idle-timeout and --body-timeout must be positive")
         }
+        if let token = metricsTokenValue, token.count < 16 {
+            throw ValidationError("--metrics-token must be at least 16 characters")
+        }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
@@ -198,7 +216,8 @@ struct ServeCommand: AsyncParsableCommand {
             connections: ConnectionLimits(
                 headerReadTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 bodyReadTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maximumConnections: maxConnections
-            )
+            ),
+            metricsToken: metricsTokenValue
         )
         let whatsApp = whatsApp
         if whatsApp.replacesNoiseRoot {
@@ -210,14 +229,24 @@ struct ServeCommand: AsyncParsableCommand {
             announce(String(repeating: "!", count: 100))
             logger.critical("\(warning)")
         }
-        let live = LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"))
+        let privacy = LogPrivacy(showsSensitiveData: logsSensitiveData)
+        if privacy.showsSensitiveData {
+            logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
+        }
+        let live = LiveEngineFactory(
+            store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy
+        )
         let configuration = GatewayConfiguration(
-            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live
+            host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,
+            logPrivacy: privacy
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in
             announce("BuzzBridge listening on \(scheme)://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
         }
+        // Libraries that report through swift-metrics' global system (none of the gateway's own
+        // metrics do) land in the same registry as the gateway's.
+        MetricsSystem.bootstrap(server.metrics.factory)
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await store.close()

@@ -1,4 +1,5 @@
 import BuzzBridgeCore
+import BuzzBridgeEngines
 import BuzzBridgeStorage
 
 /// What every route needs: the store and the engines.
@@ -8,11 +9,13 @@ struct GatewayServices: Sendable {
     let pacer: SendPacer
     /// Answers of sends made with an `Idempotency-Key`, shared by every request.
     let idempotentSends: IdempotentSends
+    let metrics: GatewayMetrics
+    let privacy: LogPrivacy
 
     /// The caller's session; a key whose session vanished is a key that no longer works.
     func session(for context: GatewayRequestContext) async throws -> Session {
         let caller = try context.requireCaller()
-        guard let session = try await store.session(caller.sessionID) else {
+        guard let session = try await metrics.store.measure(.session, { try await store.session(caller.sessionID) }) else {
             throw APIError(.unauthorized, "Invalid or missing API key")
         }
         return session

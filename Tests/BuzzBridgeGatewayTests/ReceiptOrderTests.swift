@@ -27,7 +27,8 @@ struct ReceiptOrderTests {
         )
         _ = try await store.insertMessage(message, events: [])
 
-        let recorder = EventRecorder(sessionID: session.id, store: store, logger: Logger(label: "test"))
+        let recorder = EventRecorder(
+            sessionID: session.id, kind: session.kind, store: store, metrics: GatewayMetrics().messages, logger: Logger(label: "test"))
         try await recorder.record(.messageStatus(MessageStatusChange(messageID: message.id, status: .delivered, at: .now())))
         #expect(try await store.message(message.id, in: session.id)?.status == .delivered)
 

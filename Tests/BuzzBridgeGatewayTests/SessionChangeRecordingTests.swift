@@ -23,7 +23,9 @@ struct SessionChangeRecordingTests {
         _ = try await store.saveWebhookEndpoint(
             session: session.id, url: "https://127.0.0.1:9/hook", secret: "s", events: ["session.status"], at: .now()
         )
-        try await body(EventRecorder(sessionID: session.id, store: store, logger: Logger(label: "test")), store, session.id)
+        try await body(
+            EventRecorder(sessionID: session.id, kind: session.kind, store: store, metrics: GatewayMetrics().messages, logger: Logger(label: "test")),
+            store, session.id)
         try await store.close()
     }
 

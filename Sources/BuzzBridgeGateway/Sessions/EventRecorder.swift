@@ -7,8 +7,12 @@ import Logging
 /// transaction each. When `record` returns the event is durable.
 struct EventRecorder: EngineEventSink {
     let sessionID: SessionID
+    /// The session's engine kind, as metrics label messages.
+    let kind: SessionKind
     let store: any GatewayStore
+    let metrics: MessageMetrics
     let logger: Logger
+    var privacy = LogPrivacy()
 
     func record(_ event: EngineEvent) async throws {
         switch event {
@@ -50,7 +54,15 @@ struct EventRecorder: EngineEventSink {
             from: incoming.from, fromName: incoming.fromName, to: ownNumber, body: incoming.body,
             status: .unread, timestamp: incoming.timestamp, type: incoming.type
         )
-        if try await !store.insertMessage(message, events: [WebhookEvents.received(message)]) {
+        if try await store.insertMessage(message, events: [WebhookEvents.received(message)]) {
+            metrics.received(by: kind)
+            logger.debug(
+                "message received",
+                metadata: [
+                    "session": "\(sessionID)", "message": "\(message.id)", "from": privacy.identity(incoming.from.e164),
+                    "text": privacy.text(incoming.body),
+                ])
+        } else {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
     }

@@ -8,13 +8,17 @@ import Logging
 actor SessionHub {
     private let store: any GatewayStore
     private let factory: any EngineFactory
+    private let messageMetrics: MessageMetrics
+    private let privacy: LogPrivacy
     private let logger: Logger
     private var engines: [SessionID: any WhatsAppEngine] = [:]
     private var restored = false
     /// Active sessions whose engine could not be started at restore.
     private var unrestored: Set<SessionID> = []
 
-    init(store: any GatewayStore, factory: any EngineFactory, logger: Logger) {
+    init(store: any GatewayStore, factory: any EngineFactory, messageMetrics: MessageMetrics, privacy: LogPrivacy, logger: Logger) {
+        self.privacy = privacy
+        self.messageMetrics = messageMetrics
         self.store = store
         self.factory = factory
         self.logger = logger
@@ -24,7 +28,10 @@ actor SessionHub {
         if let engine = engines[session.id] { return engine }
         let engine: any WhatsAppEngine
         do {
-            engine = try factory.makeEngine(for: session, events: EventRecorder(sessionID: session.id, store: store, logger: logger))
+            engine = try factory.makeEngine(
+                for: session,
+                events: EventRecorder(
+                    sessionID: session.id, kind: session.kind, store: store, metrics: messageMetrics, logger: logger, privacy: privacy))
         } catch {
             throw APIError(error)
         }
