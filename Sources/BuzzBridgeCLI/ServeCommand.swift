@@ -119,12 +119,19 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var waVersion: String?
 
+    @Option(
+        help:
+            "WhatsApp: keepalive MIN,MAX,DEADLINE,GIVE_UP seconds (default WhatsApp Web's 20,30,10,180); shorter only against a server double (env BUZZBRIDGE_WA_KEEPALIVE)."
+    )
+    var waKeepalive: String?
+
     /// The flags, or the environment where a flag is left out.
     private var whatsApp: WhatsAppConnectionSettings {
         let environment = ProcessInfo.processInfo.environment
         return WhatsAppConnectionSettings(
             proxy: waProxy ?? environment["BUZZBRIDGE_WA_PROXY"], caFile: waCaFile ?? environment["BUZZBRIDGE_WA_CA_FILE"],
-            noiseRootKey: waNoiseRootKey ?? environment["BUZZBRIDGE_WA_NOISE_ROOT_KEY"], version: waVersion ?? environment["BUZZBRIDGE_WA_VERSION"]
+            noiseRootKey: waNoiseRootKey ?? environment["BUZZBRIDGE_WA_NOISE_ROOT_KEY"], version: waVersion ?? environment["BUZZBRIDGE_WA_VERSION"],
+            keepAlive: waKeepalive ?? environment["BUZZBRIDGE_WA_KEEPALIVE"]
         )
     }
 

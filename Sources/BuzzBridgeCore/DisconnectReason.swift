@@ -25,6 +25,9 @@ public enum DisconnectReason: String, Sendable, Equatable, CaseIterable, Codable
     case pairingExpired = "pairing_expired"
     /// WhatsApp's pairing refs ran out before the phone scanned (a fresh `GET /api/qr` starts over).
     case pairingRefsExhausted = "pairing_refs_exhausted"
+    /// The `pair-success` WhatsApp sent failed a check (HMAC, account or device signature): the
+    /// pairing is abandoned and nothing was stored; a new `GET /api/qr` starts over.
+    case pairingRefused = "pairing_refused"
     /// The sandbox's phone dropped the linked device (`POST /api/sandbox/drop`).
     case droppedByPhone = "dropped_by_phone"
 

@@ -208,7 +208,11 @@ public actor LiveEngine: WhatsAppEngine {
             platform = paired.platform
             logger.info("paired", metadata: ["jid": privacy.identity("\(paired.jid)"), "platform": "\(paired.platform)"])
         case .pairingRefused(let failure):
+            // The phone that scanned is told the pairing failed; this attempt is over.
             logger.error("refused a pair-success that failed a check; nothing was stored", metadata: ["failure": "\(failure)"])
+            endPairing()
+            await client.stop()
+            try? await record(.session(.disconnected(reason: .pairingRefused, at: .now())))
         case .qrScannedWithoutMultidevice:
             logger.warning("the QR was scanned by a phone without multi-device")
         case .loggedIn(let loggedIn):

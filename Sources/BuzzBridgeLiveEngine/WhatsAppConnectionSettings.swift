@@ -12,12 +12,17 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
     public var noiseRootKey: String?
     /// `X.Y.Z`: the WhatsApp Web version announced.
     public var version: String?
+    /// `MIN,MAX,DEADLINE,GIVE_UP` in seconds: pings every MIN–MAX seconds, each answered within
+    /// DEADLINE, reconnect after GIVE_UP without an answer. WhatsApp Web's timing unless set;
+    /// shorter only so that a test against a server double sees a lost connection sooner.
+    public var keepAlive: String?
 
-    public init(proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil) {
+    public init(proxy: String? = nil, caFile: String? = nil, noiseRootKey: String? = nil, version: String? = nil, keepAlive: String? = nil) {
         self.proxy = proxy
         self.caFile = caFile
         self.noiseRootKey = noiseRootKey
         self.version = version
+        self.keepAlive = keepAlive
     }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -56,6 +61,19 @@ public struct WhatsAppConnectionSettings: Sendable, Equatable {
                 throw Invalid(description: "--wa-version must be X.Y.Z with numbers, such as 2.3000.1045649367, got \(version)")
             }
             options.version = WhatsAppWebVersion(major, minor, patch)
+        }
+        if let keepAlive {
+            let seconds = keepAlive.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard seconds.count == 4, let minimum = seconds[0], let maximum = seconds[1], let deadline = seconds[2], let giveUp = seconds[3],
+                minimum > 0, maximum >= minimum, deadline > 0, giveUp > 0
+            else {
+                throw Invalid(
+                    description: "--wa-keepalive must be MIN,MAX,DEADLINE,GIVE_UP in seconds (WhatsApp Web's: 20,30,10,180), got \(keepAlive)")
+            }
+            options.keepAlive = KeepAlive.Timing(
+                minimumInterval: .milliseconds(Int64(minimum * 1000)), maximumInterval: .milliseconds(Int64(maximum * 1000)),
+                responseDeadline: .milliseconds(Int64(deadline * 1000)), maximumFailTime: .milliseconds(Int64(giveUp * 1000))
+            )
         }
         return options
     }

@@ -221,6 +221,97 @@ struct LiveEngineEndToEndTests {
         }
     }
 
+    /// A server whose Noise certificate chain is not signed by the trusted root is refused before
+    /// anything is paired: the API names the failure and the store holds no pairing.
+    @Test func aChainNotSignedByTheRootIsRefusedAndNothingIsPaired() async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        var arguments = double.serveArguments
+        let rootFlag = try #require(arguments.firstIndex(of: "--wa-noise-root-key"))
+        arguments[rootFlag + 1] = String(repeating: "5a", count: 32)
+        let server = try ServerProcess(
+            arguments: ["serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--log-level", "warning"] + arguments)
+        let base = try await server.baseURL()
+        let (qrStatus, answer) = try await api(base, setup.apiKey, .GET, "/api/qr")
+        #expect(qrStatus == 503, "\(answer)")
+        let error = try #require(answer["error"] as? [String: Any])
+        #expect(error["code"] as? String == "SERVICE_UNAVAILABLE")
+        #expect((error["message"] as? String)?.contains("Signature") == true, "names the failed check: \(error)")
+        #expect(try await status(base, setup.apiKey)["status"] as? String == "disconnected")
+        #expect(try await double.clients().allSatisfy { $0["state"] as? String != "unpaired" }, "no connection got as far as pairing")
+        await server.terminate()
+        let store = try await DataFolder.openStore(at: setup.data)
+        let paired = try await store.readProtocolState(session: SessionID(rawValue: setup.sessionID)) { try $0.pairedDevice() != nil }
+        try await store.close()
+        #expect(!paired)
+        await receiver.stop()
+        await double.stop()
+    }
+
+    /// A `pair-success` that fails a check is refused: the session ends `pairing_refused` with a
+    /// webhook, nothing is stored, and a new QR starts over.
+    @Test(arguments: ["hmac", "signature"])
+    func aTamperedPairSuccessIsRefusedWithAClearStatus(tamper: String) async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double)
+        let base = try await server.baseURL()
+        let (_, qr) = try await api(base, setup.apiKey, .GET, "/api/qr")
+        let uri = try #require((qr["data"] as? [String: Any])?["qr_code"] as? String)
+        let png = try #require(Data(base64Encoded: String(uri.dropFirst("data:image/png;base64,".count))))
+        let decoded = try JSONSerialization.jsonObject(with: try await PythonPeer.check("qr_decode.py", input: png)) as? [[String: Any]]
+        let text = try #require(decoded?.first?["text"] as? String)
+        let refusal = try await double.ok(.POST, "/phone/scan", ["qr": text, "phone": phone, "tamper": tamper])
+        #expect(refusal["refused"] as? Bool == true, "the phone hears of the refusal: \(refusal)")
+        try await eventually("the refusal to be named") {
+            try await status(base, setup.apiKey)["disconnect_reason"] as? String == "pairing_refused"
+        }
+        #expect(try await status(base, setup.apiKey)["status"] as? String == "disconnected")
+        try await eventually("the disconnected webhook") { changes(receiver).last == "disconnected" }
+        #expect((receiver.requests.last?.json["data"] as? [String: Any])?["reason"] as? String == "pairing_refused")
+        #expect((try await double.state()["devices"] as? [Any] ?? [1]).isEmpty, "the double paired nothing")
+        let (again, fresh) = try await api(base, setup.apiKey, .GET, "/api/qr")
+        #expect(again == 200, "a new QR starts over: \(fresh)")
+        await server.terminate()
+        let store = try await DataFolder.openStore(at: setup.data)
+        let paired = try await store.readProtocolState(session: SessionID(rawValue: setup.sessionID)) { try $0.pairedDevice() != nil }
+        try await store.close()
+        #expect(!paired, "nothing of the refused pairing is stored")
+        await receiver.stop()
+        await double.stop()
+    }
+
+    /// The server stops answering pings: after the keepalive's give-up time the engine connects
+    /// again by itself, unannounced, and the session stays active.
+    @Test func unansweredPingsMakeTheEngineReconnect() async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try ServerProcess(
+            arguments: [
+                "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--log-level", "warning",
+                "--wa-keepalive", "0.5,1,0.5,3",
+            ] + double.serveArguments)
+        let base = try await server.baseURL()
+        let jid = try await link(base, setup, double)
+        try await eventually("the connected webhook") { changes(receiver).contains("connected") }
+        let announced = changes(receiver).count
+        let before = try await logins(double, jid)
+        try await double.ok(.POST, "/fault", ["jid": jid, "kind": "stop_answering_pings"])
+        try await eventually("a new login after the pings went unanswered", within: .seconds(40)) { try await logins(double, jid) > before }
+        try await eventually("connected again") { try await status(base, setup.apiKey)["connection"] as? String == "connected" }
+        #expect(try await status(base, setup.apiKey)["status"] as? String == "active")
+        #expect(changes(receiver).count == announced, "a reconnect is not announced: \(changes(receiver))")
+        await server.terminate()
+        await receiver.stop()
+        await double.stop()
+    }
+
     /// Shows the QR, lets the double's phone scan it and waits until the session is connected;
     /// returns the device's JID.
     private func link(_ base: String, _ setup: Setup, _ double: WhatsAppServerDouble) async throws -> String {

@@ -22,6 +22,13 @@ struct WhatsAppConnectionSettingsTests {
         #expect(socks.proxy == .socks5(host: "127.0.0.1", port: 1080, credentials: ProxyCredentials(username: "user", password: "pw")))
         let defaults = try WhatsAppConnectionSettings().clientOptions()
         #expect(defaults.proxy == nil && defaults.noiseRootKeyOverride == nil && defaults.version == .whatsmeowReference)
+        #expect(defaults.keepAlive == .whatsmeow)
+        let quick = try WhatsAppConnectionSettings(keepAlive: "0.5, 1,0.25,3").clientOptions()
+        #expect(
+            quick.keepAlive
+                == KeepAlive.Timing(
+                    minimumInterval: .milliseconds(500), maximumInterval: .seconds(1), responseDeadline: .milliseconds(250),
+                    maximumFailTime: .seconds(3)))
     }
 
     @Test(arguments: [
@@ -33,6 +40,9 @@ struct WhatsAppConnectionSettingsTests {
         (WhatsAppConnectionSettings(noiseRootKey: String(repeating: "zz", count: 32)), "--wa-noise-root-key"),
         (WhatsAppConnectionSettings(version: "2.3000"), "--wa-version"),
         (WhatsAppConnectionSettings(version: "2.x.1"), "--wa-version"),
+        (WhatsAppConnectionSettings(keepAlive: "20,30,10"), "--wa-keepalive"),
+        (WhatsAppConnectionSettings(keepAlive: "30,20,10,180"), "--wa-keepalive"),
+        (WhatsAppConnectionSettings(keepAlive: "0,30,10,180"), "--wa-keepalive"),
     ])
     func badSettingsAreRefusedByName(settings: WhatsAppConnectionSettings, flag: String) {
         #expect {
