@@ -41,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -58,6 +59,19 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Sources/BuzzBridgeStorage"
+        ),
+        // The store on PostgreSQL, for several nodes sharing one database. Its own target, so that
+        // only what uses PostgreSQL links postgres-nio.
+        .target(
+            name: "BuzzBridgePostgres",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/BuzzBridgePostgres"
         ),
         .target(
             name: "BuzzBridgeEngines",
@@ -199,7 +213,11 @@ let package = Package(
         .testTarget(
             name: "BuzzBridgeStorageTests",
             // GRDB directly, to put a database into states the store itself never writes.
-            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                // The same contract tests on PostgreSQL.
+                "BuzzBridgePostgres",
+            ],
             path: "Tests/BuzzBridgeStorageTests"
         ),
         // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.
