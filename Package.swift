@@ -117,6 +117,8 @@ let package = Package(
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
                 "BuzzBridgeLiveEngine",
+                // `--database postgres://…`.
+                "BuzzBridgePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -240,9 +240,14 @@ struct ServeCommand: AsyncParsableCommand {
         if privacy.showsSensitiveData {
             logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
         }
-        let live = LiveEngineFactory(
-            store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy
-        )
+        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
+        let live = try (store as? SQLiteStore).map { store in
+            LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
+        }
+        if live == nil {
+            logger.warning(
+                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
+        }
         let configuration = GatewayConfiguration(
             host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,
             logPrivacy: privacy

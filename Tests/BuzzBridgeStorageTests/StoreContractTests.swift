@@ -102,8 +102,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func statusesOnlyMoveForwardAndTheirEventsAreWrittenWithThem() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func statusesOnlyMoveForwardAndTheirEventsAreWrittenWithThem(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_status", name: "Status")
             try await store.createSession(session)
             _ = try await store.saveWebhookEndpoint(
@@ -132,8 +133,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func outboxDeliveriesAreClaimedInOrderCompletedRequeuedAndFiltered() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func outboxDeliveriesAreClaimedInOrderCompletedRequeuedAndFiltered(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_outbox", name: "Outbox")
             try await store.createSession(session)
             let (all, _) = try await store.saveWebhookEndpoint(
@@ -181,8 +183,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func claimsNeverHandOutAConversationsDeliveryWhileAnEarlierOneIsInFlightOrWaiting() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func claimsNeverHandOutAConversationsDeliveryWhileAnEarlierOneIsInFlightOrWaiting(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_conversations", name: "Conversations")
             try await store.createSession(session)
             let (endpoint, _) = try await store.saveWebhookEndpoint(
@@ -241,8 +244,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_long_queue", name: "Long queue")
             try await store.createSession(session)
             let (endpoint, _) = try await store.saveWebhookEndpoint(

@@ -13,7 +13,7 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 }
 
 /// A fresh, empty store of `backend`, closed afterwards.
-func withStore(_ backend: StoreBackend, _ body: (any GatewayStore) async throws -> Void) async throws {
+func withStore(_ backend: StoreBackend, _ body: (any GatewayStore & WebhookStore) async throws -> Void) async throws {
     switch backend {
     case .sqlite:
         try await withTemporaryStore { store, _ in try await body(store) }
