@@ -31,8 +31,9 @@ public protocol GatewayStore: Sendable {
     func insertMessage(_ message: Message, idempotency: IdempotencyTag) async throws
     /// The message a key made in `session`, with the first answer once it is recorded.
     func idempotentSend(key: String, in session: SessionID) async throws -> IdempotentSend?
-    /// Records the first answer to the request that made `message`.
-    func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws
+    /// Records the first answer to the request that carried `key` in `session`; nothing when that
+    /// request stored no message.
+    func recordAnswer(status: Int, body: [UInt8], forIdempotencyKey key: String, in session: SessionID) async throws
     /// Frees a key whose 24 hours are over, so that it may be used again.
     func releaseIdempotencyKey(_ key: String, in session: SessionID) async throws
     /// Moves a message to `status` if that is a forward move (see ``MessageStatus/canAdvance(to:)``)

@@ -12,7 +12,8 @@ struct ServerDoubleFaithfulnessTests {
         "qr_pairing_and_first_login", "tampered_pair_success_refused", "code_pairing", "relogin_presence_logout",
         "reconnects_after_515_503_and_cut", "prekeys_topped_up_when_low", "keepalive_pings_and_cut_during_iq",
         "device_removed_logs_out", "replaced_stops_reconnecting", "failure_on_login", "socks5_proxy_and_unknown_iq",
-        "double_restart_keeps_devices", "message_between_two_companions",
+        "double_restart_keeps_devices", "message_between_two_companions", "phones_send_to_neonize",
+        "neonize_sends_to_phones", "retry_receipts",
     ]
 
     @Test func theDoublesOwnRefusalsHold() async throws {

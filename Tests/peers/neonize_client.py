@@ -9,14 +9,18 @@ double's HTTP CONNECT proxy and TLS is checked against the double's CA (SSL_CERT
 Run one client per process (the Go library keeps global state):
     python Tests/peers/neonize_client.py --root HEX --proxy PORT --ca FILE --db FILE
 Commands, one per line on stdin:  connect | pair-code PHONE | presence available|unavailable | logout
-                                  | disconnect | store-push-name NAME | privacy-settings | send PHONE TEXT | exit
+                                  | disconnect | store-push-name NAME | privacy-settings | send PHONE TEXT
+                                  | send-jid JID TEXT (a LID user or group JID) | mark-read CHAT SENDER ID
+                                  | group-info GROUP_JID | on-whatsapp PHONE... | exit
   store-push-name (before connect) writes the push name into whatsmeow's sqlite device row: WhatsApp
   delivers it by app-state sync from the phone (Signal-encrypted), which the double does not play, and
   whatsmeow refuses to send presence without one.
 Output, one JSON object per line on stdout: {"event": "qr", "codes": [...]} | {"event": "pair-code", "code"}
   | {"event": "paired", "jid"} | {"event": "connected"} | {"event": "logged-out", "reason"} | {"event": "disconnected"}
   | {"event": "stream-replaced"} | {"event": "connect-failure", "reason"} | {"event": "done", "command", "error"}
-  | {"event": "sent", "id"} | {"event": "message", "id", "text", "chat", "sender", "fromMe"} | {"event": "receipt", "ids", "type"}
+  | {"event": "sent", "id"} | {"event": "message", "id", "text", "chat", "sender", "senderAlt", "fromMe", "pushName",
+  "isGroup", "quoted": {"id", "participant", "text"}, "recipientAlt"} | {"event": "receipt", "ids", "type", "sender", "chat"}
+  | {"event": "group-info", "name", "participants"} | {"event": "on-whatsapp", "results": [{"query", "jid", "isIn"}]}
 whatsmeow's own log goes to stderr.
 """
 from __future__ import annotations
@@ -147,13 +151,28 @@ def main() -> None:
     @client.event(MessageEv)
     def _message(_client, event) -> None:
         source = event.Info.MessageSource
-        text = event.Message.conversation or event.Message.extendedTextMessage.text
+        message = event.Message
+        text = message.conversation or message.extendedTextMessage.text
+        context = message.extendedTextMessage.contextInfo
+        quoted = {"id": context.stanzaID, "participant": context.participant,
+                  "text": context.quotedMessage.conversation} if context.stanzaID else None
         emit("message", id=event.Info.ID, text=text, chat=jid_text(source.Chat), sender=jid_text(source.Sender),
-             senderAlt=jid_text(source.SenderAlt), fromMe=bool(source.IsFromMe), pushName=event.Info.Pushname)
+             senderAlt=jid_text(source.SenderAlt), fromMe=bool(source.IsFromMe), pushName=event.Info.Pushname,
+             isGroup=bool(source.IsGroup), quoted=quoted, recipientAlt=jid_text(source.RecipientAlt))
 
     @client.event(ReceiptEv)
     def _receipt(_client, event) -> None:
-        emit("receipt", ids=list(event.MessageIDs), type=int(event.Type), sender=jid_text(event.MessageSource.Sender))
+        emit("receipt", ids=list(event.MessageIDs), type=int(event.Type), sender=jid_text(event.MessageSource.Sender),
+             chat=jid_text(event.MessageSource.Chat))
+
+    def parse_jid(text: str):
+        from neonize.utils.jid import build_jid
+        user, _, server = text.partition("@")
+        user, _, device = user.partition(":")
+        jid = build_jid(user, server or "s.whatsapp.net")
+        if device:
+            jid.Device = int(device)
+        return jid
 
     def connect() -> None:
         try:
@@ -181,6 +200,20 @@ def main() -> None:
             from neonize.utils.jid import build_jid
             response = client.send_message(build_jid(phone), text)
             emit("sent", id=response.ID, timestamp=int(response.Timestamp))
+        elif command == "send-jid":
+            target, _, text = argument.partition(" ")
+            response = client.send_message(parse_jid(target), text)
+            emit("sent", id=response.ID, timestamp=int(response.Timestamp))
+        elif command == "mark-read":
+            chat, sender, message_id = argument.split(" ")
+            from neonize.utils.enum import ReceiptType
+            client.mark_read(message_id, chat=parse_jid(chat), sender=parse_jid(sender), receipt=ReceiptType.READ)
+        elif command == "group-info":
+            info = client.get_group_info(parse_jid(argument))
+            emit("group-info", name=info.GroupName.Name, participants=[jid_text(p.JID) for p in info.Participants])
+        elif command == "on-whatsapp":
+            results = client.is_on_whatsapp(*argument.split())
+            emit("on-whatsapp", results=[{"query": r.Query, "jid": jid_text(r.JID), "isIn": bool(r.IsIn)} for r in results])
         elif command == "privacy-settings":  # an IQ the double does not implement: expect its 501
             client.get_privacy_settings()
         elif command == "logout":

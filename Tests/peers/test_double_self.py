@@ -194,6 +194,82 @@ def test_transport_and_control_refusals():
         shutil.rmtree(double.directory, ignore_errors=True)
 
 
+def test_contacts_usync_and_redelivery():
+    """Simulated contacts in usync (devices with key-index on linked devices only, lid, contact in/out), a
+    phone's message delivered again after a login when the companion never answered it, and control errors."""
+    double = start()
+    try:
+        companion, connection, outcome = pair(double)
+        assert connection.receive().attr("code") == "515"
+        made = double.ok("POST", "/contacts/defaults", {})
+        tom = made["twoDevices"]
+        login = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert [login.receive().tag for _ in range(2)] == ["success", "ib"]
+        server = JID("", "s.whatsapp.net")
+        login.send(Node("iq", {"id": "u1", "to": server, "type": "get", "xmlns": "usync"}, [
+            Node("usync", {"sid": "s1", "mode": "query", "last": "true", "index": "0", "context": "interactive"}, [
+                Node("query", {}, [Node("contact"), Node("devices", {"version": "2"}), Node("lid")]),
+                Node("list", {}, [Node("user", {}, [Node("contact", {}, "+60111222333@c.us")]),
+                                  Node("user", {}, [Node("contact", {}, "+60999000111@c.us")])])])]))
+        users = login.receive().child("usync", "list").children()
+        known, unknown = users
+        assert known.child("contact").attr("type") == "in" and known.child("contact").data() == b"+60111222333@c.us", known
+        assert [d.attrs for d in known.child("devices", "device-list").children()] == [{"id": "0"}, {"id": "2", "key-index": "2"}], known
+        assert str(known.child("lid").attrs["val"]) == tom["lid"], known
+        assert unknown.child("contact").attr("type") == "out" and unknown.child("lid").attrs == {}, unknown
+        assert unknown.child("devices", "device-list").children() == [], unknown
+
+        sent = double.ok("POST", "/contacts/send", {"from": "60111222333", "to": PHONE, "text": "never answered"})
+        first = login.receive()
+        assert first.tag == "message" and first.attr("id") == sent["id"] and first.child("enc").attr("type") == "pkmsg", first
+        assert str(first.attrs["from"]) == "60111222333@s.whatsapp.net" and str(first.attrs["sender_lid"]) == tom["lid"], first
+        login.close()
+        assert double.ok("GET", "/state")["unacked"] == {str(companion.jid): [sent["id"]]}
+        again = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        replayed = [again.receive() for _ in range(3)]
+        assert [n.tag for n in replayed] == ["success", "message", "ib"] and replayed[1].attr("id") == sent["id"], replayed
+        assert replayed[1].child("enc").data() == first.child("enc").data(), "the same ciphertext again, not a new encryption"
+        again.send(Node("receipt", {"id": sent["id"], "to": first.attrs["from"]}))
+        assert again.receive().tag == "ack"
+        assert double.ok("GET", "/state")["unacked"] == {}
+        record = double.ok("GET", "/contacts")["sent"][0]
+        assert [r["type"] for r in record["receipts"]] == ["delivery"], record
+
+        many = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "load", "repeat": 3})
+        replies = [again.receive() for _ in range(3)]
+        assert [n.attr("id") for n in replies] == many["ids"] and len(set(many["ids"])) == 3, (replies, many)
+        assert [n.child("enc").attr("type") for n in replies] == ["pkmsg"] * 3 and many["sentAt"] == sorted(many["sentAt"])
+        assert str(replies[0].attrs["sender_pn"]) == "60144455566@s.whatsapp.net", replies[0]
+        double.ok("POST", "/contacts", {"phone": "60144455566", "addressing": "lid", "senderPn": False})
+        hidden = double.ok("POST", "/contacts/send", {"from": "60144455566", "to": PHONE, "text": "who am I"})
+        stanza = again.receive()
+        assert stanza.attr("id") == hidden["id"] and "sender_pn" not in stanza.attrs and stanza.attrs["from"].server == "lid", stanza
+
+        # Fault: the next message is relayed but never acked; the one after is acked again.
+        assert double.ok("POST", "/fault", {"jid": str(companion.jid), "kind": "no_ack_for_next_message"})["applied"]
+        for msg_id in ("3EB0AAAA", "3EB0BBBB"):
+            again.send(Node("message", {"id": msg_id, "to": JID("60111222333", "s.whatsapp.net"), "type": "text"}, [
+                Node("participants", {}, [Node("to", {"jid": JID("60111222333", "s.whatsapp.net", 2)}, [
+                    Node("enc", {"v": "2", "type": "msg"}, b"\x33not a signal message")])])]))
+        ack = again.receive()
+        assert ack.tag == "ack" and ack.attr("id") == "3EB0BBBB" and ack.attr("phash").startswith("2:"), ack
+        relayed = {m["id"]: m for m in double.ok("GET", "/state")["messages"]}
+        assert relayed["3EB0AAAA"].get("ackDropped") and not relayed["3EB0BBBB"].get("ackDropped"), relayed
+        web = next(d for a in double.ok("GET", "/contacts")["contacts"] if a["phone"] == "60111222333" for d in a["devices"] if d["device"] == 2)
+        assert [e["id"] for e in web["inbox"] if "error" in e] == ["3EB0AAAA", "3EB0BBBB"], web["inbox"]  # garbage does not decrypt
+
+        for body, status in (({"from": "60999000111", "to": PHONE, "text": "x"}, 404),
+                             ({"from": "60111222333", "to": "60999000111", "text": "x"}, 404),
+                             ({"from": "60111222333", "to": PHONE}, 400),
+                             ({"from": "60111222333", "group": "1@g.us", "text": "x"}, 404)):
+            assert double.call("POST", "/contacts/send", body)[0] == status, body
+        assert double.call("POST", "/contacts", {"phone": PHONE, "devices": [1]})[0] == 409  # device 1 is the companion
+        assert double.call("POST", "/contacts/device", {"phone": "60111222333", "remove": 0})[0] == 400
+    finally:
+        double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
+
+
 def test_normaliser_folds_and_drops():
     key = {"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}
     entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"},

@@ -495,7 +495,7 @@ def test_message_between_two_companions():
                 "out iq[from,id,type=result]{list[]{user[jid]{registration[] type[] identity[] key[]{id[] value[]} "
                 "skey[]{id[] value[] signature[]}}}}",
                 "in message[id,peer_recipient_pn,to,type=text]{participants[]{to[jid]{enc[type=pkmsg,v]}} device-identity[] bot[biz_bot]}",
-                "out ack[class=message,from,id,t]",
+                "out ack[class=message,from,id,phash,t]",
                 "out receipt[from,id,t,type=inactive]",
             ])
             received = assert_sequence(s.double, bob_login["conn"], [
@@ -526,6 +526,287 @@ def test_message_between_two_companions():
             record("message", [("sender", sent), ("receiver", received), ("offline-receiver", offline)])
         finally:
             bob.stop()
+
+
+# -- phones played by python-axolotl (wadouble/contacts.py) -------------------------------------------------
+TOM, LENA = "60111222333", "60144455566"  # POST /contacts/defaults: Tom has a phone and web client 2 (PN-addressed), Lena is LID-addressed
+MESSAGE_IN_PKMSG = "out message[from,id,notify,sender_lid,t,type=text]{enc[type=pkmsg,v]}"
+MESSAGE_IN_MSG = "out message[from,id,notify,sender_lid,t,type=text]{enc[type=msg,v]}"
+
+
+def contacts(double: Double) -> dict:
+    return double.ok("GET", "/contacts")
+
+
+def device_of(double: Double, phone: str, number: int) -> dict:
+    account = next(a for a in contacts(double)["contacts"] if a["phone"] == phone)
+    return next(d for d in account["devices"] if d["device"] == number)
+
+
+def sent_record(double: Double, msg_id: str) -> dict:
+    return next(m for m in contacts(double)["sent"] if m["id"] == msg_id)
+
+
+def inbox_entry(double: Double, phone: str, number: int, msg_id: str, timeout: float = 20) -> dict:
+    return wait_until(lambda: next((e for e in device_of(double, phone, number)["inbox"] if e["id"] == msg_id), None), timeout,
+                      what=f"{phone}:{number} to receive {msg_id}")
+
+
+def neonize_log(directory: str, name: str = "neonize") -> str:
+    with open(os.path.join(directory, f"{name}.err")) as log:
+        return log.read()
+
+
+def no_phash_warning(directory: str, name: str = "neonize") -> None:
+    time.sleep(0.5)  # whatsmeow's log lines reach the file a moment after the event that follows them
+    assert "different participant list hash" not in neonize_log(directory, name), "whatsmeow computed another phash than the double"
+
+
+def test_phones_send_to_neonize():
+    """Phones played by python-axolotl send to real whatsmeow: pkmsg then msg from a PN-addressed contact,
+    a LID-addressed contact (sender_pn), a reply, the own phone (DeviceSentMessage) and a group (skmsg)."""
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        assert made["own"]["own"] and made["own"]["lid"] == paired["lid"].split(":")[0] + "@lid", made["own"]
+        tom_lid = made["twoDevices"]["lid"]
+        first = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "text": "hello from tom"})
+        # The account's phone (0) and neonize (1), then Tom's own web client 2 (a DeviceSentMessage).
+        assert [(d["jid"], d["type"], d["ownCopy"]) for d in first["deliveries"]] == [
+            (f"{PHONE}:0@s.whatsapp.net", "pkmsg", False), (paired["jid"], "pkmsg", False), (f"{TOM}:2@s.whatsapp.net", "pkmsg", True)], first
+        message = s.neonize.wait("message", 20, id=first["id"])
+        assert message["text"] == "hello from tom" and message["pushName"] == "Tom Two-Devices" and not message["fromMe"], message
+        assert message["sender"] == f"{TOM}@s.whatsapp.net" and message["senderAlt"] == tom_lid, message
+        web = inbox_entry(s.double, TOM, 2, first["id"])
+        assert web["text"] == "hello from tom" and web["deviceSent"]["destinationJID"] == f"{PHONE}@s.whatsapp.net", web
+        wait_until(lambda: sent_record(s.double, first["id"])["receipts"], what="neonize's receipt")
+        assert sent_record(s.double, first["id"])["receipts"][0] == {**sent_record(s.double, first["id"])["receipts"][0],
+                                                                     "from": paired["lid"], "type": "inactive"}
+        second = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "text": "second", "replyTo": {
+            "id": first["id"], "participant": tom_lid, "text": "hello from tom"}})
+        assert next(d for d in second["deliveries"] if d["jid"] == paired["jid"])["type"] == "pkmsg", second  # neonize has not answered yet
+        reply = s.neonize.wait("message", 20, id=second["id"])
+        assert reply["text"] == "second" and reply["quoted"] == {"id": first["id"], "participant": tom_lid, "text": "hello from tom"}, reply
+
+        lena = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "hi, Lena here"})
+        got = s.neonize.wait("message", 20, id=lena["id"])
+        assert got["sender"] == made["lidOnly"]["lid"] and got["senderAlt"] == f"{LENA}@s.whatsapp.net", got
+        assert got["pushName"] == "Lena Lid" and got["chat"] == made["lidOnly"]["lid"], got
+
+        own = s.double.ok("POST", "/contacts/send", {"from": PHONE, "to": TOM, "text": "sent from my phone"})
+        mine = s.neonize.wait("message", 20, id=own["id"])
+        assert mine["fromMe"] and mine["text"] == "sent from my phone" and mine["chat"] == tom_lid, mine
+        assert inbox_entry(s.double, TOM, 0, own["id"])["text"] == "sent from my phone"
+
+        # neonize answers Tom: now Tom's session with neonize is confirmed and his next message is a msg.
+        s.neonize.command(f"send {TOM} got it", timeout=60)
+        wait_until(lambda: any(e.get("text") == "got it" for e in device_of(s.double, TOM, 0)["inbox"]), what="Tom to decrypt")
+        third = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "text": "third"})
+        assert next(d for d in third["deliveries"] if d["jid"] == paired["jid"])["type"] == "msg", third
+        assert s.neonize.wait("message", 20, id=third["id"])["text"] == "third"
+
+        group = s.double.ok("POST", "/groups", {"subject": "Support desk", "participants": [TOM, LENA, PHONE], "creator": TOM})
+        posted = s.double.ok("POST", "/contacts/send", {"from": LENA, "group": group["jid"], "text": "hello group"})
+        # whatsmeow reports the sender-key distribution (its own pkmsg, no text) as a message event first.
+        got = s.neonize.wait("message", 20, id=posted["id"], text="hello group")
+        assert got["isGroup"] and got["chat"] == group["jid"] and got["text"] == "hello group", got
+        assert got["sender"] == made["lidOnly"]["lid"] and got["senderAlt"] == f"{LENA}@s.whatsapp.net", got
+        assert inbox_entry(s.double, TOM, 2, posted["id"])["text"] == "hello group"
+        again = s.double.ok("POST", "/contacts/send", {"from": LENA, "group": group["jid"], "text": "second in group"})
+        assert all(d["types"] == ["skmsg"] for d in again["deliveries"]), again  # the sender key went out once
+        assert s.neonize.wait("message", 20, id=again["id"])["text"] == "second in group"  # skmsg alone: one event
+        s.neonize.send(f"group-info {group['jid']}")
+        info = s.neonize.wait("group-info")
+        assert info["name"] == "Support desk" and len(info["participants"]) == 3, info
+
+        s.neonize.command(f"mark-read {made['lidOnly']['lid']} {made['lidOnly']['lid']} {lena['id']}")
+        wait_until(lambda: any(r["type"] == "read" for r in sent_record(s.double, lena["id"])["receipts"]), what="read receipt")
+        received = transcript(s.double, login["conn"])
+        lines = [signature(e) for e in received]
+        assert "out message[from,id,notify,sender_lid,t,type=text]{enc[type=pkmsg,v]}" in lines, lines
+        assert "out message[from,id,notify,sender_pn,t,type=text]{enc[type=pkmsg,v]}" in lines, lines
+        assert "out message[from,id,notify,peer_recipient_pn,recipient,sender_pn,t,type=text]{enc[type=pkmsg,v]}" in lines, lines
+        assert ("out message[addressing_mode,from,id,notify,participant,participant_pn,t,type=text]"
+                "{enc[type=pkmsg,v] enc[type=skmsg,v]}") in lines, lines
+        assert "out ack[class=message,from,id,phash,t]" in lines, lines
+        no_phash_warning(s.directory)
+        record("phones_to_neonize", [("receiver", received)])
+
+        # neonize is away: Lena's message waits and arrives after its next login, before <ib><offline/>.
+        s.neonize.stop()
+        away = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "while you were away"})
+        assert next(d for d in away["deliveries"] if d["jid"] == paired["jid"])["delivered"] == "queued", away
+        neonize = s.start_neonize()
+        s.neonize = neonize
+        neonize.command("connect")
+        assert neonize.wait("message", 30, id=away["id"])["text"] == "while you were away"
+        again = logged_in(s.double, paired["jid"], after=login["conn"])
+        # Still pkmsg: neonize never wrote to Lena, so her session has not left the prekey stage.
+        assert_sequence(s.double, again["conn"], [LOGIN, SUCCESS, "out message[from,id,notify,sender_pn,t,type=text]{enc[type=pkmsg,v]}",
+                                                  "out ib[]{offline[count]}"])
+        wait_until(lambda: s.double.ok("GET", "/state")["unacked"] == {}, what="neonize's receipt to settle the message")
+
+
+def gather(neonize: Neonize, done, timeout: float = 30) -> list[dict]:
+    """Every event neonize reports until done(events) holds (none is dropped on the way)."""
+    events, deadline = [], time.time() + timeout
+    while not done(events):
+        if time.time() > deadline:
+            raise AssertionError(f"timed out; neonize reported {events}")
+        try:
+            event = neonize.events.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        neonize.seen.append(event)
+        events.append(event)
+    return events
+
+
+def receipts_for(events: list[dict], msg_id: str) -> dict:
+    """{(sender, type)} of neonize's receipt events for one message id."""
+    return {(e["sender"], e["type"]) for e in events if e["event"] == "receipt" and msg_id in e["ids"]}
+
+
+def usync_device_queries(double: Double, conn: int) -> int:
+    return sum(1 for line in (signature(e) for e in transcript(double, conn))
+               if line.startswith("in iq[id,to,type=get,xmlns=usync]{usync[context=message"))
+
+
+def test_neonize_sends_to_phones():
+    """Real whatsmeow sends to phones played by python-axolotl: both devices of a contact and the account's own
+    phone decrypt the exact text; their delivery and read receipts reach whatsmeow; the ack's phash matches
+    whatsmeow's; usync reports an unknown number as not on WhatsApp; `devices` notifications keep whatsmeow's
+    device list current without a new usync."""
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        tom_lid, lena_lid, own_lid = made["twoDevices"]["lid"], made["lidOnly"]["lid"], made["own"]["lid"]
+        tom0, tom2 = tom_lid.replace("@", ":0@"), tom_lid.replace("@", ":2@")
+
+        s.neonize.send(f"send {TOM} hello tom")
+        events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and len(receipts_for(
+            ev, next(e for e in ev if e["event"] == "sent")["id"])) >= 3)
+        msg_id = next(e for e in events if e["event"] == "sent")["id"]
+        assert len(msg_id) == 22 and msg_id.startswith("3EB0"), msg_id
+        for number in (0, 2):
+            entry = inbox_entry(s.double, TOM, number, msg_id)
+            assert entry["text"] == "hello tom" and entry["encTypes"] == ["pkmsg"] and entry["from"] == paired["lid"], entry
+            assert entry["attrs"]["sender_pn"] == f"{PHONE}@s.whatsapp.net" and "device-identity" in entry["children"], entry
+        own = inbox_entry(s.double, PHONE, 0, msg_id)
+        assert own["text"] == "hello tom" and own["deviceSent"] == {"destinationJID": tom_lid}, own
+        assert own["attrs"]["recipient"] == tom_lid and own["receiptSent"] == "sender", own
+        # Delivered (1) from both of Tom's devices, sender (2) from the own phone.
+        assert receipts_for(events, msg_id) == {(tom_lid, 1), (tom2, 1), (own_lid, 2)}, receipts_for(events, msg_id)
+        relayed = next(m for m in s.double.ok("GET", "/state")["messages"] if m["id"] == msg_id)
+        assert relayed["phash"] and len(relayed["deliveries"]) == 3, relayed
+
+        s.double.ok("POST", "/contacts/receipt", {"from": TOM, "ids": [msg_id], "type": "read"})
+        read = gather(s.neonize, lambda ev: (tom_lid, 4) in receipts_for(ev, msg_id))
+        assert receipts_for(read, msg_id) == {(tom_lid, 4)}, read
+
+        s.neonize.send(f"send-jid {lena_lid} hello lena")
+        events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev))
+        lena_msg = next(e for e in events if e["event"] == "sent")["id"]
+        assert inbox_entry(s.double, LENA, 0, lena_msg)["text"] == "hello lena"
+
+        s.neonize.send(f"on-whatsapp +{TOM} +60999000111")
+        answer = s.neonize.wait("on-whatsapp")["results"]
+        assert {r["query"]: r["isIn"] for r in answer} == {f"+{TOM}": True, "+60999000111": False}, answer
+
+        # Tom links a third device and unlinks the web client: whatsmeow follows the notifications.
+        queries = usync_device_queries(s.double, login["conn"])
+        added = s.double.ok("POST", "/contacts/device", {"phone": TOM, "add": 3})
+        assert added["notified"] == [login["conn"]] and added["devices"] == [0, 2, 3], added
+        removed = s.double.ok("POST", "/contacts/device", {"phone": TOM, "remove": 2})
+        assert removed["devices"] == [0, 3], removed
+        wait_until(lambda: sum(1 for line in (signature(e) for e in transcript(s.double, login["conn"]))
+                               if line == "in ack[class=notification,id,to,type=devices]") == 2, what="acks of both notifications")
+        s.neonize.send(f"send {TOM} after the change")
+        events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev))
+        changed = next(e for e in events if e["event"] == "sent")["id"]
+        assert inbox_entry(s.double, TOM, 3, changed)["text"] == "after the change"
+        assert inbox_entry(s.double, TOM, 0, changed)["text"] == "after the change"
+        assert usync_device_queries(s.double, login["conn"]) == queries, "whatsmeow asked usync again: a notification did not match"
+        relayed = next(m for m in s.double.ok("GET", "/state")["messages"] if m["id"] == changed)
+        assert sorted(d["to"] for d in relayed["deliveries"]) == sorted([tom_lid.replace("@", ":0@"), tom_lid.replace("@", ":3@"),
+                                                                         own_lid.replace("@", ":0@")]), relayed
+        no_phash_warning(s.directory)
+        sent = transcript(s.double, login["conn"])
+        lines = [signature(e) for e in sent]
+        assert "out notification[from,id,t,type=devices]{add[device_hash]{device[jid]}}" in lines, lines
+        record("neonize_to_phones", [("sender", sent)])
+
+        # A device linked without a notification: the ack's phash tells whatsmeow its list is stale; it drops the
+        # cached list and asks usync again on its next send, which then reaches the new device.
+        s.double.ok("POST", "/contacts/device", {"phone": TOM, "add": 4, "notify": False})
+        s.neonize.send(f"send {TOM} stale list")
+        gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev))
+        wait_until(lambda: "different participant list hash" in neonize_log(s.directory), 10, what="whatsmeow to notice the phash mismatch")
+        s.neonize.send(f"send {TOM} fresh list")
+        fresh = next(e for e in gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev)) if e["event"] == "sent")["id"]
+        assert usync_device_queries(s.double, login["conn"]) == queries + 1
+        assert inbox_entry(s.double, TOM, 4, fresh)["text"] == "fresh list"
+
+
+def test_retry_receipts():
+    """Retry receipts both ways: whatsmeow cannot decrypt a phone's corrupted message and asks again, the phone
+    re-sends (enc count=1); a phone that fails twice asks whatsmeow with keys the second time, and whatsmeow's
+    re-send on a session built from those keys decrypts."""
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        tom2 = made["twoDevices"]["lid"].replace("@", ":2@")
+        broken = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "text": "broken on the way", "corrupt": [paired["jid"]]})
+        assert next(d for d in broken["deliveries"] if d["jid"] == paired["jid"])["corrupted"], broken
+        got = s.neonize.wait("message", 30, id=broken["id"])
+        assert got["text"] == "broken on the way" and got["sender"] == f"{TOM}@s.whatsapp.net", got
+        sent = wait_until(lambda: (lambda m: m if len(m["receipts"]) >= 2 else None)(sent_record(s.double, broken["id"])), what="receipts")
+        assert [(r["from"], r["count"], r["keys"], r["resent"]) for r in sent["retries"]] == [(paired["lid"], 1, False, True)], sent
+        assert [r["type"] for r in sent["receipts"] if r["from"] == paired["lid"]] == ["retry", "inactive"], sent["receipts"]
+        assert [a["class"] for a in sent["acks"]] == ["message"], sent["acks"]  # whatsmeow acks what it could not decrypt
+
+        # The re-send breaks too: whatsmeow's second retry receipt carries keys, the phone starts a new session from them.
+        twice = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "text": "broken twice", "corrupt": True,
+                                                        "corruptRetries": 1})
+        got = s.neonize.wait("message", 30, id=twice["id"])
+        assert got["text"] == "broken twice" and got["sender"] == made["lidOnly"]["lid"], got
+        retries = sent_record(s.double, twice["id"])["retries"]
+        assert [(r["count"], r["keys"], r.get("corrupted", False), r["type"]) for r in retries] == [
+            (1, False, True, "pkmsg"), (2, True, False, "pkmsg")], retries
+
+        # A group message whose skmsg does not verify: the retry names the group and participant; the phone re-sends
+        # 1:1 (sender key distribution and content in one pkmsg/msg) from the group, as whatsmeow does.
+        group = s.double.ok("POST", "/groups", {"subject": "Retry club", "participants": [TOM, PHONE]})
+        posted = s.double.ok("POST", "/contacts/send", {"from": TOM, "group": group["jid"], "text": "group retry", "corrupt": [paired["jid"]]})
+        got = s.neonize.wait("message", 30, id=posted["id"], text="group retry")
+        assert got["isGroup"] and got["chat"] == group["jid"] and got["sender"] == made["twoDevices"]["lid"], got
+        retries = sent_record(s.double, posted["id"])["retries"]
+        assert [(r["count"], r["resent"]) for r in retries] == [(1, True)], retries
+
+        s.double.ok("POST", "/contacts/fail-next", {"device": f"{TOM}:2", "count": 2})
+        s.neonize.send(f"send {TOM} please retry")
+        events = gather(s.neonize, lambda ev: any(e["event"] == "sent" for e in ev) and any(
+            e["event"] == "receipt" and e["sender"] == tom2 and e["type"] == 1 for e in ev), timeout=40)
+        msg_id = next(e for e in events if e["event"] == "sent")["id"]
+        entries = [e for e in device_of(s.double, TOM, 2)["inbox"] if e["id"] == msg_id]
+        assert [(e.get("retryReceipt"), e["count"], e.get("text")) for e in entries] == [
+            (1, 0, None), (2, 1, None), (None, 2, "please retry")], entries
+        assert entries[2]["encTypes"] == ["pkmsg"], entries[2]  # a new session from the keys of the second retry receipt
+        assert inbox_entry(s.double, TOM, 0, msg_id)["text"] == "please retry"  # the phone was not asked again
+        lines = [signature(e) for e in transcript(s.double, login["conn"])]
+        expected = [
+            "out message[from,id,notify,sender_lid,t,type=text]{enc[type=pkmsg,v]}",
+            "in receipt[id,to,type=retry]{retry[count,id,t,v] registration[]}",
+            "out message[from,id,notify,sender_lid,t,type=text]{enc[count,type=pkmsg,v]}",
+            "out receipt[from,id,t,type=retry]{retry[count,id,t,v] registration[]}",
+            "in message[device_fanout,id,t,to,type=text]{enc[count,type=pkmsg,v] device-identity[]}",
+            "out receipt[from,id,t,type=retry]{retry[count,id,t,v] registration[] keys[]{type[] identity[] key[]{id[] value[]} "
+            "skey[]{id[] value[] signature[]} device-identity[]}}",
+            "in message[device_fanout,id,t,to,type=text]{enc[count,type=pkmsg,v] device-identity[]}",
+        ]
+        assert not contains_in_order(transcript(s.double, login["conn"]), expected), "\n".join(lines)
+        assert "in ack[class=message,id,to]" in lines, lines  # whatsmeow's ack of what it could not decrypt (sent asynchronously)
+        record("retry_receipts", [("both-ways", transcript(s.double, login["conn"]))])
 
 
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}

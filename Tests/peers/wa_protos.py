@@ -13,5 +13,6 @@ from waAdv import WAAdv_pb2 as adv  # noqa: E402
 from waCert import WACert_pb2 as cert  # noqa: E402
 from waCompanionReg import WACompanionReg_pb2 as companion_reg  # noqa: E402
 from waWa6 import WAWebProtobufsWa6_pb2 as wa6  # noqa: E402
+from waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
 
-__all__ = ["adv", "cert", "companion_reg", "wa6"]
+__all__ = ["adv", "cert", "companion_reg", "e2e", "wa6"]

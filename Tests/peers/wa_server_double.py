@@ -33,7 +33,8 @@ Control API (JSON bodies and answers; errors {"error": "..."} with status 400/40
        prekeys_low (keeps 3 one-time prekeys, sends <notification type="encrypt"><count value="3"/>) (now; queued
        for the next login when no such client is connected), failure_N e.g. failure_405 (at the
        next login), stop_answering_pings, cut_during_next_iq (closes the socket on the next IQ
-       the client sends, before answering). Answer {"queued": bool, "applied": [conn numbers]}.
+       the client sends, before answering), no_ack_for_next_message (the client's next message is relayed but
+       never acked). Answer {"queued": bool, "applied": [conn numbers]}.
   GET  /clients            {"clients": [{"conn", "state": handshake|unpaired|pairing|paired|logged-in|
                             closing|logged-out|failed|closed, "payload": registration|login, "jid", "lid",
                             "pushName", "presence", "active", "refs", "closedBy", ...}], "faults", "tunnels"}
@@ -68,9 +69,14 @@ Messages: a client's 1:1 `message` is acked (`ack class=message`) and each `<par
 ciphertext is relayed to that device as `<message from=SENDER_LID_DEVICE sender_pn=… id t type
 [notify] [recipient for the sender's own devices]><enc/>[<device-identity/> for pkmsg]</message>`,
 queued while the device is offline and delivered right after its next `success` (before
-`<ib><offline count=N/></ib>`). Receipts are acked and relayed to the sender's devices. Device
-lists hold the companions paired here only, not the phone (device 0). GET /state also lists
-"messages" (deliveries, receipts) and "offline" (queued per device).
+`<ib><offline count=N/></ib>`); a message stays pending until the receiving companion answers it
+(a receipt or `ack class=message`), and one delivered to a connection that closed first is
+delivered again after the device's next `success` (GET /state "unacked"); the ack carries `phash` (send.go participantListHashV2 of the
+recipient's and the sender's devices in the addressing of `to`). Receipts are acked and relayed to
+the sender's devices. Device lists hold the companions paired here and the simulated phones and web
+clients of /contacts (python-axolotl Signal peers: wadouble/contacts.py; their control calls are
+described in wadouble/control.py). GET /state also lists "messages" (deliveries, receipts, phash)
+and "offline" (queued per device). A `w:g2` group-info IQ is answered for groups made by POST /groups.
 """
 import argparse
 import asyncio
@@ -78,6 +84,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")  # python-axolotl's generated protobufs need it
 
 from wadouble.app import run  # noqa: E402
 

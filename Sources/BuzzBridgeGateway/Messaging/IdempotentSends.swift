@@ -108,16 +108,12 @@ final class IdempotentSends: Sendable {
         }
         do {
             let answer = try await perform()
-            if let made = try await store.idempotentSend(key: id.key, in: id.session) {
-                try await store.recordAnswer(status: answer.status, body: answer.body, for: made.message.id)
-            }
+            try await store.recordAnswer(status: answer.status, body: answer.body, forIdempotencyKey: id.key, in: id.session)
             return Outcome(answer: answer, replayed: false)
         } catch {
             // Kept only when the message was stored: then this is the request's answer for good.
-            if let made = try await store.idempotentSend(key: id.key, in: id.session) {
-                let answer = envelope(error)
-                try await store.recordAnswer(status: answer.status, body: answer.body, for: made.message.id)
-            }
+            let answer = envelope(error)
+            try await store.recordAnswer(status: answer.status, body: answer.body, forIdempotencyKey: id.key, in: id.session)
             throw error
         }
     }

@@ -63,28 +63,8 @@ public final class SlidingWindowLimiter: Sendable {
         }
     }
 
-    /// The budget left for `key`, counting nothing.
-    public func check(_ key: String, limit: Int) -> RateLimitDecision {
-        let time = now()
-        return state.withLock { state in
-            guard state.hits[key] != nil else { return decision(hits: [], limit: limit, allowed: limit > 0, at: time) }
-            return state.hits[key, default: []].withExpiredDropped(before: time - window) { hits in
-                decision(hits: hits, limit: limit, allowed: hits.count < limit, at: time)
-            }
-        }
-    }
-
     /// Keys with instants in memory.
     var trackedKeys: Int { state.withLock { $0.trackedKeys } }
-
-    /// Counts one event for `key` unconditionally (a failed login, say).
-    public func record(_ key: String) {
-        let time = now()
-        state.withLock { state in
-            state.sweepIfDue(before: time - window)
-            state.hits[key, default: []].append(time)
-        }
-    }
 
     private func decision(hits: Deque<Double>, limit: Int, allowed: Bool, at time: Double) -> RateLimitDecision {
         // The slot that frees first is the oldest one still counted.

@@ -213,9 +213,11 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws {
+    public func recordAnswer(status: Int, body: [UInt8], forIdempotencyKey key: String, in session: SessionID) async throws {
         try await database.write { db in
-            try db.run("UPDATE messages SET answer_status = ?, answer_body = ? WHERE id = ?", [status, Data(body), message.rawValue])
+            try db.run(
+                "UPDATE messages SET answer_status = ?, answer_body = ? WHERE session_id = ? AND idempotency_key = ?",
+                [status, Data(body), session.rawValue, key])
         }
     }
 

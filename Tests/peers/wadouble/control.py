@@ -1,6 +1,61 @@
 """The control API: HTTP/1.1 with JSON bodies on 127.0.0.1, one request per connection.
 
-Errors are {"error": message} with a 4xx/5xx status.
+Errors are {"error": message} with a 4xx/5xx status. Pairing, faults and transcripts are described
+in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are driven by:
+
+  POST /contacts/defaults {"own": "60123456789"}
+       The contacts of issue #17's scenarios: "twoDevices" (60111222333, "Tom Two-Devices", phone 0 and web
+       client 2, PN-addressed: stanzas come from 60111222333:N@s.whatsapp.net with sender_lid), "lidOnly"
+       (60144455566, "Lena Lid", phone only, LID-addressed: from LID:0@lid with sender_pn) and, with "own",
+       "own": device 0 of the linked account itself (its identity is the account key that signed the
+       companions). Answer {"twoDevices": ACCOUNT, "lidOnly": ACCOUNT, "own": ACCOUNT}.
+  POST /contacts {"phone", "pushName"?, "devices"?: [0, 2], "addressing"?: "lid"|"pn", "senderPn"?: false}   one account
+       → ACCOUNT; "senderPn": false leaves sender_pn off LID-addressed stanzas (the receiver must already know the number)
+       ACCOUNT = {"phone", "lid": "<lid>@lid", "pn": "<phone>@s.whatsapp.net", "pushName", "addressing", "senderPn", "own",
+                  "devices": [{"device", "jid", "lid", "identityKey", "registrationId", "unclaimedPreKeys",
+                               "failNext", "inbox": [INBOX ENTRY...]}]}
+  GET  /contacts   {"contacts": [ACCOUNT...], "groups": [{"jid", "subject", "participants", "creator", "creation"}],
+                    "sent": [SENT...]}
+       INBOX ENTRY (a message a companion sent to that device): {"id", "device", "from" (sender LID device),
+         "fromJid", "attrs" (the relayed stanza's attributes), "children" (tags), "encTypes", "count" (enc count
+         of a retried message), "text", "quoted": {"id", "participant", "text"}?, "deviceSent":
+         {"destinationJID"}? (own-device copy), "group", "message" (the decrypted Message as JSON), "receiptSent"
+         ("delivery" | "sender"), "receiptsSent" (later ones, e.g. ["read"]), "retryReceipt": N (when fail-next
+         answered it), "error" (decryption failed)}.
+  POST /contacts/send {"from": "PHONE" | "PHONE:N", "to": "PHONE" | "<lid>@lid", "text", "replyTo"?: {"id",
+                       "participant", "text"}, "corrupt"?: true | [device JIDs], "corruptRetries"?: N, "id"?}
+       The device sends a text (extendedTextMessage with contextInfo for replyTo) to every device of `to`
+       (companions and simulated) and a DeviceSentMessage to its own account's other devices: pkmsg until the
+       peer has answered, then msg; `notify`, `t`, a 3EB0… id, padding 1-15 bytes, device-identity with a pkmsg
+       from a linked device (N > 0). From the own phone (device 0 of the paired account) the companions get the
+       DeviceSentMessage with recipient/peer_recipient_pn. "corrupt" flips the MAC of those devices' copies, so
+       they answer with a retry receipt, which the device answers by re-sending (new session from the receipt's
+       keys when present, enc count=N); "corruptRetries": N breaks the first N re-sends too (whatsmeow adds keys
+       to its second retry receipt).
+       With {"from", "group": "<id>@g.us", "text"} instead of "to": a group message, from=GROUP
+       participant=SENDER_LID:N participant_pn addressing_mode=lid: a SenderKeyDistributionMessage in a
+       pkmsg/msg to each device that lacks it, then one skmsg.
+       With "repeat": N (no "id"): N messages "TEXT #1".."TEXT #N" in turn, answer {"ids", "sentAt"} (for benchmarks).
+       Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "sentAt", "deliveries": [{"to", "jid",
+         "type" | "types", "ownCopy", "corrupted", "delivered": "live"|"queued"|"simulated"}], "acks": [companion
+         acks], "receipts": [{"from", "type": "inactive"|"delivery"|"read"|"retry"|..., "t"}], "retries":
+         [{"from", "count", "keys", "resent", "type"}]}; GET /contacts shows receipts as they arrive.
+  POST /contacts/receipt {"from": "PHONE[:N]", "ids": [...], "type"?: "read"}
+       The device sends that receipt for messages it decrypted (one sender) to the sending companion.
+       Answer {"sent", "ids", "to"}.
+  POST /contacts/fail-next {"device": "PHONE[:N]", "count": N}
+       The device answers its next N incoming messages with retry receipts instead of decrypting them (keys
+       included from the second retry of a message, retry.go sendRetryReceipt).
+  POST /contacts/device {"phone", "add": N, "notify"?: false} | {"phone", "remove": N, "notify"?: false}
+       Links/unlinks a device of a contact and (unless "notify": false: companions keep a stale device list, so
+       their next send's phash differs from the ack's) sends every logged-in companion of another account
+       <notification from=LID_USER type="devices"><add|remove device_hash><device jid=LID:N/></…></notification>.
+       Answer {"phone", "add"|"remove", "devices", "notified": [conn numbers], "deviceHash"}.
+  POST /groups {"subject", "participants": [phones], "creator"?, "jid"?}
+       A group of contacts and paired accounts; `w:g2` group-info IQs for it are answered (LID participants
+       with phone_number). Answer {"jid", "subject", "participants", "creator", "creation"}.
+Numbers neither paired nor simulated have no devices: usync answers `contact type="out"`, no `lid`, an empty
+device list, and prekey requests for them get <error code="404"/>.
 """
 from __future__ import annotations
 
@@ -38,6 +93,22 @@ def compare_with_recording(server: Server, body: dict) -> dict:
         raise ControlError(400, str(error)) from error
     return {"match": not problems, "problems": problems, "expected": chosen["signatures"], "actual": actual}
 
+DEFAULT_CONTACTS = [
+    {"phone": "60111222333", "pushName": "Tom Two-Devices", "devices": [0, 2], "addressing": "pn"},
+    {"phone": "60144455566", "pushName": "Lena Lid", "devices": [0], "addressing": "lid"},
+]
+
+
+def defaults(server: Server, body: dict) -> dict:
+    """POST /contacts/defaults {"own": PHONE}: the contacts of issue #17's scenarios in one call."""
+    made = [server.contacts.add_account(c["phone"], c["pushName"], c["devices"], c["addressing"]) for c in DEFAULT_CONTACTS]
+    own = str(body.get("own", ""))
+    if own:
+        made.append(server.contacts.add_account(own, str(body.get("ownPushName", "")) or "Owner's phone", [0], "lid"))
+    names = ["twoDevices", "lidOnly", "own"]
+    return {name: account.summary(server.contacts.is_own(account)) for name, account in zip(names, made)}
+
+
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            422: "Unprocessable Entity", 500: "Internal Server Error", 504: "Gateway Timeout"}
 
@@ -48,7 +119,8 @@ def control_api(server: Server):
             return {"clients": [c.summary() for c in server.connections.values()], "faults": server.faults, "tunnels": server.tunnels}
         if method == "GET" and path == "/state":
             return {**server.registry.state(), "messages": server.messages,
-                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued}}
+                    "offline": {jid: len(queued) for jid, queued in server.offline.items() if queued},
+                    "unacked": {jid: [s.attr("id") for s in pending] for jid, pending in server.unacked.items() if pending}}
         if method == "GET" and path == "/transcript":
             conn = query.get("conn")
             return server.transcript(int(conn) if conn else None, query.get("jid"))
@@ -60,6 +132,29 @@ def control_api(server: Server):
             return await server.phones.enter_code(str(body.get("code", "")), str(body.get("phone", "")), str(body.get("tamper", "")))
         if method == "POST" and path == "/phone/remove-device":
             return await server.phones.remove_device(str(body.get("jid", "")))
+        if method == "GET" and path == "/contacts":
+            return server.contacts.summary()
+        if method == "POST" and path == "/contacts":
+            devices = body.get("devices")
+            account = server.contacts.add_account(str(body.get("phone", "")), str(body.get("pushName", "")),
+                                                  list(devices) if devices is not None else None, str(body.get("addressing", "lid")),
+                                                  bool(body.get("senderPn", True)))
+            return account.summary(server.contacts.is_own(account))
+        if method == "POST" and path == "/contacts/defaults":
+            return defaults(server, body)
+        if method == "POST" and path == "/contacts/send":
+            return await server.contacts.send_many(body)
+        if method == "POST" and path == "/contacts/receipt":
+            return await server.contacts.send_receipt(body)
+        if method == "POST" and path == "/contacts/fail-next":
+            device = server.contacts.device(str(body.get("device", "")))
+            device.fail_next = int(body.get("count", 1))
+            return {"device": device.lid, "failNext": device.fail_next}
+        if method == "POST" and path == "/contacts/device":
+            return await server.contacts.change_device(body)
+        if method == "POST" and path == "/groups":
+            return server.contacts.add_group(str(body.get("subject", "")), list(body.get("participants", [])),
+                                             body.get("creator"), body.get("jid"))
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")

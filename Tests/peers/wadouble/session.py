@@ -23,6 +23,7 @@ from wa_protos import companion_reg
 
 from . import messaging
 from .binary import JID, Node, marshal, unmarshal
+from .contacts import Contacts
 from .noise import NoiseResponder, PROLOGUE
 from .errors import ControlError
 from .pairing import Phones
@@ -34,7 +35,7 @@ SERVER = JID("", "s.whatsapp.net")
 REF_COUNT = 6
 IMMEDIATE_FAULTS = {"stream_error_515", "stream_error_503", "device_removed", "replaced", "cut_socket", "prekeys_low"}
 LOW_PREKEYS = 3
-CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq"}
+CONNECTION_FAULTS = {"stop_answering_pings", "cut_during_next_iq", "no_ack_for_next_message"}
 REPLY_TIMEOUT = 20.0
 
 
@@ -63,6 +64,7 @@ class Connection:
         self.active: bool | None = None
         self.stop_pings = False
         self.cut_next_iq = False
+        self.drop_next_ack = False
         self.closed = False
         self.closed_by = ""
         self.waiting: dict[str, asyncio.Future] = {}
@@ -218,6 +220,8 @@ class Connection:
             self.stop_pings = True
         elif kind == "cut_during_next_iq":
             self.cut_next_iq = True
+        elif kind == "no_ack_for_next_message":
+            self.drop_next_ack = True
 
     # -- incoming stanzas ---------------------------------------------------------------------------
     async def dispatch(self, node: Node) -> None:
@@ -237,6 +241,10 @@ class Connection:
             await messaging.relay_message(self, node)
         elif node.tag == "receipt" and self.state == "logged-in":
             await messaging.relay_receipt(self, node)
+        elif node.tag == "ack" and self.device is not None:
+            if node.attr("class") == "message":
+                messaging.settle(self.server, self.device.jid, [node.attr("id")])
+            self.server.contacts.record_ack(self.device, node)  # a companion's ack of a simulated device's message
         elif node.tag == "presence":
             self.presence = node.attr("type")
             if node.attr("name"):
@@ -274,6 +282,12 @@ class Connection:
                 self.server.privacy_tokens.append({"from": self.device.jid if self.device else None,
                                                    "to": token.attr("jid"), "type": token.attr("type")})
             await self.send(self.result(node))
+        elif xmlns == "w:g2" and kind == "get" and first == "query":
+            group = self.server.contacts.group_info(JID.parse(node.attr("to")) or SERVER)
+            if group is None:
+                await self.send(self.error(node, 404, "item-not-found"))
+            else:
+                await self.send(Node("iq", {"from": node.attrs.get("to"), "type": "result", "id": node.attr("id")}, [group]))
         elif xmlns == "usync" and first == "usync":
             await self.send(messaging.usync_result(self.server, node))
         elif xmlns == "md" and first == "remove-companion-device":
@@ -341,9 +355,11 @@ class Server:
         self.faults: list[dict] = []
         self.tunnels: list[dict] = []
         self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
+        self.unacked: dict[str, list[Node]] = {}  # device JID -> messages delivered but not yet answered (receipt/ack)
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
+        self.contacts = Contacts(self)
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> None:
