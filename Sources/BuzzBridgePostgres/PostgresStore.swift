@@ -219,9 +219,13 @@ public final class PostgresStore: GatewayStore {
         }
     }
 
-    public func recordAnswer(status: Int, body: [UInt8], for message: MessageID) async throws {
+    public func recordAnswer(status: Int, body: [UInt8], forIdempotencyKey key: String, in session: SessionID) async throws {
         try await client.query(
-            "UPDATE messages SET answer_status = \(status), answer_body = \(Bytea(body)) WHERE id = \(message.rawValue)", logger: logger)
+            """
+            UPDATE messages SET answer_status = \(status), answer_body = \(Bytea(body))
+            WHERE session_id = \(session.rawValue) AND idempotency_key = \(key)
+            """,
+            logger: logger)
     }
 
     public func releaseIdempotencyKey(_ key: String, in session: SessionID) async throws {

@@ -62,7 +62,7 @@ struct GatewayStoreContractTests {
             let made = try #require(try await store.idempotentSend(key: "key-1", in: session.id))
             #expect(made.message == message, "the text survives whole, U+0000 included")
             #expect(made.fingerprint == "digest" && made.answerStatus == nil && made.answerBody == nil)
-            try await store.recordAnswer(status: 200, body: Array("{\"ok\":true}".utf8), for: message.id)
+            try await store.recordAnswer(status: 200, body: Array("{\"ok\":true}".utf8), forIdempotencyKey: "key-1", in: session.id)
             let answered = try await store.idempotentSend(key: "key-1", in: session.id)
             #expect(answered?.answerStatus == 200 && answered?.answerBody == Array("{\"ok\":true}".utf8))
             #expect(try await store.session(session.id)?.lastActivity == Timestamp(millisecondsSinceEpoch: 5000), "a send is activity")
