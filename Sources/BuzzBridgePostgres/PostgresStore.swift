@@ -19,6 +19,8 @@ public final class PostgresStore: GatewayStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
     public static func open(url: String, logger: Logger = Logger(label: "buzzbridge.postgres")) async throws -> PostgresStore {
         let store = PostgresStore(configuration: try PostgresURL.configuration(url), logger: logger)
+        // Lets the pool's run loop start before the first lease (postgres-nio warns otherwise).
+        await Task.yield()
         do {
             try await store.migrate()
         } catch {

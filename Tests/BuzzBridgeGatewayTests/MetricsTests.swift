@@ -72,6 +72,31 @@ struct MetricsTests {
     }
 }
 
+extension MetricsTests {
+    @Test func aRetriedDeliveryIsCountedOncePerOutcomeAndAttempt() async throws {
+        // The first attempt is answered 500 (retried after the test's short delay), the second 200.
+        let receiver = try await WebhookReceiver.start { index, _ in .status(index == 0 ? 500 : 200) }
+        let gateway = try await TestGateway.start()
+        try await gateway.connect()
+        try await gateway.addWebhook(url: "http://127.0.0.1:\(receiver.port)/hook", events: ["message.received"])
+        try await gateway.receive("retry me")
+        _ = try await receiver.waitForRequests(2)
+        var metrics = Samples(text: "")
+        let counted = try await gateway.eventually {
+            metrics = Samples(text: try await gateway.get("/metrics", auth: .admin).text)
+            return metrics.value("buzzbridge_webhook_deliveries_total", ["outcome": "succeeded"]) == 1
+        }
+        #expect(counted, "\(metrics.text)")
+        #expect(metrics.value("buzzbridge_webhook_deliveries_total", ["outcome": "retry"]) == 1)
+        #expect(metrics.value("buzzbridge_webhook_deliveries_total", ["outcome": "failed"]) == 0)
+        #expect(metrics.value("buzzbridge_webhook_attempts_total", ["result": "5xx"]) == 1)
+        #expect(metrics.value("buzzbridge_webhook_attempts_total", ["result": "2xx"]) == 1)
+        #expect(metrics.value("buzzbridge_webhook_attempt_duration_seconds_count", [:]) == 2)
+        try await gateway.discard()
+        await receiver.stop()
+    }
+}
+
 /// Samples of Prometheus' text format: `name{label="value",…} number` per line.
 struct Samples {
     let text: String
