@@ -12,6 +12,9 @@ Commands, one per line on stdin:  connect | pair-code PHONE | presence available
                                   | disconnect | store-push-name NAME | privacy-settings | send PHONE TEXT
                                   | send-jid JID TEXT (a LID user or group JID) | mark-read CHAT SENDER ID
                                   | group-info GROUP_JID | on-whatsapp PHONE... | exit
+                                  | send-media PHONE|JID image|video|audio|ptt|document FILE [CAPTION]
+  send-media uploads FILE with neonize's upload (whatsmeow Upload: media_conn, encrypt, POST to the media host)
+  and sends an imageMessage/videoMessage/audioMessage (ptt: PTT set)/documentMessage (fileName = FILE's name).
   store-push-name (before connect) writes the push name into whatsmeow's sqlite device row: WhatsApp
   delivers it by app-state sync from the phone (Signal-encrypted), which the double does not play, and
   whatsmeow refuses to send presence without one.
@@ -21,6 +24,9 @@ Output, one JSON object per line on stdout: {"event": "qr", "codes": [...]} | {"
   | {"event": "sent", "id"} | {"event": "message", "id", "text", "chat", "sender", "senderAlt", "fromMe", "pushName",
   "isGroup", "quoted": {"id", "participant", "text"}, "recipientAlt"} | {"event": "receipt", "ids", "type", "sender", "chat"}
   | {"event": "group-info", "name", "participants"} | {"event": "on-whatsapp", "results": [{"query", "jid", "isIn"}]}
+  | {"event": "sent-media", "id", "type", "url", "directPath", "fileSha256", "fileEncSha256", "fileLength", "sha256", "length"}
+  | {"event": "media", "id", "type", "mimetype", "caption", "fileName", "ptt", "fileLength", "sha256", "length", "error"}
+    (a received media message, downloaded with neonize's download_any = whatsmeow DownloadAny; "message" has "mediaType")
 whatsmeow's own log goes to stderr.
 """
 from __future__ import annotations
@@ -148,17 +154,35 @@ def main() -> None:
     def jid_text(jid) -> str:
         return f"{jid.User}{':' + str(jid.Device) if jid.Device else ''}@{jid.Server}" if jid.User else ""
 
+    media_fields = {"imageMessage": "image", "videoMessage": "video", "audioMessage": "audio", "documentMessage": "document",
+                    "stickerMessage": "sticker"}
+
+    def download(msg_id: str, kind: str, message) -> None:
+        import hashlib
+        part = getattr(message, next(f for f, k in media_fields.items() if k == kind))
+        info = {"id": msg_id, "type": kind, "mimetype": part.mimetype, "caption": getattr(part, "caption", ""),
+                "fileName": getattr(part, "fileName", ""), "ptt": bool(getattr(part, "PTT", False)), "fileLength": int(part.fileLength)}
+        try:
+            data = client.download_any(message)
+        except Exception as error:  # noqa: BLE001 - reported to the driver
+            emit("media", **info, error=repr(error))
+            return
+        emit("media", **info, sha256=hashlib.sha256(data).hexdigest(), length=len(data), error="")
+
     @client.event(MessageEv)
     def _message(_client, event) -> None:
         source = event.Info.MessageSource
         message = event.Message
+        media_kind = next((kind for field, kind in media_fields.items() if message.HasField(field)), None)
+        if media_kind is not None:  # downloaded off the event thread: the download calls back into Go
+            threading.Thread(target=download, args=(event.Info.ID, media_kind, message), daemon=True).start()
         text = message.conversation or message.extendedTextMessage.text
         context = message.extendedTextMessage.contextInfo
         quoted = {"id": context.stanzaID, "participant": context.participant,
                   "text": context.quotedMessage.conversation} if context.stanzaID else None
         emit("message", id=event.Info.ID, text=text, chat=jid_text(source.Chat), sender=jid_text(source.Sender),
              senderAlt=jid_text(source.SenderAlt), fromMe=bool(source.IsFromMe), pushName=event.Info.Pushname,
-             isGroup=bool(source.IsGroup), quoted=quoted, recipientAlt=jid_text(source.RecipientAlt))
+             isGroup=bool(source.IsGroup), quoted=quoted, recipientAlt=jid_text(source.RecipientAlt), mediaType=media_kind)
 
     @client.event(ReceiptEv)
     def _receipt(_client, event) -> None:
@@ -182,6 +206,35 @@ def main() -> None:
         else:
             emit("connect-returned", error="")
 
+    def send_media(target: str, kind: str, path: str, caption: str = "") -> None:
+        import hashlib
+        from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+        from neonize.utils.enum import MediaType
+        with open(path, "rb") as file:
+            data = file.read()
+        media_type = {"image": MediaType.MediaImage, "video": MediaType.MediaVideo, "audio": MediaType.MediaAudio,
+                      "ptt": MediaType.MediaAudio, "document": MediaType.MediaDocument}[kind]
+        uploaded = client.upload(data, media_type)
+        common = {"URL": uploaded.url, "directPath": uploaded.DirectPath, "mediaKey": uploaded.MediaKey,
+                  "fileEncSHA256": uploaded.FileEncSHA256, "fileSHA256": uploaded.FileSHA256, "fileLength": uploaded.FileLength}
+        if kind == "image":
+            message = e2e.Message(imageMessage=e2e.ImageMessage(**common, mimetype="image/jpeg", caption=caption, width=64, height=48))
+        elif kind == "video":
+            message = e2e.Message(videoMessage=e2e.VideoMessage(**common, mimetype="video/mp4", caption=caption, seconds=1))
+        elif kind in ("audio", "ptt"):
+            message = e2e.Message(audioMessage=e2e.AudioMessage(**common, mimetype="audio/ogg; codecs=opus", seconds=1, PTT=kind == "ptt"))
+        else:
+            message = e2e.Message(documentMessage=e2e.DocumentMessage(**common, mimetype="application/pdf", fileName=os.path.basename(path),
+                                                                      title=os.path.basename(path), caption=caption))
+        response = client.send_message(parse_jid(target) if "@" in target else build_jid_text(target), message)
+        emit("sent-media", id=response.ID, type=kind, url=uploaded.url, directPath=uploaded.DirectPath,
+             fileSha256=bytes(uploaded.FileSHA256).hex(), fileEncSha256=bytes(uploaded.FileEncSHA256).hex(),
+             fileLength=int(uploaded.FileLength), sha256=hashlib.sha256(data).hexdigest(), length=len(data))
+
+    def build_jid_text(phone: str):
+        from neonize.utils.jid import build_jid
+        return build_jid(phone)
+
     def run(command: str, argument: str) -> None:
         if command == "connect":
             threading.Thread(target=connect, daemon=True).start()
@@ -204,6 +257,8 @@ def main() -> None:
             target, _, text = argument.partition(" ")
             response = client.send_message(parse_jid(target), text)
             emit("sent", id=response.ID, timestamp=int(response.Timestamp))
+        elif command == "send-media":
+            send_media(*argument.split(" ", 3))
         elif command == "mark-read":
             chat, sender, message_id = argument.split(" ")
             from neonize.utils.enum import ReceiptType

@@ -270,6 +270,142 @@ def test_contacts_usync_and_redelivery():
         shutil.rmtree(double.directory, ignore_errors=True)
 
 
+def https_via_proxy(double: Double, method: str, host: str, target: str, body: bytes = b"", socks: bool = False) -> tuple[int, bytes]:
+    """One HTTPS request to `host` through the double's CONNECT (or SOCKS5) proxy, the certificate checked against its CA."""
+    import ssl
+    raw = socket.create_connection(("127.0.0.1", double.info["socksPort" if socks else "proxyPort"]), timeout=10)
+    if socks:
+        raw.sendall(b"\x05\x01\x00")
+        assert raw.recv(2) == b"\x05\x00"
+        raw.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host.encode() + (443).to_bytes(2, "big"))
+        assert raw.recv(10)[:2] == b"\x05\x00"
+    else:
+        raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += raw.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    context = ssl.create_default_context(cafile=double.info["caFile"])
+    tls = context.wrap_socket(raw, server_hostname=host)
+    tls.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nOrigin: https://web.whatsapp.com\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    data = b""
+    while chunk := tls.recv(65536):
+        data += chunk
+    tls.close()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), payload
+
+
+def test_media_conn_and_cdn():
+    """media_conn names the CDN hosts; an upload as whatsmeow builds it is stored, the direct path downloads the
+    exact blob through the proxy (whatsmeow's &hash=…&mms-type=…&__wa-mms= suffix accepted), and the refusals."""
+    import base64
+    import hashlib
+    import json
+    import media_crypto
+    double = start()
+    try:
+        companion, connection, outcome = pair(double)
+        assert connection.receive().attr("code") == "515"
+        login = Connection(double.info, companion, login=(int(companion.jid.user), companion.jid.device))
+        assert [login.receive().tag for _ in range(2)] == ["success", "ib"]
+        login.send(Node("iq", {"id": "m1", "to": JID("", "s.whatsapp.net"), "type": "set", "xmlns": "w:m"}, [Node("media_conn")]))
+        answer = login.receive()
+        media_conn = answer.child("media_conn")
+        assert answer.attr("type") == "result" and media_conn is not None, answer
+        assert {"auth", "ttl", "auth_ttl", "max_buckets"} <= set(media_conn.attrs), media_conn.attrs
+        hosts = [h.attr("hostname") for h in media_conn.children()]
+        assert hosts == ["mmg.whatsapp.net", "mmg-fallback.whatsapp.net"], hosts
+        auth = media_conn.attr("auth")
+
+        encrypted = media_crypto.encrypt(b"%PDF-1.4 tiny" * 50, "document")
+        token = encrypted.token
+        from urllib.parse import urlencode
+        status, body = https_via_proxy(double, "POST", hosts[0], f"/mms/document/{token}?{urlencode({'auth': auth, 'token': token})}",
+                                       encrypted.blob)
+        assert status == 200, (status, body)
+        uploaded = json.loads(body)
+        assert uploaded["direct_path"].startswith("/v/") and "?" in uploaded["direct_path"], uploaded
+        assert uploaded["url"].startswith("https://mmg.whatsapp.net" + uploaded["direct_path"]), uploaded
+        suffix = f"&hash={base64.urlsafe_b64encode(encrypted.file_enc_sha256).decode()}&mms-type=document&__wa-mms="
+        for host in hosts:
+            status, blob = https_via_proxy(double, "GET", host, uploaded["direct_path"] + suffix)
+            assert status == 200 and blob == encrypted.blob, (host, status, len(blob))
+        status, blob = https_via_proxy(double, "GET", hosts[1], uploaded["direct_path"], socks=True)
+        assert status == 200 and blob == encrypted.blob, "the SOCKS5 proxy routes media hosts to the CDN too"
+        plain = media_crypto.decrypt(blob, "document", encrypted.media_key, encrypted.file_sha256, encrypted.file_enc_sha256)
+        assert plain == b"%PDF-1.4 tiny" * 50
+        targets = [t["target"] for t in double.ok("GET", "/clients")["tunnels"]]
+        assert "mmg.whatsapp.net:443" in targets and "mmg-fallback.whatsapp.net:443" in targets, targets
+
+        wrong_auth = f"/mms/document/{token}?{urlencode({'auth': 'nope', 'token': token})}"
+        assert https_via_proxy(double, "POST", hosts[0], wrong_auth, encrypted.blob)[0] == 401
+        other = media_crypto.encrypt(b"other", "image").token
+        assert https_via_proxy(double, "POST", hosts[0], f"/mms/image/{other}?{urlencode({'auth': auth, 'token': other})}",
+                               encrypted.blob)[0] == 400, "a token that is not the body's hash"
+        path = uploaded["direct_path"]
+        assert https_via_proxy(double, "GET", hosts[0], path.replace("oh=01_", "oh=02_"))[0] == 403
+        assert https_via_proxy(double, "GET", hosts[0], "/v/t62.7119-24/none.enc?oh=x")[0] == 404
+        double.ok("POST", "/cdn/fault", {"status": 404})
+        assert https_via_proxy(double, "GET", hosts[0], path)[0] == 404
+        double.ok("POST", "/cdn/fault", {"kind": "corrupt"})
+        status, corrupted = https_via_proxy(double, "GET", hosts[0], path)
+        assert status == 200 and len(corrupted) == len(encrypted.blob) and corrupted != encrypted.blob
+        try:
+            media_crypto.decrypt(corrupted, "document", encrypted.media_key, encrypted.file_sha256, encrypted.file_enc_sha256)
+            raise AssertionError("a corrupted download decrypted")
+        except media_crypto.MediaError as error:
+            assert error.reason == "enc-sha256", error
+        double.ok("POST", "/cdn/fault", {"kind": "slow", "seconds": 1.0})
+        import time
+        started = time.monotonic()
+        status, slow = https_via_proxy(double, "GET", hosts[0], path)
+        assert status == 200 and slow == encrypted.blob and time.monotonic() - started >= 0.9
+        summary = double.ok("GET", "/cdn")
+        assert summary["blobs"][0]["downloads"] == 5 and summary["uploads"][0]["origin"] == "https://web.whatsapp.com", summary
+        assert double.call("POST", "/cdn/fault", {"kind": "nonsense"})[0] == 400
+    finally:
+        double.stop()
+        shutil.rmtree(double.directory, ignore_errors=True)
+
+
+def test_media_crypto_cli_and_fixtures():
+    """The vector CLI the Swift tests use: encrypt with a given key, decrypt back, a flipped byte is refused (hmac),
+    a wrong plain hash is refused (sha256), and the fixtures are what they claim to be."""
+    import json
+    import subprocess
+    import media_crypto
+    import media_fixtures
+    script = os.path.join(HERE, "media_crypto.py")
+    pdf = media_fixtures.pdf()
+    key = bytes(range(32))
+    done = subprocess.run([sys.executable, script, "encrypt", "--type", "document", "--media-key", key.hex(), "--json"], input=pdf,
+                          capture_output=True, check=True)
+    made = json.loads(done.stdout)
+    blob = __import__("base64").b64decode(made["blob"])
+    assert made["fileLength"] == len(pdf) and len(blob) == (len(pdf) // 16 + 1) * 16 + 10, made
+    expanded = media_crypto.expand(key, "document")
+    assert blob[:-10] != pdf[:len(blob) - 10] and made["mediaKey"] == key.hex()
+    assert media_crypto.decrypt(blob, "document", key, bytes.fromhex(made["fileSha256"]), bytes.fromhex(made["fileEncSha256"])) == pdf
+    args = [sys.executable, script, "decrypt", "--type", "document", "--media-key", key.hex(), "--file-sha256", made["fileSha256"]]
+    assert subprocess.run(args, input=blob, capture_output=True, check=True).stdout == pdf
+    broken = subprocess.run(args, input=bytes([blob[0] ^ 1]) + blob[1:], capture_output=True)
+    assert broken.returncode == 2 and json.loads(broken.stderr)["error"] == "hmac", broken
+    wrong = subprocess.run(args[:-1] + ["00" * 32], input=blob, capture_output=True)
+    assert wrong.returncode == 2 and json.loads(wrong.stderr)["error"] == "sha256", wrong
+    other = subprocess.run([sys.executable, script, "keys", "--type", "image", "--media-key", key.hex()], capture_output=True, check=True)
+    assert json.loads(other.stdout)["iv"] != expanded.iv.hex(), "the info string separates the types"
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    assert pdf[xref:xref + 4] == b"xref"
+    for line, number in zip(pdf[xref:].split(b"\n")[3:8], range(1, 6)):
+        assert pdf[int(line[:10]):].startswith(f"{number} 0 obj".encode()), (number, line)
+    ogg = media_fixtures.ogg_opus(1.0)
+    assert ogg[:4] == b"OggS" and ogg[28:36] == b"OpusHead" and ogg.count(b"OggS") == 3
+    assert media_fixtures.jpeg()[:3] == b"\xff\xd8\xff" and media_fixtures.mp4()[4:8] == b"ftyp"
+
+
 def test_normaliser_folds_and_drops():
     key = {"tag": "key", "attrs": {}, "children": [{"tag": "id", "attrs": {}, "content": {"bytes": 3}}]}
     entries = [{"dir": "in", "tag": "iq", "attrs": {"id": "1", "type": "set", "xmlns": "encrypt"},

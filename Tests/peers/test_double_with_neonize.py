@@ -809,6 +809,118 @@ def test_retry_receipts():
         record("retry_receipts", [("both-ways", transcript(s.double, login["conn"]))])
 
 
+MEDIA_CONN = "in iq[id,to,type=set,xmlns=w:m]{media_conn[]}"
+MEDIA_CONN_RESULT = "out iq[from,id,type=result]{media_conn[auth,auth_ttl,max_buckets,ttl]{host[hostname]*}}"
+
+
+def media_event(neonize: Neonize, msg_id: str, timeout: float = 30) -> dict:
+    return neonize.wait("media", timeout, id=msg_id)
+
+
+def test_phones_send_media_to_neonize():
+    """Phones send an image (caption, thumbnail), a PDF (file name), a voice note (ptt) and a video: real whatsmeow
+    asks media_conn, downloads each from the fake CDN through the proxy with neonize's download_any and gets the
+    exact bytes; a 500 is retried, a corrupted download makes it try the second host, a slow one still arrives,
+    a tampered file (HMAC) and a missing one (404) fail."""
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        sends = [
+            (TOM, {"type": "image", "caption": "my passport", "seed": 1}),
+            (LENA, {"type": "document", "fileName": "ticket.pdf", "caption": "your ticket", "seed": 2}),
+            (TOM, {"type": "audio", "ptt": True, "seconds": 2}),
+            (LENA, {"type": "video", "caption": "a clip", "seed": 3}),
+        ]
+        for sender, media in sends:
+            sent = s.double.ok("POST", "/contacts/send", {"from": sender, "to": PHONE, "media": media})
+            record = sent["media"]
+            message = s.neonize.wait("message", 20, id=sent["id"])
+            assert message["mediaType"] == media["type"], message
+            got = media_event(s.neonize, sent["id"])
+            assert got["error"] == "" and got["sha256"] == record["sha256"] and got["length"] == record["length"], (got, record)
+            assert got["mimetype"] == record["mimetype"] and got["caption"] == media.get("caption", ""), got
+            assert got["ptt"] == bool(media.get("ptt")) and got["fileName"] == media.get("fileName", ""), got
+            # The account's own phone (device 0 of PHONE) got the same message and decrypted it too.
+            own = inbox_entry(s.double, PHONE, 0, sent["id"])
+            assert own["media"]["ok"] and own["media"]["sha256"] == record["sha256"], own
+            assert own["encMediaTypes"] == [record["mediatype"]] and own["attrs"]["type"] == "media", own
+        cdn = s.double.ok("GET", "/cdn")
+        gets = [d for d in cdn["downloads"] if d["method"] == "GET" and d.get("host")]
+        assert len(gets) == 4 and all(d["host"] == "mmg.whatsapp.net" and d["status"] == 200 for d in gets), gets
+        assert all(d["origin"] == "https://web.whatsapp.com" and set(d["query"]) >= {"hash", "mms-type", "__wa-mms", "oh"} for d in gets), gets
+        assert sorted(d["query"]["mms-type"] for d in gets) == ["audio", "document", "image", "video"], gets
+        assert cdn["mediaConnQueries"] == 1, "whatsmeow caches media_conn for its ttl"
+        assert "mmg.whatsapp.net:443" in [t["target"] for t in s.double.ok("GET", "/clients")["tunnels"]]
+        assert_sequence(s.double, login["conn"], [MEDIA_CONN, MEDIA_CONN_RESULT])
+
+        s.double.ok("POST", "/cdn/fault", {"status": 500})
+        retried = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "media": {"type": "image", "seed": 9}})
+        got = media_event(s.neonize, retried["id"])
+        assert got["error"] == "" and got["sha256"] == retried["media"]["sha256"], got
+        statuses = [d["status"] for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
+        assert statuses == [500, 200], statuses
+
+        s.double.ok("POST", "/cdn/fault", {"kind": "corrupt", "host": "mmg.whatsapp.net"})
+        fallback = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "media": {"type": "document", "seed": 10}})
+        got = media_event(s.neonize, fallback["id"])
+        assert got["error"] == "" and got["sha256"] == fallback["media"]["sha256"], got
+        last = [(d["host"], d.get("fault")) for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
+        assert last == [("mmg.whatsapp.net", "corrupt"), ("mmg-fallback.whatsapp.net", None)], last  # enc hash wrong: next host
+
+        s.double.ok("POST", "/cdn/fault", {"kind": "slow", "seconds": 2})
+        slow = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "media": {"type": "audio", "ptt": True, "seed": 11}})
+        got = media_event(s.neonize, slow["id"])
+        assert got["error"] == "" and got["sha256"] == slow["media"]["sha256"], got
+
+        tampered = s.double.ok("POST", "/contacts/send", {"from": TOM, "to": PHONE, "media": {"type": "image", "tamper": "hmac"}})
+        got = media_event(s.neonize, tampered["id"])
+        assert "hmac" in got["error"].lower(), got
+        hosts = [d["host"] for d in s.double.ok("GET", "/cdn")["downloads"] if d.get("host")][-2:]
+        assert hosts == ["mmg.whatsapp.net", "mmg-fallback.whatsapp.net"], hosts  # an HMAC failure tries the next host too
+        missing = s.double.ok("POST", "/contacts/send", {"from": LENA, "to": PHONE, "media": {"type": "document", "tamper": "missing"}})
+        got = media_event(s.neonize, missing["id"])
+        assert "404" in got["error"], got
+
+
+def test_neonize_sends_media_to_phones():
+    """Real whatsmeow uploads (neonize's upload: media_conn, encrypt, POST /mms/{type}/{token}) and sends an image, a PDF,
+    a voice note and a video to a contact: both of Tom's devices and the account's own phone (DeviceSentMessage) fetch
+    each from the fake CDN, verify and decrypt the exact bytes; GET /contacts/media returns them."""
+    import base64
+    import hashlib
+    import media_fixtures
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        s.double.ok("POST", "/contacts/defaults", {"own": PHONE})
+        files = {"image": ("photo.jpg", media_fixtures.jpeg(seed=5)), "document": ("itinerary.pdf", media_fixtures.pdf(seed=5)),
+                 "ptt": ("voice.ogg", media_fixtures.ogg_opus(2.0, seed=5)), "video": ("clip.mp4", media_fixtures.mp4(seed=5))}
+        for kind, (name, data) in files.items():
+            path = os.path.join(s.directory, name)
+            with open(path, "wb") as file:
+                file.write(data)
+            s.neonize.send(f"send-media {TOM} {kind} {path} {'a caption' if kind != 'ptt' else ''}".rstrip())
+            sent = s.neonize.wait("sent-media", 30)
+            assert s.neonize.wait("done", 5, command="send-media")["error"] == ""
+            digest = hashlib.sha256(data).hexdigest()
+            assert sent["fileSha256"] == digest and sent["fileLength"] == len(data), sent
+            for phone, number in ((TOM, 0), (TOM, 2), (PHONE, 0)):
+                entry = inbox_entry(s.double, phone, number, sent["id"])
+                media = entry.get("media") or {}
+                assert media.get("ok") and media["sha256"] == digest and media["length"] == len(data), (phone, number, entry)
+                assert media["lengthMatches"] and media["missingFields"] == [], media
+                assert entry["attrs"]["type"] == "media" and entry["encMediaTypes"] == [kind], entry
+                assert media.get("ptt", False) == (kind == "ptt"), media
+            assert inbox_entry(s.double, PHONE, 0, sent["id"])["deviceSent"], "the own phone's copy is a DeviceSentMessage"
+            fetched = s.double.ok("GET", f"/contacts/media?device={TOM}:2&id={sent['id']}")
+            assert base64.b64decode(fetched["data"]) == data, "the phone decrypted the exact bytes"
+        cdn = s.double.ok("GET", "/cdn")
+        uploads = cdn["uploads"]
+        assert [u["path"].split("/")[2] for u in uploads] == ["image", "document", "audio", "video"], uploads
+        assert all(u["status"] == 200 and u["host"] == "mmg.whatsapp.net" and u["origin"] == "https://web.whatsapp.com"
+                   and set(u["query"]) == {"auth", "token"} and u["query"]["token"] == u["path"].split("/")[3] for u in uploads), uploads
+        assert_sequence(s.double, login["conn"], [MEDIA_CONN, MEDIA_CONN_RESULT])
+
+
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}
 
 

@@ -4,11 +4,12 @@ Run:   python Tests/peers/wa_server_double.py [--seed N] [--state FILE] [--dir D
        (with .venv-test's python: scripts/setup-test-env installs what it needs)
 Prints ONE JSON line on stdout, then serves until its stdin closes:
   {"proxyPort": int, "wsPort": int, "controlPort": int, "caFile": "/path/ca.pem",
-   "noiseRootPublicKey": "<64 hex>", "socksPort": int}
+   "noiseRootPublicKey": "<64 hex>", "socksPort": int, "cdnPort": int}
   - wsPort: TLS WebSocket server; path /ws/chat, Origin https://web.whatsapp.com (else 403).
     Certificate for web.whatsapp.com, web.whatsapp.test, localhost, 127.0.0.1 from a throwaway
     CA written to caFile (valid two days).
-  - proxyPort: HTTP CONNECT proxy; every tunnel, whatever host, goes to the WebSocket server.
+  - proxyPort: HTTP CONNECT proxy; a tunnel to a media host (mmg.whatsapp.net, mmg-fallback.whatsapp.net) goes to
+    the fake CDN (cdnPort, wadouble/cdn.py: uploads, downloads, faults), any other host to the WebSocket server.
   - socksPort: SOCKS5 proxy (user "user", password "secret", or no auth), same tunnels.
   - noiseRootPublicKey: the Curve25519 key the Noise certificate chain is signed under
     (stands in for whatsmeow's WACertPubKey). Same seed, same key; default seed is random.
@@ -62,7 +63,7 @@ their prekeys, logouts and removals across runs of the double (not queued messag
 
 What the double answers after `success`: prekey count (`encrypt`/`count`), prekey upload (stored),
 prekey bundle fetch (`encrypt`/`key`, one-time key consumed), usync (`devices`, `lid`, `contact`;
-other query tags echoed empty), privacy tokens (accepted), passive/active, ping (`w:p`),
+other query tags echoed empty), privacy tokens (accepted), media_conn (`w:m`, the CDN's hosts), passive/active, ping (`w:p`),
 `remove-companion-device` logout (recorded, device forgotten), presence (push name recorded);
 any other IQ gets <error code="501" text="feature-not-implemented"/>.
 Messages: a client's 1:1 `message` is acked (`ack class=message`) and each `<participants><to jid>`

@@ -13,7 +13,8 @@ from .control import control_api
 from .noise import root_public_key
 from .registry import Registry
 from .session import Server
-from .transport import ORIGIN, http_connect_proxy, make_certificates, socks5_proxy
+from .cdn import MEDIA_HOSTS
+from .transport import ORIGIN, http_connect_proxy, make_certificates, router, socks5_proxy
 
 
 def _check_request(connection, request):
@@ -35,8 +36,11 @@ async def run(seed: str, state_file: str | None, directory: str | None) -> None:
     async with serve(server.handle_websocket, "127.0.0.1", 0, ssl=tls, max_size=None, process_request=_check_request,
                      ping_interval=None, compression=None) as websocket_server:
         ws_port = websocket_server.sockets[0].getsockname()[1]
-        proxy = await asyncio.start_server(http_connect_proxy(ws_port, server.tunnels), "127.0.0.1", 0)
-        socks = await asyncio.start_server(socks5_proxy(ws_port, server.tunnels), "127.0.0.1", 0)
+        cdn = await asyncio.start_server(server.cdn.handle, "127.0.0.1", 0, ssl=tls)
+        cdn_port = cdn.sockets[0].getsockname()[1]
+        route = router(ws_port, cdn_port, MEDIA_HOSTS)
+        proxy = await asyncio.start_server(http_connect_proxy(route, server.tunnels), "127.0.0.1", 0)
+        socks = await asyncio.start_server(socks5_proxy(route, server.tunnels), "127.0.0.1", 0)
         control = await asyncio.start_server(control_api(server), "127.0.0.1", 0)
         print(json.dumps({
             "proxyPort": proxy.sockets[0].getsockname()[1],
@@ -45,6 +49,7 @@ async def run(seed: str, state_file: str | None, directory: str | None) -> None:
             "caFile": ca_file,
             "noiseRootPublicKey": root_public_key(seed).hex(),
             "socksPort": socks.sockets[0].getsockname()[1],
+            "cdnPort": cdn_port,
         }), flush=True)
         await _stdin_closed()
     os._exit(0)

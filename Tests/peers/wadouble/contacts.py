@@ -37,6 +37,7 @@ from wa_protos import adv, e2e
 
 from .binary import JID, Node
 from .errors import ControlError
+from .media import media_content, receive_media
 from .phone import PrimaryPhone
 from .signaldevice import SignalDevice, corrupt
 
@@ -260,7 +261,8 @@ class Contacts:
 
     def _stanza_attrs(self, sender: PhoneDevice, target, msg_id: str, chat: Account | None, group: str | None) -> dict:
         account, server = sender.account, sender.account.home_server
-        attrs = {"id": msg_id, "type": "text", "t": str(int(time.time())), "notify": account.push_name}
+        attrs = {"id": msg_id, "type": "media" if self._media_type(msg_id) else "text", "t": str(int(time.time())),
+                 "notify": account.push_name}
         if group:
             attrs.update({"from": JID.parse(group), "participant": sender.address("lid"),
                           "participant_pn": account.user("s.whatsapp.net"), "addressing_mode": "lid"})
@@ -315,12 +317,20 @@ class Contacts:
     async def send(self, body: dict) -> dict:
         sender = self.device(str(body.get("from", "")))
         text = str(body.get("text", ""))
-        if not text:
-            raise ControlError(400, "text is required")
+        media = body.get("media")
+        if not text and not media:
+            raise ControlError(400, "text (or media) is required")
         msg_id = str(body.get("id") or message_id())
         if msg_id in self.sent:
             raise ControlError(409, f"message {msg_id} was already sent")
-        content = self._content(text, body.get("replyTo"))
+        media_record = None
+        if media:
+            if not isinstance(media, dict):
+                raise ControlError(400, "media is an object")
+            content, media_record = media_content(self.server.cdn, media, sender.jid)
+            text = text or media_record.get("caption", "")
+        else:
+            content = self._content(text, body.get("replyTo"))
         corrupt_for = body.get("corrupt") or []
         corrupt_retries = int(body.get("corruptRetries", 0))
         group = body.get("group")
@@ -341,6 +351,8 @@ class Contacts:
         record = {"id": msg_id, "from": str(sender.address(sender.account.home_server)), "to": str(chat_account.user("lid")),
                   "toPn": str(chat_account.user("s.whatsapp.net")), "group": None, "text": text, "content": MessageToDict(content),
                   "t": int(time.time()), "sentAt": time.time(), "deliveries": [], "acks": [], "receipts": [], "retries": []}
+        if media_record is not None:
+            record["media"] = media_record
         self.sent[msg_id] = {**record, "_content": content, "_sender": sender, "_chat": chat_account, "_corrupt_left": {}}
         for target in targets:
             own_copy = target.phone == sender.phone
@@ -350,7 +362,7 @@ class Contacts:
             if broken:
                 ciphertext = corrupt(ciphertext, inner)
                 self.sent[msg_id]["_corrupt_left"][target.jid] = corrupt_retries
-            children = [Node("enc", {"v": "2", "type": kind}, ciphertext)]
+            children = [Node("enc", self._enc_attrs(kind, msg_id), ciphertext)]
             identity = sender.account.device_identity(sender)
             if kind == "pkmsg" and identity:
                 children.append(Node("device-identity", {}, identity))
@@ -359,6 +371,15 @@ class Contacts:
             self.sent[msg_id]["deliveries"].append({"to": target.lid, "jid": target.jid, "type": kind, "ownCopy": own_copy,
                                                     "corrupted": broken, "delivered": where})
         return self.public(msg_id)
+
+    def _media_type(self, msg_id: str) -> str | None:
+        record = self.sent.get(msg_id)
+        return record["media"]["mediatype"] if record and record.get("media") else None
+
+    def _enc_attrs(self, kind: str, msg_id: str) -> dict:
+        """send.go: the enc of a media message carries mediatype (image, video, ptt, audio, document, …)."""
+        media_type = self._media_type(msg_id)
+        return {"v": "2", "type": kind, **({"mediatype": media_type} if media_type else {})}
 
     def _chat_account(self, to_jid: JID) -> Account:
         account = self.account_of(to_jid)
@@ -487,7 +508,7 @@ class Contacts:
             corrupt_left[companion.jid] -= 1
             ciphertext = corrupt(ciphertext, inner)
             answered["corrupted"] = True
-        children = [Node("enc", {"v": "2", "type": kind, "count": str(count)}, ciphertext)]
+        children = [Node("enc", {**self._enc_attrs(kind, record["id"]), "count": str(count)}, ciphertext)]
         identity = sender.account.device_identity(sender)
         if kind == "pkmsg" and identity:
             children.append(Node("device-identity", {}, identity))
@@ -504,6 +525,7 @@ class Contacts:
         entry = {"id": attrs.get("id", ""), "device": device.lid, "from": sender.lid, "fromJid": sender.jid,
                  "attrs": attrs, "children": [c.tag for c in stanza.children()],
                  "encTypes": [c.attr("type") for c in stanza.children() if c.tag == "enc"],
+                 "encMediaTypes": [c.attr("mediatype") for c in stanza.children() if c.tag == "enc" and c.attr("mediatype")],
                  "count": next((int(c.attr("count")) for c in stanza.children() if c.tag == "enc" and c.attr("count")), 0),
                  "t": int(time.time())}
         device.inbox.append(entry)
@@ -541,6 +563,9 @@ class Contacts:
         if message.HasField("deviceSentMessage"):
             entry["deviceSent"] = {"destinationJID": message.deviceSentMessage.destinationJID}
         entry["text"] = inner.conversation or inner.extendedTextMessage.text
+        media = receive_media(self.server.cdn, inner, device.lid, entry["id"])
+        if media is not None:
+            entry["media"] = media
         if inner.extendedTextMessage.HasField("contextInfo"):
             context = inner.extendedTextMessage.contextInfo
             entry["quoted"] = {"id": context.stanzaID, "participant": context.participant,

@@ -54,12 +54,46 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
   POST /groups {"subject", "participants": [phones], "creator"?, "jid"?}
        A group of contacts and paired accounts; `w:g2` group-info IQs for it are answered (LID participants
        with phone_number). Answer {"jid", "subject", "participants", "creator", "creation"}.
+Media (issue #18; wadouble/cdn.py, wadouble/media.py, media_crypto.py):
+  POST /contacts/send {"from", "to", "media": MEDIA}   (1:1 only; "text" may be omitted)
+       The device sends a media message: the file is encrypted (media_crypto.py), kept on the fake CDN, and the
+       Message carries URL, directPath, mediaKey, fileSHA256, fileEncSHA256, fileLength, mimetype, mediaKeyTimestamp
+       (+ caption, width/height and a JPEGThumbnail for images and video, seconds, PTT for audio, fileName/title for
+       documents); the stanza has type="media" and its enc mediatype (image, video, audio, ptt, document, sticker).
+       MEDIA = {"type": "image"|"video"|"audio"|"document"|"sticker", "caption"?, "mimetype"?, "fileName"?, "ptt"?: true,
+                "seconds"?, "width"?, "height"?, "thumbnail"?: false, "seed"?: N (varies the fixture's bytes),
+                "fixture"?: "jpeg"|"pdf"|"ogg"|"mp4" (default by type: image jpeg, video mp4, audio ogg, document pdf),
+                "data"?: base64 (your own bytes instead), "size"?: N (N deterministic bytes instead),
+                "tamper"?: "hmac" (a ciphertext byte flipped after the MAC; fileEncSha256 matches: the MAC check fails)
+                          | "sha256" (wrong fileSha256) | "enc-sha256" (wrong fileEncSha256) | "missing" (not on the CDN: 404)}
+       The answer (SENT) gains "media": {"type", "mediatype", "mimetype", "caption", "fileName", "ptt", "sha256" and
+       "length" (of the plaintext), "data" (base64 plaintext, up to 1 MiB), "mediaKey", "fileSha256", "fileEncSha256",
+       "directPath", "url", "tamper"}.
+  Receiving: a media message a companion sends to a phone is fetched from the CDN by its directPath (or url),
+       checked (fileEncSha256, HMAC, padding, fileSha256) and decrypted; the INBOX ENTRY gains "encMediaTypes" and
+       "media": {"type", "mimetype", "directPath", "url", "fileLength", "caption", "fileName", "width", "height",
+       "seconds", "ptt", "thumbnailLength", "ok", "sha256", "length", "lengthMatches", "missingFields" (of fileSHA256,
+       fileEncSHA256, mediaKey, fileLength, mimetype), "error": "enc-sha256"|"hmac"|"padding"|"sha256"|"404: …"|…}.
+  GET  /contacts/media?device=PHONE[:N]&id=MESSAGE_ID   {"device", "id", "sha256", "length", "data" (base64)}: the bytes
+       that device decrypted (404 if none).
+  GET  /cdn   {"hosts", "auth", "ttl", "mediaConnQueries", "blobs": [{"directPath", "url", "mmsType", "length",
+              "fileEncSha256", "uploader", "downloads"}], "uploads": [{"method", "host", "path", "query", "origin",
+              "referer", "length", "status", "answer"}], "downloads": [{"method", "host", "path", "query", "origin",
+              "status", "fault"} | {"by": phone device, "path", "status"}], "faults"}
+  POST /cdn/fault {"status": N} | {"kind": "slow", "seconds": S} | {"kind": "corrupt"} | {"kind": "truncate"}
+                  | {"op": "upload", "status": N}, each with "count"?: N (default 1), "host"?, "match"?: path substring;
+                  {"clear": true} removes them. Answer {"faults"}. See cdn.py.
+  The `media_conn` IQ (<iq xmlns="w:m" type="set"><media_conn/></iq>) is answered with <media_conn auth ttl auth_ttl
+  max_buckets><host hostname="mmg.whatsapp.net"/><host hostname="mmg-fallback.whatsapp.net"/></media_conn>; both names
+  are in the double's certificate and the proxies send tunnels to them to the CDN (also reachable directly on cdnPort).
 Numbers neither paired nor simulated have no devices: usync answers `contact type="out"`, no `lid`, an empty
 device list, and prekey requests for them get <error code="404"/>.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import re
@@ -92,6 +126,16 @@ def compare_with_recording(server: Server, body: dict) -> dict:
     except ValueError as error:
         raise ControlError(400, str(error)) from error
     return {"match": not problems, "problems": problems, "expected": chosen["signatures"], "actual": actual}
+
+def received_media(server: Server, query: dict) -> dict:
+    """GET /contacts/media?device=PHONE[:N]&id=MESSAGE_ID: the plaintext a phone decrypted, base64."""
+    device = server.contacts.device(str(query.get("device", "")))
+    data = server.cdn.received.get((device.lid, str(query.get("id", ""))))
+    if data is None:
+        raise ControlError(404, f"{device.lid} has no decrypted media for message {query.get('id')!r}")
+    return {"device": device.lid, "id": query.get("id"), "sha256": hashlib.sha256(data).hexdigest(), "length": len(data),
+            "data": base64.b64encode(data).decode()}
+
 
 DEFAULT_CONTACTS = [
     {"phone": "60111222333", "pushName": "Tom Two-Devices", "devices": [0, 2], "addressing": "pn"},
@@ -155,6 +199,12 @@ def control_api(server: Server):
         if method == "POST" and path == "/groups":
             return server.contacts.add_group(str(body.get("subject", "")), list(body.get("participants", [])),
                                              body.get("creator"), body.get("jid"))
+        if method == "GET" and path == "/cdn":
+            return server.cdn.summary()
+        if method == "POST" and path == "/cdn/fault":
+            return server.cdn.add_fault(body)
+        if method == "GET" and path == "/contacts/media":
+            return received_media(server, query)
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")

@@ -3,7 +3,7 @@
 Connection: handshake (Noise XX responder), then encrypted binary nodes. A registration payload
 gets `pair-device` with six refs; a login payload gets `success` (or `failure` when the device is
 unknown, its Noise key differs, or a fault asks for one). IQs are answered as whatsmeow expects
-(pair.go, pair-code.go, prekeys.go, keepalive.go, connectionevents.go, client.go: Logout); IQs
+(pair.go, pair-code.go, prekeys.go, keepalive.go, connectionevents.go, client.go: Logout, mediaconn.go); IQs
 the double does not know get `<error code="501">`.
 
 Server: the device registry, the phones (pairing.py), faults waiting for their client, relayed
@@ -23,6 +23,7 @@ from wa_protos import companion_reg
 
 from . import messaging
 from .binary import JID, Node, marshal, unmarshal
+from .cdn import MediaCdn
 from .contacts import Contacts
 from .noise import NoiseResponder, PROLOGUE
 from .errors import ControlError
@@ -288,6 +289,8 @@ class Connection:
                 await self.send(self.error(node, 404, "item-not-found"))
             else:
                 await self.send(Node("iq", {"from": node.attrs.get("to"), "type": "result", "id": node.attr("id")}, [group]))
+        elif xmlns == "w:m" and kind == "set" and first == "media_conn":
+            await self.send(self.result(node, [self.server.cdn.media_conn()]))
         elif xmlns == "usync" and first == "usync":
             await self.send(messaging.usync_result(self.server, node))
         elif xmlns == "md" and first == "remove-companion-device":
@@ -360,6 +363,7 @@ class Server:
         self.privacy_tokens: list[dict] = []
         self.phones = Phones(self)
         self.contacts = Contacts(self)
+        self.cdn = MediaCdn(seed)
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> None:

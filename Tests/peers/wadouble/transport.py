@@ -2,7 +2,9 @@
 proxy and a SOCKS5 proxy on loopback that send every tunnel to it, and the 3-byte length framing.
 
 The certificate comes from a throwaway CA written to caFile; it names web.whatsapp.com,
-web.whatsapp.test (does not resolve: reaching it proves the tunnel was used) and localhost.
+web.whatsapp.test (does not resolve: reaching it proves the tunnel was used), localhost and the media
+hosts of the fake CDN (cdn.py). The proxies send a tunnel to a media host to the CDN, any other to the
+WebSocket server.
 """
 from __future__ import annotations
 
@@ -18,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ORIGIN = "https://web.whatsapp.com"
-HOSTS = ("web.whatsapp.com", "web.whatsapp.test", "localhost")
+HOSTS = ("web.whatsapp.com", "web.whatsapp.test", "localhost", "mmg.whatsapp.net", "mmg-fallback.whatsapp.net")
+
+
+def router(websocket_port: int, cdn_port: int, media_hosts) -> "callable":
+    """Where a tunnel to `host` goes: the CDN for a media host, the WebSocket server for anything else."""
+    hosts = {h.lower() for h in media_hosts}
+    return lambda host: cdn_port if host.lower() in hosts else websocket_port
 
 
 def make_certificates(directory: str) -> tuple[str, ssl.SSLContext]:
@@ -100,13 +108,20 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             pass
 
 
+def _host_of(target: str) -> str:
+    """"host:port" or "[v6]:port" -> host."""
+    if target.startswith("["):
+        return target[1:target.find("]")]
+    return target.rsplit(":", 1)[0] if ":" in target else target
+
+
 async def _tunnel(reader, writer, target_port: int) -> None:
     upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target_port)
     await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
 
 
-def http_connect_proxy(target_port: int, tunnels: list):
-    """Answers CONNECT (any host) with 200 and pipes the tunnel to the WebSocket server; records the host asked for."""
+def http_connect_proxy(route, tunnels: list):
+    """Answers CONNECT (any host) with 200 and pipes the tunnel to route(host)'s port; records the host asked for."""
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -122,11 +137,11 @@ def http_connect_proxy(target_port: int, tunnels: list):
         tunnels.append({"proxy": "http", "target": request_line[1]})
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
-        await _tunnel(reader, writer, target_port)
+        await _tunnel(reader, writer, route(_host_of(request_line[1])))
     return handle
 
 
-def socks5_proxy(target_port: int, tunnels: list, username: bytes = b"user", password: bytes = b"secret"):
+def socks5_proxy(route, tunnels: list, username: bytes = b"user", password: bytes = b"secret"):
     """SOCKS5 with username/password (RFC 1929) or no auth; CONNECT by domain name or IPv4."""
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -164,6 +179,7 @@ def socks5_proxy(target_port: int, tunnels: list, username: bytes = b"user", pas
             host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
         port = int.from_bytes(await reader.readexactly(2), "big")
         tunnels.append({"proxy": "socks5", "target": f"{host}:{port}"})
+        target_port = route(host)
         writer.write(b"\x05\x00\x00\x01" + bytes([127, 0, 0, 1]) + target_port.to_bytes(2, "big"))
         await writer.drain()
         await _tunnel(reader, writer, target_port)
