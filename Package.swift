@@ -40,6 +40,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Domain values shared by the gateway, the engines and the store.
@@ -57,6 +60,19 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Sources/BuzzBridgeStorage"
+        ),
+        // The store on PostgreSQL, for several nodes sharing one database. Its own target, so that
+        // only what uses PostgreSQL links postgres-nio.
+        .target(
+            name: "BuzzBridgePostgres",
+            dependencies: [
+                "BuzzBridgeCore",
+                "BuzzBridgeStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/BuzzBridgePostgres"
         ),
         .target(
             name: "BuzzBridgeEngines",
@@ -90,6 +106,9 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 // multipart/form-data sends, parsed as the body streams in.
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                // `/metrics`: each gateway's own Prometheus registry, written through swift-metrics' API.
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/BuzzBridgeGateway",
             resources: [.copy("Resources")]
@@ -101,6 +120,8 @@ let package = Package(
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
                 "BuzzBridgeLiveEngine",
+                // `--database postgres://…`.
+                "BuzzBridgePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,6 +129,8 @@ let package = Package(
                 "ConcurrencyHook",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // Bootstraps swift-metrics' global system with the gateway's factory.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/BuzzBridgeCLI",
             linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]
@@ -195,7 +218,11 @@ let package = Package(
         .testTarget(
             name: "BuzzBridgeStorageTests",
             // GRDB directly, to put a database into states the store itself never writes.
-            dependencies: ["BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BuzzBridgeStorage", "BuzzBridgeCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                // The same contract tests on PostgreSQL.
+                "BuzzBridgePostgres",
+            ],
             path: "Tests/BuzzBridgeStorageTests"
         ),
         // Used only by BuzzBridgeStorageTests: performs protocol-state writes and waits to be killed.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BuzzBridgeCore
 import BuzzBridgeGateway
+import BuzzBridgePostgres
 import BuzzBridgeStorage
 import Foundation
 
@@ -10,7 +11,7 @@ struct BuzzBridgeCommand: AsyncParsableCommand {
         commandName: "buzzbridge",
         abstract: "BuzzBridge: a self-hosted WhatsApp HTTP gateway.",
         discussion: "Run `buzzbridge serve` to start the service; the other commands manage sessions and API keys and work while it runs.",
-        subcommands: [ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self],
+        subcommands: [ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self, MigrateCommand.self],
         defaultSubcommand: nil
     )
 
@@ -25,13 +26,24 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "Folder holding the database (env BUZZBRIDGE_DATA).")
     var data: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_DATA"] ?? "./data"
 
-    func openStore() async throws -> SQLiteStore {
-        try await DataFolder.openStore(at: data)
+    @Option(
+        help:
+            "Keep everything in PostgreSQL instead of the data folder: postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (env BUZZBRIDGE_DATABASE_URL). Live sessions do not run on it yet."
+    )
+    var database: String?
+
+    /// The flag, or the environment when the flag is left out.
+    var databaseURL: String? { database ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_DATABASE_URL"] }
+
+    /// PostgreSQL when a database URL is given, else SQLite in the data folder.
+    func openStore() async throws -> any GatewayStore & WebhookStore {
+        if let databaseURL { return try await PostgresStore.open(url: databaseURL) }
+        return try await DataFolder.openStore(at: data)
     }
 }
 
 /// Runs `body` with the store open and closes it afterwards, even on error.
-func withStore<T>(_ options: DataOptions, _ body: (SQLiteStore) async throws -> T) async throws -> T {
+func withStore<T>(_ options: DataOptions, _ body: (any GatewayStore & WebhookStore) async throws -> T) async throws -> T {
     let store = try await options.openStore()
     do {
         let result = try await body(store)

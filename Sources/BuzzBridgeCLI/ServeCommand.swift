@@ -4,6 +4,7 @@ import BuzzBridgeEngines
 import BuzzBridgeGateway
 import BuzzBridgeLiveEngine
 import BuzzBridgeStorage
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -28,6 +29,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Log format: text (one line per entry) or json (one JSON object per line) (env BUZZBRIDGE_LOG_FORMAT).")
     var logFormat: String = ProcessInfo.processInfo.environment["BUZZBRIDGE_LOG_FORMAT"] ?? "text"
+
+    @Flag(
+        help:
+            "Logs show message text, phone numbers and webhook URLs whole, for debugging; off, they are redacted (env BUZZBRIDGE_LOG_SENSITIVE=1). Keys and tokens are never logged."
+    )
+    var logSensitive = false
+    private var logsSensitiveData: Bool { logSensitive || ProcessInfo.processInfo.environment["BUZZBRIDGE_LOG_SENSITIVE"] == "1" }
 
     @Option(help: "Sandbox: scan each QR code by itself after this many seconds (default: wait for POST /api/sandbox/scan).")
     var sandboxAutoScan: Double?
@@ -71,6 +79,13 @@ struct ServeCommand: AsyncParsableCommand {
         webhookAllowPrivateAddresses || ProcessInfo.processInfo.environment["BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE"] == "1"
     }
     private var trustsProxy: Bool { trustProxy || ProcessInfo.processInfo.environment["BUZZBRIDGE_TRUST_PROXY"] == "1" }
+
+    @Option(
+        help:
+            "A bearer token that reads /metrics and nothing else (env BUZZBRIDGE_METRICS_TOKEN, which keeps it out of the process list); without it /metrics needs the admin token."
+    )
+    var metricsToken: String?
+    private var metricsTokenValue: String? { metricsToken ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_METRICS_TOKEN"] }
 
     @Option(help: "API requests per minute per key, unless the key has its own limit.")
     var rateLimit: Int = 100
@@ -183,6 +198,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard publicUrl.isEmpty || ((publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) && !publicUrl.hasSuffix("/")) else {
             throw ValidationError("--public-url must be an http(s) URL without a trailing slash")
         }
+        if let token = metricsTokenValue, token.count < 16 {
+            throw ValidationError("--metrics-token must be at least 16 characters")
+        }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
@@ -231,7 +249,8 @@ struct ServeCommand: AsyncParsableCommand {
             connections: ConnectionLimits(
                 headerReadTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 bodyReadTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maximumConnections: maxConnections
-            )
+            ),
+            metricsToken: metricsTokenValue
         )
         let whatsApp = whatsApp
         if whatsApp.replacesNoiseRoot {
@@ -243,19 +262,33 @@ struct ServeCommand: AsyncParsableCommand {
             announce(String(repeating: "!", count: 100))
             logger.critical("\(warning)")
         }
-        let live = LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"))
+        let privacy = LogPrivacy(showsSensitiveData: logsSensitiveData)
+        if privacy.showsSensitiveData {
+            logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
+        }
+        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
+        let live = try (store as? SQLiteStore).map { store in
+            LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
+        }
+        if live == nil {
+            logger.warning(
+                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
+        }
         let media = MediaConfiguration(
             maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),
             maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl
         )
         let configuration = GatewayConfiguration(
             host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,
-            media: media
+            media: media, logPrivacy: privacy
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in
             announce("BuzzBridge listening on \(scheme)://\(configuration.host):\(port) (data: \(configuration.dataDirectory))")
         }
+        // Libraries that report through swift-metrics' global system (none of the gateway's own
+        // metrics do) land in the same registry as the gateway's.
+        MetricsSystem.bootstrap(server.metrics.factory)
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await store.close()

@@ -20,13 +20,17 @@ public struct GatewayConfiguration: Sendable {
     public var liveEngines: (any EngineFactory)?
     /// Size and time limits of media files; they are kept in `media/` in the data folder.
     public var media: MediaConfiguration
+    /// What logs may show of message text, phone numbers and URLs (`--log-sensitive`).
+    public var logPrivacy: LogPrivacy
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
         webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil,
-        media: MediaConfiguration = .init()
+        media: MediaConfiguration = .init(),
+        logPrivacy: LogPrivacy = LogPrivacy()
     ) {
         self.media = media
+        self.logPrivacy = logPrivacy
         self.liveEngines = liveEngines
         self.host = host
         self.port = port
@@ -52,25 +56,35 @@ public struct GatewayServer: Service {
     let hub: SessionHub
     let store: any GatewayStore
     let webhooks: WebhookDispatcher
+    /// This gateway's metrics (its own registry), served at `/metrics`.
+    public let metrics: GatewayMetrics
 
     /// `onServerRunning` receives the bound port (useful with port 0).
     public init(
         configuration: GatewayConfiguration, store: any GatewayStore & WebhookStore, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
+        let metrics = GatewayMetrics()
         let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
         let blobs = try FileBlobStore(root: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("media"))
-        let hub = SessionHub(store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, logger: logger)
+        let hub = SessionHub(
+            store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, messageMetrics: metrics.messages,
+            privacy: configuration.logPrivacy, logger: logger)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         let services = GatewayServices(
             store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing),
             idempotentSends: IdempotentSends(store: store),
             blobs: blobs, media: configuration.media,
             mediaFetcher: MediaFetcher(policy: urlPolicy, timeout: configuration.media.fetchTimeout),
-            mediaLinks: MediaLinkSigner(store: store)
+            mediaLinks: MediaLinkSigner(store: store),
+            metrics: metrics, privacy: configuration.logPrivacy
         )
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
+        // Outermost, so that every answer, refusals and errors included, carries the request's id
+        // and is counted with the status the client got.
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics.http))
         if security.requiresHTTPS { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorEnvelopeMiddleware())
         if security.trustProxy { router.add(middleware: ForwardedHTTPSMiddleware()) }
@@ -79,7 +93,12 @@ public struct GatewayServer: Service {
 
         // One budget of failed authentications per client address, shared by every credential.
         let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
-        let authenticator = APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth)
+        let provisioning = Provisioning(store: store)
+        MetricsRoutes(
+            metrics: metrics, store: store, access: MetricsAccess(provisioning: provisioning, metricsToken: security.metricsToken),
+            failures: failedAuth
+        ).register(on: router)
+        let authenticator = APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth, latency: metrics.store)
         let rateLimit = APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
         // Media files also answer signed links without a key; everything else there takes one.
         MediaRoutes(services: services).register(
@@ -99,7 +118,6 @@ public struct GatewayServer: Service {
             api.on("**", method: method) { _, _ -> Response in throw APIError.notFound }
         }
 
-        let provisioning = Provisioning(store: store)
         let admin = router.group("admin/api").add(middleware: AdminAuthenticator(provisioning: provisioning, failures: failedAuth))
         AdminRoutes(provisioning: provisioning, hub: hub).register(on: admin)
         WebhookAdminRoutes(store: store, urlPolicy: urlPolicy).register(on: admin)
@@ -118,7 +136,10 @@ public struct GatewayServer: Service {
         }
         self.hub = hub
         self.store = store
-        self.webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger)
+        self.metrics = metrics
+        self.webhooks = WebhookDispatcher(
+            store: store, configuration: configuration.webhooks, metrics: metrics, privacy: configuration.logPrivacy, logger: logger
+        )
         self.application = Application(
             router: router,
             server: try security.tls.map { try HTTPSServer.builder($0, limits: security.connections) }

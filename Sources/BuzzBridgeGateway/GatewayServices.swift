@@ -1,4 +1,5 @@
 import BuzzBridgeCore
+import BuzzBridgeEngines
 import BuzzBridgeStorage
 
 /// What every route needs: the store and the engines.
@@ -13,11 +14,13 @@ struct GatewayServices: Sendable {
     let media: MediaConfiguration
     let mediaFetcher: MediaFetcher
     let mediaLinks: MediaLinkSigner
+    let metrics: GatewayMetrics
+    let privacy: LogPrivacy
 
     /// The caller's session; a key whose session vanished is a key that no longer works.
     func session(for context: GatewayRequestContext) async throws -> Session {
         let caller = try context.requireCaller()
-        guard let session = try await store.session(caller.sessionID) else {
+        guard let session = try await metrics.store.measure(.session, { try await store.session(caller.sessionID) }) else {
             throw APIError(.unauthorized, "Invalid or missing API key")
         }
         return session

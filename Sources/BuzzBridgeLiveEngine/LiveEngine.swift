@@ -15,6 +15,7 @@ public actor LiveEngine: WhatsAppEngine {
     private let client: WhatsAppClient
     private let sink: any EngineEventSink
     private let logger: Logger
+    private let privacy: LogPrivacy
     private var pushName: String?
     private var listener: Task<Void, Never>?
 
@@ -35,7 +36,11 @@ public actor LiveEngine: WhatsAppEngine {
     /// rotation, 60 s then five times 20 s (whatsmeow `qrchan.go`).
     static let pairingCodeLifetime: Duration = .seconds(160)
 
-    init(sessionID: SessionID, state: StoredClientState, options: WhatsAppClientOptions, events sink: any EngineEventSink, logger: Logger) {
+    init(
+        sessionID: SessionID, state: StoredClientState, options: WhatsAppClientOptions, events sink: any EngineEventSink, logger: Logger,
+        privacy: LogPrivacy
+    ) {
+        self.privacy = privacy
         self.sessionID = sessionID
         self.state = state
         self.client = WhatsAppClient(store: state, options: options)
@@ -255,7 +260,7 @@ public actor LiveEngine: WhatsAppEngine {
             try? await record(.session(.disconnected(reason: .pairingRefsExhausted, at: .now())))
         case .paired(let paired):
             platform = paired.platform
-            logger.info("paired", metadata: ["jid": "\(paired.jid)", "platform": "\(paired.platform)"])
+            logger.info("paired", metadata: ["jid": privacy.identity("\(paired.jid)"), "platform": "\(paired.platform)"])
         case .pairingRefused(let failure):
             // The phone that scanned is told the pairing failed; this attempt is over.
             logger.error("refused a pair-success that failed a check; nothing was stored", metadata: ["failure": "\(failure)"])
@@ -443,7 +448,7 @@ public actor LiveEngine: WhatsAppEngine {
     private func loggedInAs(_ loggedIn: LoggedInAccount) async {
         endPairing()
         guard let phone = PhoneNumber(digits: loggedIn.jid.user) else {
-            logger.error("logged in as a JID that is not a phone number", metadata: ["jid": "\(loggedIn.jid)"])
+            logger.error("logged in as a JID that is not a phone number", metadata: ["jid": privacy.identity("\(loggedIn.jid)")])
             return
         }
         if platform == nil { platform = try? await state.loadPairedDevice()?.platform }

@@ -10,8 +10,14 @@ public struct LiveEngineFactory: EngineFactory {
     public var store: any ProtocolStateStore
     public var options: WhatsAppClientOptions
     public var logger: Logger
+    /// What the engine's logs may show of WhatsApp ids (`--log-sensitive`).
+    public var privacy: LogPrivacy
 
-    public init(store: any ProtocolStateStore, options: WhatsAppClientOptions, logger: Logger = Logger(label: "buzzbridge.live")) {
+    public init(
+        store: any ProtocolStateStore, options: WhatsAppClientOptions, logger: Logger = Logger(label: "buzzbridge.live"),
+        privacy: LogPrivacy = LogPrivacy()
+    ) {
+        self.privacy = privacy
         self.store = store
         self.options = options
         self.logger = logger
@@ -21,7 +27,8 @@ public struct LiveEngineFactory: EngineFactory {
         var options = options
         options.pushName = session.pushName ?? options.pushName
         return LiveEngine(
-            sessionID: session.id, state: StoredClientState(store: store, session: session.id), options: options, events: events, logger: logger
+            sessionID: session.id, state: StoredClientState(store: store, session: session.id), options: options, events: events, logger: logger,
+            privacy: privacy
         )
     }
 }

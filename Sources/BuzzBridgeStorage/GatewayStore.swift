@@ -244,4 +244,11 @@ public struct IdempotentSend: Sendable, Equatable {
     public var fingerprint: String
     public var answerStatus: Int?
     public var answerBody: [UInt8]?
+
+    public init(message: Message, fingerprint: String, answerStatus: Int?, answerBody: [UInt8]?) {
+        self.message = message
+        self.fingerprint = fingerprint
+        self.answerStatus = answerStatus
+        self.answerBody = answerBody
+    }
 }

@@ -41,6 +41,8 @@ public protocol WebhookStore: Sendable {
     /// How many of the endpoint's deliveries are pending, and the earliest time after `now` that
     /// one of them falls due (a retry).
     func deliveryBacklog(endpoint: WebhookEndpointID, now: Timestamp) async throws -> DeliveryBacklog
+    /// Deliveries not yet finished, over every endpoint: pending (due or waiting for a retry) or being sent.
+    func outboxDepth() async throws -> Int
     /// Logs attempts of claimed deliveries and moves each to its outcome's state, in one transaction.
     func completeDeliveries(_ completions: [DeliveryCompletion]) async throws
     /// Returns a claimed delivery to the queue without counting an attempt (shutdown mid-send).

@@ -87,6 +87,8 @@ struct OpenAPIConformanceTests {
         try await api.call(.GET, "/docs", auth: .none, expect: 200)
         try await api.call(.GET, "/healthz", auth: .none, expect: 200)
         try await api.call(.GET, "/readyz", auth: .none, expect: 200)
+        try await api.call(.GET, "/metrics", auth: .admin, expect: 200)
+        try await api.call(.GET, "/metrics", auth: .none, expect: 401, code: "UNAUTHORIZED")
         try await api.call(.GET, "/api/session/status", auth: .none, expect: 401, code: "UNAUTHORIZED")
         try await api.call(
             .GET, "/api/session/status", auth: .bearer("bzb_test_" + String(repeating: "A", count: 32)), expect: 401, code: "UNAUTHORIZED")

@@ -28,8 +28,9 @@ struct ReceiptOrderTests {
         _ = try await store.insertMessage(message, events: [])
 
         let recorder = EventRecorder(
-            sessionID: session.id, store: store, blobs: try FileBlobStore(root: URL(fileURLWithPath: directory).appendingPathComponent("media")),
-            mediaBaseURL: "", logger: Logger(label: "test"))
+            sessionID: session.id, kind: session.kind, store: store,
+            blobs: try FileBlobStore(root: URL(fileURLWithPath: directory).appendingPathComponent("media")), mediaBaseURL: "",
+            metrics: GatewayMetrics().messages, logger: Logger(label: "test"))
         try await recorder.record(.messageStatus(MessageStatusChange(messageID: message.id, status: .delivered, at: .now())))
         #expect(try await store.message(message.id, in: session.id)?.status == .delivered)
 

@@ -25,8 +25,9 @@ struct SessionChangeRecordingTests {
         )
         try await body(
             EventRecorder(
-                sessionID: session.id, store: store, blobs: try FileBlobStore(root: URL(fileURLWithPath: directory).appendingPathComponent("media")),
-                mediaBaseURL: "", logger: Logger(label: "test")), store, session.id)
+                sessionID: session.id, kind: session.kind, store: store,
+                blobs: try FileBlobStore(root: URL(fileURLWithPath: directory).appendingPathComponent("media")), mediaBaseURL: "",
+                metrics: GatewayMetrics().messages, logger: Logger(label: "test")), store, session.id)
         try await store.close()
     }
 

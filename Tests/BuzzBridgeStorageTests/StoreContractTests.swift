@@ -14,7 +14,7 @@ struct StoreContractTests {
 
     /// `count` messages alternating between Alice (incoming, unread) and Bob (outgoing, sent), one
     /// second apart from `start`, oldest first.
-    static func fill(_ store: SQLiteStore, session: SessionID, count: Int, start: Int64 = 1_700_000_000_000) async throws -> [Message] {
+    static func fill(_ store: any GatewayStore, session: SessionID, count: Int, start: Int64 = 1_700_000_000_000) async throws -> [Message] {
         var messages: [Message] = []
         for index in 0..<count {
             let incoming = index.isMultiple(of: 2)
@@ -30,8 +30,9 @@ struct StoreContractTests {
         return messages
     }
 
-    @Test func messagesAreFilteredCountedAndPagedNewestFirst() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func messagesAreFilteredCountedAndPagedNewestFirst(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_contract", name: "Contract")
             try await store.createSession(session)
             let all = try await Self.fill(store, session: session.id, count: 10)
@@ -63,8 +64,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func aRedeliveredMessageIsStoredOnce() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func aRedeliveredMessageIsStoredOnce(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_dedup", name: "Dedup")
             try await store.createSession(session)
             let first = try #require(try await Self.fill(store, session: session.id, count: 1).first)
@@ -76,8 +78,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func conversationsReadOldestFirstWithACursorAndTheContactsName() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func conversationsReadOldestFirstWithACursorAndTheContactsName(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_chat", name: "Chat")
             try await store.createSession(session)
             let all = try await Self.fill(store, session: session.id, count: 10)
@@ -99,8 +102,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func statusesOnlyMoveForwardAndTheirEventsAreWrittenWithThem() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func statusesOnlyMoveForwardAndTheirEventsAreWrittenWithThem(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_status", name: "Status")
             try await store.createSession(session)
             _ = try await store.saveWebhookEndpoint(
@@ -129,8 +133,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func outboxDeliveriesAreClaimedInOrderCompletedRequeuedAndFiltered() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func outboxDeliveriesAreClaimedInOrderCompletedRequeuedAndFiltered(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_outbox", name: "Outbox")
             try await store.createSession(session)
             let (all, _) = try await store.saveWebhookEndpoint(
@@ -178,8 +183,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func claimsNeverHandOutAConversationsDeliveryWhileAnEarlierOneIsInFlightOrWaiting() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func claimsNeverHandOutAConversationsDeliveryWhileAnEarlierOneIsInFlightOrWaiting(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_conversations", name: "Conversations")
             try await store.createSession(session)
             let (endpoint, _) = try await store.saveWebhookEndpoint(
@@ -238,8 +244,9 @@ struct StoreContractTests {
         }
     }
 
-    @Test func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations() async throws {
-        try await withTemporaryStore { store, _ in
+    @Test(arguments: StoreBackend.allCases)
+    func aLongQueueHeldBackBehindADeliveryInFlightDoesNotHideOtherConversations(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let session = activeSession("session_long_queue", name: "Long queue")
             try await store.createSession(session)
             let (endpoint, _) = try await store.saveWebhookEndpoint(

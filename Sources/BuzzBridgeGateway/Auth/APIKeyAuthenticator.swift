@@ -9,12 +9,13 @@ struct APIKeyAuthenticator: RouterMiddleware {
     let store: any GatewayStore
     let usage: KeyUsageRecorder
     let failures: FailedAuthLimiter
+    let latency: StoreLatency
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let unauthorized = APIError(.unauthorized, "Invalid or missing API key")
         guard let key = BearerToken.token(in: request),
             let (kind, id) = APIKeyFormat.parse(key),
-            let record = try await store.apiKey(id: id),
+            let record = try await latency.measure(.apiKey, { try await store.apiKey(id: id) }),
             record.revokedAt == nil,
             APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
         else { throw failures.refusal(unauthorized, request: request, context: context) }

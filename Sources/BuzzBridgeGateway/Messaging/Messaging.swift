@@ -27,7 +27,7 @@ struct Messaging: Sendable {
     /// send is stored as `sent` with WhatsApp's id and announced by a `message.status` webhook.
     ///
     /// With `idempotency` the key is stored with the message, in the same insert.
-    func send(_ request: SendRequest, from sessionID: SessionID, idempotency: IdempotencyTag? = nil) async throws -> Message {
+    func send(_ request: SendRequest, from sessionID: SessionID, idempotency: IdempotencyTag? = nil, logger: Logger) async throws -> Message {
         guard let session = try await services.store.session(sessionID) else {
             throw APIError(.unauthorized, "Invalid or missing API key")
         }
@@ -58,10 +58,12 @@ struct Messaging: Sendable {
                 sha256: hash, width: media.attachment.width, height: media.attachment.height, content: services.blobs.contentSource(for: hash)
             )
         }
-        if let idempotency {
-            try await services.store.insertMessage(message, idempotency: idempotency)
-        } else {
-            _ = try await services.store.insertMessage(message, events: [])
+        try await services.metrics.store.measure(.insertMessage) { [message] in
+            if let idempotency {
+                try await services.store.insertMessage(message, idempotency: idempotency)
+            } else {
+                _ = try await services.store.insertMessage(message, events: [])
+            }
         }
         let receipt: SendReceipt
         do {
@@ -75,9 +77,17 @@ struct Messaging: Sendable {
             throw APIError(error)
         }
         let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
-        let sent = try await services.store.advanceMessage(
-            message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
-        )
+        let sent = try await services.metrics.store.measure(.advanceMessage) { [message] in
+            try await services.store.advanceMessage(
+                message.id, in: session.id, to: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce
+            )
+        }
+        services.metrics.messages.sent(by: session.kind)
+        logger.debug(
+            "message sent",
+            metadata: [
+                "message": "\(message.id)", "to": services.privacy.identity(request.phone.e164), "text": services.privacy.text(request.text),
+            ])
         message.status = sent?.status ?? .sent
         message.externalID = receipt.externalID
         return message

@@ -55,7 +55,7 @@ struct MessageRoutes {
         if let from = query.from, let to = query.to, from > to {
             throw APIError.invalid("to_date", "must not be earlier than from_date")
         }
-        let page = try await services.store.messages(query)
+        let page = try await services.metrics.store.measure(.messages) { try await services.store.messages(query) }
         return Success(
             MessageList(
                 messages: page.messages.map(MessageRepresentation.init),
@@ -92,14 +92,14 @@ struct MessageRoutes {
         let sendRequest = Messaging.SendRequest(phone: input.phone, text: input.text, replyTo: input.replyTo, media: input.media)
         let messaging = Messaging(services: services)
         guard let idempotencyKey else {
-            return Self.success(for: try await messaging.send(sendRequest, from: caller.sessionID)).response()
+            return Self.success(for: try await messaging.send(sendRequest, from: caller.sessionID, logger: context.logger)).response()
         }
         let fingerprint = IdempotentSends.fingerprint(of: sendRequest)
         let (answer, replayed) = try await services.idempotentSends.answer(
             key: idempotencyKey, session: caller.sessionID, fingerprint: fingerprint,
             perform: {
                 let tag = IdempotencyTag(key: idempotencyKey, fingerprint: fingerprint)
-                return Self.answer(for: try await messaging.send(sendRequest, from: caller.sessionID, idempotency: tag))
+                return Self.answer(for: try await messaging.send(sendRequest, from: caller.sessionID, idempotency: tag, logger: context.logger))
             },
             render: { Self.answer(for: $0) },
             envelope: { error in
@@ -176,7 +176,7 @@ struct MessageRoutes {
         )
         let page: ConversationPage
         do {
-            page = try await services.store.conversation(query)
+            page = try await services.metrics.store.measure(.conversation) { try await services.store.conversation(query) }
         } catch StoreError.unknownCursor {
             throw APIError.invalid("before", "must name a message of this conversation")
         }

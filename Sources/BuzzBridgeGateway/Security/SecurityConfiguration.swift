@@ -14,11 +14,14 @@ public struct SecurityConfiguration: Sendable {
     public var sendPacing: SendPacingConfiguration
     /// Timeouts for reading requests and the cap on open connections.
     public var connections: ConnectionLimits
+    /// A bearer token that reads `/metrics` and nothing else; without it only the admin token does.
+    public var metricsToken: String?
 
     public init(
         requestsPerMinute: Int = 100, failedAuthPerMinute: Int = 10, tls: TLSFiles? = nil, trustProxy: Bool = false,
-        sendPacing: SendPacingConfiguration = .init(), connections: ConnectionLimits = .init()
+        sendPacing: SendPacingConfiguration = .init(), connections: ConnectionLimits = .init(), metricsToken: String? = nil
     ) {
+        self.metricsToken = metricsToken
         self.connections = connections
         self.requestsPerMinute = requestsPerMinute
         self.failedAuthPerMinute = failedAuthPerMinute

@@ -7,11 +7,15 @@ import Logging
 /// transaction each. When `record` returns the event is durable.
 struct EventRecorder: EngineEventSink {
     let sessionID: SessionID
+    /// The session's engine kind, as metrics label messages.
+    let kind: SessionKind
     let store: any GatewayStore
     /// Where incoming files go, and the base of their `media_url`.
     let blobs: any BlobStore
     let mediaBaseURL: String
+    let metrics: MessageMetrics
     let logger: Logger
+    var privacy = LogPrivacy()
 
     func record(_ event: EngineEvent) async throws {
         switch event {
@@ -95,7 +99,15 @@ struct EventRecorder: EngineEventSink {
         // Announced once, when there is something to show: an undecryptable message is announced
         // when its decrypted delivery replaces it; the phone's own messages are not news.
         let events = incoming.undecryptable || incoming.fromOwnDevice ? [] : [WebhookEvents.received(message)]
-        if try await !store.insertMessage(message, events: events) {
+        if try await store.insertMessage(message, events: events) {
+            if !incoming.undecryptable { metrics.received(by: kind) }
+            logger.debug(
+                "message received",
+                metadata: [
+                    "session": "\(sessionID)", "message": "\(message.id)", "from": privacy.identity(incoming.from.e164),
+                    "text": privacy.text(incoming.body),
+                ])
+        } else {
             logger.debug("dropped a duplicate incoming message", metadata: ["external_id": "\(incoming.externalID)"])
         }
     }

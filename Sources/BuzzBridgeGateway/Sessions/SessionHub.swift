@@ -8,6 +8,8 @@ import Logging
 actor SessionHub {
     private let store: any GatewayStore
     private let factory: any EngineFactory
+    private let messageMetrics: MessageMetrics
+    private let privacy: LogPrivacy
     private let logger: Logger
     private let blobs: any BlobStore
     private let mediaBaseURL: String
@@ -16,9 +18,14 @@ actor SessionHub {
     /// Active sessions whose engine could not be started at restore.
     private var unrestored: Set<SessionID> = []
 
-    init(store: any GatewayStore, factory: any EngineFactory, blobs: any BlobStore, mediaBaseURL: String, logger: Logger) {
+    init(
+        store: any GatewayStore, factory: any EngineFactory, blobs: any BlobStore, mediaBaseURL: String, messageMetrics: MessageMetrics,
+        privacy: LogPrivacy, logger: Logger
+    ) {
         self.blobs = blobs
         self.mediaBaseURL = mediaBaseURL
+        self.privacy = privacy
+        self.messageMetrics = messageMetrics
         self.store = store
         self.factory = factory
         self.logger = logger
@@ -29,7 +36,10 @@ actor SessionHub {
         let engine: any WhatsAppEngine
         do {
             engine = try factory.makeEngine(
-                for: session, events: EventRecorder(sessionID: session.id, store: store, blobs: blobs, mediaBaseURL: mediaBaseURL, logger: logger))
+                for: session,
+                events: EventRecorder(
+                    sessionID: session.id, kind: session.kind, store: store, blobs: blobs, mediaBaseURL: mediaBaseURL, metrics: messageMetrics,
+                    logger: logger, privacy: privacy))
         } catch {
             throw APIError(error)
         }

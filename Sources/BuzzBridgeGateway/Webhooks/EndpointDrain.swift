@@ -1,4 +1,5 @@
 import BuzzBridgeCore
+import BuzzBridgeEngines
 import BuzzBridgeStorage
 import Logging
 import Synchronization
@@ -28,6 +29,8 @@ final class EndpointDrain: Sendable {
     private let store: any WebhookStore
     private let sender: WebhookSender
     private let configuration: WebhookConfiguration
+    private let latency: StoreLatency
+    private let privacy: LogPrivacy
     private let logger: Logger
     private let inbox = Mutex<[Message]>([])
     private let wakeup = Wakeup()
@@ -36,7 +39,12 @@ final class EndpointDrain: Sendable {
     /// Deliveries claimed at a time; claimed ones wait for a free request slot.
     static let claimLimit = 32
 
-    init(endpoint: WebhookEndpointID, store: any WebhookStore, sender: WebhookSender, configuration: WebhookConfiguration, logger: Logger) {
+    init(
+        endpoint: WebhookEndpointID, store: any WebhookStore, sender: WebhookSender, configuration: WebhookConfiguration, latency: StoreLatency,
+        privacy: LogPrivacy, logger: Logger
+    ) {
+        self.privacy = privacy
+        self.latency = latency
         self.endpoint = endpoint
         self.store = store
         self.sender = sender
@@ -79,9 +87,10 @@ final class EndpointDrain: Sendable {
                 do {
                     if state.shouldClaim, state.waiting.isEmpty, state.inFlight < state.maximumInFlight {
                         state.shouldClaim = false
-                        let claimed = try await store.claimDueDeliveries(
-                            endpoint: endpoint, now: .now(), limit: Self.claimLimit, settling: state.settlement
-                        )
+                        let settling = state.settlement
+                        let claimed = try await latency.measure(.claimDeliveries) {
+                            try await store.claimDueDeliveries(endpoint: endpoint, now: .now(), limit: Self.claimLimit, settling: settling)
+                        }
                         state.settlement = DeliverySettlement()
                         state.enqueue(claimed)
                     } else if !state.settlement.isEmpty, state.inFlight == state.maximumInFlight {
@@ -150,6 +159,7 @@ final class EndpointDrain: Sendable {
             // Retry delays count from the end of the failed attempt, as "after 1 second" reads.
             let outcome = configuration.retryPolicy.outcome(of: result, previousAttempts: claimed.delivery.roundAttempts, at: .now())
             report.completions.append(DeliveryCompletion(id: claimed.delivery.id, attempt: attempt, outcome: outcome))
+            sender.metrics.outcome(outcome)
             switch outcome {
             case .succeeded:
                 continue
@@ -157,7 +167,7 @@ final class EndpointDrain: Sendable {
                 logger.warning(
                     "webhook delivery failed",
                     metadata: [
-                        "delivery": "\(claimed.delivery.id)", "url": "\(claimed.delivery.url)", "attempts": "\(attempt.number)",
+                        "delivery": "\(claimed.delivery.id)", "url": privacy.url(claimed.delivery.url), "attempts": "\(attempt.number)",
                     ])
                 // Given up: the conversation's later events go on.
                 continue

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BuzzBridgeCore
+import BuzzBridgeEngines
 import BuzzBridgeStorage
 import Crypto
 import Logging
@@ -25,12 +26,16 @@ import Synchronization
 final class WebhookDispatcher: Sendable {
     private let store: any WebhookStore
     private let configuration: WebhookConfiguration
+    private let metrics: GatewayMetrics
+    private let privacy: LogPrivacy
     private let logger: Logger
     private let drains = Mutex<[WebhookEndpointID: EndpointDrain]>([:])
     private let wakeup = Wakeup()
     private let stopping = Atomic<Bool>(false)
 
-    init(store: any WebhookStore, configuration: WebhookConfiguration, logger: Logger) {
+    init(store: any WebhookStore, configuration: WebhookConfiguration, metrics: GatewayMetrics, privacy: LogPrivacy, logger: Logger) {
+        self.metrics = metrics
+        self.privacy = privacy
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -40,7 +45,7 @@ final class WebhookDispatcher: Sendable {
         let requeued = try await store.requeueInterruptedDeliveries(at: .now())
         if requeued > 0 { logger.notice("requeued webhook deliveries interrupted by a stop", metadata: ["count": "\(requeued)"]) }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(configuration))
-        let sender = WebhookSender(client: client, configuration: configuration)
+        let sender = WebhookSender(client: client, configuration: configuration, metrics: metrics.webhooks)
         let token = store.deliveryBell.addListener { [wakeup] in wakeup.signal() }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { workers in
@@ -95,7 +100,10 @@ final class WebhookDispatcher: Sendable {
                 continue
             }
             // Only this task adds drains, so none can have appeared since the look above.
-            let drain = EndpointDrain(endpoint: endpoint, store: store, sender: sender, configuration: configuration, logger: logger)
+            let drain = EndpointDrain(
+                endpoint: endpoint, store: store, sender: sender, configuration: configuration, latency: metrics.store, privacy: privacy,
+                logger: logger
+            )
             drains.withLock { $0[endpoint] = drain }
             // A stop that came while the drain was made would have missed it.
             if stopping.load(ordering: .acquiring) { drain.stop() }
@@ -130,6 +138,8 @@ final class WebhookDispatcher: Sendable {
 struct WebhookSender: Sendable {
     let client: HTTPClient
     let configuration: WebhookConfiguration
+    /// Counts attempts here and outcomes in the drains.
+    let metrics: WebhookMetrics
     /// Answers are read only to keep the connection reusable; their content is not kept.
     static let maximumAnswerBytes = 64 * 1024
 
@@ -138,6 +148,7 @@ struct WebhookSender: Sendable {
         let at = Timestamp.now()
         let result = await attempt(claimed, at: at)
         let elapsed = ContinuousClock.now - started
+        metrics.attempt(result, took: elapsed)
         let latency = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         var status: Int?
         var error: String?

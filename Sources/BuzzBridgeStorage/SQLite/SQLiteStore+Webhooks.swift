@@ -230,6 +230,12 @@ extension SQLiteStore: WebhookStore {
         try await database.write { db in try Self.settle(DeliverySettlement(released: [id]), at: time, in: db) }
     }
 
+    public func outboxDepth() async throws -> Int {
+        try database.read { db in
+            try db.rows("SELECT COUNT(*) FROM webhook_deliveries WHERE state IN ('pending', 'delivering')") { row -> Int in row[0] ?? 0 }.first ?? 0
+        }
+    }
+
     public func deliveryBacklog(endpoint: WebhookEndpointID, now: Timestamp) async throws -> DeliveryBacklog {
         try database.read { db in
             try db.rows(

@@ -1,0 +1,144 @@
+/// The PostgreSQL schema, one migration per version, recorded in `schema_migrations`.
+///
+/// The tables mirror SQLite's (``Schema``) with PostgreSQL's types: timestamps are `BIGINT`
+/// milliseconds since the epoch, as in SQLite, so both stores read and write the same values;
+/// text a person typed (message bodies, names) is `BYTEA` holding its UTF-8, because PostgreSQL's
+/// `TEXT` cannot hold U+0000 and every character must survive. Migrations only add; none drops or
+/// rewrites data.
+enum PostgresSchema {
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                name BYTEA NOT NULL,
+                status TEXT NOT NULL,
+                phone_number TEXT,
+                connected_at BIGINT,
+                last_activity BIGINT,
+                disconnected_at BIGINT,
+                created_at BIGINT NOT NULL,
+                lid TEXT,
+                push_name BYTEA,
+                platform TEXT,
+                disconnect_reason TEXT,
+                connection TEXT
+            )
+            """,
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                secret_hash BYTEA NOT NULL,
+                label TEXT,
+                created_at BIGINT NOT NULL,
+                last_used_at BIGINT,
+                revoked_at BIGINT,
+                scopes TEXT NOT NULL,
+                requests_per_minute INTEGER,
+                expires_at BIGINT
+            )
+            """,
+            "CREATE INDEX api_keys_by_session ON api_keys(session_id)",
+            """
+            CREATE TABLE messages (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                external_id TEXT,
+                direction TEXT NOT NULL,
+                from_number TEXT NOT NULL,
+                from_name BYTEA,
+                to_number TEXT NOT NULL,
+                contact TEXT NOT NULL,
+                body BYTEA NOT NULL,
+                status TEXT NOT NULL,
+                message_type TEXT NOT NULL,
+                media_url TEXT,
+                reply_to TEXT,
+                timestamp BIGINT NOT NULL,
+                read_at BIGINT,
+                updated_at BIGINT NOT NULL,
+                idempotency_key TEXT,
+                request_fingerprint TEXT,
+                answer_status INTEGER,
+                answer_body BYTEA
+            )
+            """,
+            "CREATE INDEX messages_by_time ON messages(session_id, timestamp DESC, seq DESC)",
+            "CREATE INDEX messages_by_contact ON messages(session_id, contact, timestamp DESC, seq DESC)",
+            "CREATE INDEX messages_by_status ON messages(session_id, status, timestamp DESC, seq DESC)",
+            "CREATE UNIQUE INDEX messages_by_external_id ON messages(session_id, direction, external_id) WHERE external_id IS NOT NULL",
+            """
+            CREATE UNIQUE INDEX messages_by_idempotency_key ON messages(session_id, idempotency_key)
+            WHERE idempotency_key IS NOT NULL
+            """,
+            """
+            CREATE TABLE contacts (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                phone TEXT NOT NULL,
+                name BYTEA NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (session_id, phone)
+            )
+            """,
+            """
+            CREATE TABLE events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                type TEXT NOT NULL,
+                payload BYTEA NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """
+            CREATE TABLE webhook_endpoints (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                url TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                events TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                disabled_at BIGINT
+            )
+            """,
+            "CREATE UNIQUE INDEX webhook_endpoints_by_url ON webhook_endpoints(session_id, url) WHERE disabled_at IS NULL",
+            """
+            CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                event_seq BIGINT NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+                endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+                session_id TEXT NOT NULL,
+                conversation TEXT NOT NULL DEFAULT '',
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                round_attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT,
+                last_status INTEGER,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(endpoint_id, state, event_seq)",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, state, next_attempt_at)",
+            "CREATE INDEX webhook_deliveries_by_session ON webhook_deliveries(session_id, event_seq DESC)",
+            "CREATE INDEX webhook_deliveries_by_state ON webhook_deliveries(state)",
+            "CREATE INDEX webhook_deliveries_by_conversation ON webhook_deliveries(endpoint_id, state, conversation, event_seq)",
+            """
+            CREATE TABLE webhook_attempts (
+                delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+                attempt INTEGER NOT NULL,
+                at BIGINT NOT NULL,
+                status_code INTEGER,
+                error TEXT,
+                latency_ms INTEGER NOT NULL,
+                PRIMARY KEY (delivery_id, attempt)
+            )
+            """,
+        ]
+    ]
+}
