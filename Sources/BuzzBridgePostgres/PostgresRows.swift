@@ -95,8 +95,25 @@ extension Message {
             timestamp: Timestamp(millisecondsSinceEpoch: try row[12].decode(Int64.self)),
             type: try value(9),
             mediaURL: try row[10].decode(String?.self),
+            media: try Self.media(row),
             replyTo: try row[11].decode(String?.self).map(MessageID.init(rawValue:)),
-            readAt: try row[13].decode(Int64?.self).map { Timestamp(millisecondsSinceEpoch: $0) }
+            readAt: try row[13].decode(Int64?.self).map { Timestamp(millisecondsSinceEpoch: $0) },
+            lid: try row[14].decode(String?.self),
+            chatJID: try row[15].decode(String?.self),
+            senderJID: try row[16].decode(String?.self),
+            group: try row[17].decode(String?.self).map { MessageGroup(id: $0, subject: try row.typedText(18)) }
+        )
+    }
+
+    private static func media(_ row: PostgresRandomAccessRow) throws -> MediaAttachment? {
+        guard let status = try row[24].decode(String?.self) else { return nil }
+        guard let status = MediaStatus(rawValue: status), let mimeType = try row[19].decode(String?.self) else {
+            throw StoreError.corruptRow("bad media columns")
+        }
+        return MediaAttachment(
+            mimeType: mimeType, fileName: try row.typedText(20), size: try row[21].decode(Int64?.self).map(Int.init),
+            width: try row[22].decode(Int64?.self).map(Int.init), height: try row[23].decode(Int64?.self).map(Int.init), status: status,
+            blobHash: try row[25].decode(String?.self)
         )
     }
 }

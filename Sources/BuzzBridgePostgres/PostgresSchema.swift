@@ -139,6 +139,22 @@ enum PostgresSchema {
                 PRIMARY KEY (delivery_id, attempt)
             )
             """,
-        ]
+        ],
+        // What live sessions know of a message (the sender's LID, the chat and sender as WhatsApp
+        // addressed them, the group), and media messages' files, as in SQLite.
+        [
+            "ALTER TABLE messages ADD COLUMN lid TEXT",
+            "ALTER TABLE messages ADD COLUMN chat_jid TEXT",
+            "ALTER TABLE messages ADD COLUMN sender_jid TEXT",
+            "ALTER TABLE messages ADD COLUMN group_id TEXT",
+            "ALTER TABLE messages ADD COLUMN group_subject BYTEA",
+            "ALTER TABLE messages ADD COLUMN media_mime_type TEXT",
+            "ALTER TABLE messages ADD COLUMN media_file_name BYTEA",
+            "ALTER TABLE messages ADD COLUMN media_size BIGINT",
+            "ALTER TABLE messages ADD COLUMN media_width BIGINT",
+            "ALTER TABLE messages ADD COLUMN media_height BIGINT",
+            "ALTER TABLE messages ADD COLUMN media_status TEXT",
+            "ALTER TABLE messages ADD COLUMN media_blob TEXT",
+        ],
     ]
 }

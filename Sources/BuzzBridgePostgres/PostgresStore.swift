@@ -160,13 +160,27 @@ public final class PostgresStore: GatewayStore {
             let rows = try await connection.query(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
-                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at)
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at,
+                    lid, chat_jid, sender_jid, group_id, group_subject, \(unescaped: Self.mediaColumns))
                 VALUES (\(message.id.rawValue), \(message.sessionID.rawValue), \(message.externalID), \(message.direction.rawValue),
                     \(message.from.e164), \(message.fromName.map(Bytea.init)), \(message.to.e164), \(message.contact.e164),
                     \(Bytea(message.body)), \(message.status.rawValue), \(message.type.rawValue), \(message.mediaURL),
                     \(message.replyTo?.rawValue), \(message.timestamp.millisecondsSinceEpoch), \(message.readAt?.millisecondsSinceEpoch),
-                    \(message.timestamp.millisecondsSinceEpoch))
-                ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
+                    \(message.timestamp.millisecondsSinceEpoch),
+                    \(message.lid), \(message.chatJID), \(message.senderJID), \(message.group?.id), \(message.group?.subject.map(Bytea.init)),
+                    \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
+                    \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
+                    \(message.media?.blobHash))
+                ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+                    from_number = excluded.from_number, from_name = excluded.from_name, to_number = excluded.to_number,
+                    contact = excluded.contact, body = excluded.body, status = excluded.status, message_type = excluded.message_type,
+                    media_url = excluded.media_url, reply_to = excluded.reply_to, updated_at = excluded.updated_at,
+                    lid = excluded.lid, chat_jid = excluded.chat_jid, sender_jid = excluded.sender_jid,
+                    group_id = excluded.group_id, group_subject = excluded.group_subject,
+                    media_mime_type = excluded.media_mime_type, media_file_name = excluded.media_file_name,
+                    media_size = excluded.media_size, media_width = excluded.media_width, media_height = excluded.media_height,
+                    media_status = excluded.media_status, media_blob = excluded.media_blob
+                WHERE messages.status = 'undecryptable' AND excluded.status <> 'undecryptable'
                 RETURNING seq
                 """,
                 logger: logger
@@ -194,12 +208,16 @@ public final class PostgresStore: GatewayStore {
             try await connection.query(
                 """
                 INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
-                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint)
+                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint,
+                    \(unescaped: Self.mediaColumns))
                 VALUES (\(message.id.rawValue), \(message.sessionID.rawValue), \(message.externalID), \(message.direction.rawValue),
                     \(message.from.e164), \(message.fromName.map(Bytea.init)), \(message.to.e164), \(message.contact.e164),
                     \(Bytea(message.body)), \(message.status.rawValue), \(message.type.rawValue), \(message.mediaURL),
                     \(message.replyTo?.rawValue), \(message.timestamp.millisecondsSinceEpoch), \(message.readAt?.millisecondsSinceEpoch),
-                    \(message.timestamp.millisecondsSinceEpoch), \(idempotency.key), \(idempotency.fingerprint))
+                    \(message.timestamp.millisecondsSinceEpoch), \(idempotency.key), \(idempotency.fingerprint),
+                    \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
+                    \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
+                    \(message.media?.blobHash))
                 """,
                 logger: logger)
             try await Self.touchSession(message.sessionID, at: message.timestamp, on: connection, logger: logger)
@@ -273,6 +291,35 @@ public final class PostgresStore: GatewayStore {
         }
         if advanced != nil { deliveryBell.ring() }
         return advanced
+    }
+
+    public func updateMedia(
+        of id: MessageID, in session: SessionID, to media: MediaAttachment, announce: @escaping @Sendable (Message) -> [OutboxEvent]
+    ) async throws -> Message? {
+        let logger = logger
+        let updated = try await client.withTransaction(logger: logger) { connection -> Message? in
+            var changed: Message?
+            let rows = try await connection.query(
+                """
+                UPDATE messages SET media_mime_type = \(media.mimeType), media_file_name = \(media.fileName.map(Bytea.init)),
+                    media_size = \(media.size.map(Int64.init)), media_width = \(media.width.map(Int64.init)),
+                    media_height = \(media.height.map(Int64.init)), media_status = \(media.status.rawValue), media_blob = \(media.blobHash)
+                WHERE id = \(id.rawValue) AND session_id = \(session.rawValue) AND media_status IS NOT NULL
+                RETURNING \(unescaped: Self.messageColumns)
+                """,
+                logger: logger)
+            for try await row in rows { changed = try Message(row: row.makeRandomAccess()) }
+            guard let message = changed else { return nil }
+            try await Self.record(announce(message), on: connection, logger: logger)
+            return message
+        }
+        if updated != nil { deliveryBell.ring() }
+        return updated
+    }
+
+    public func message(mediaOf id: MessageID) async throws -> Message? {
+        try await first(
+            "SELECT \(unescaped: Self.messageColumns) FROM messages WHERE id = \(id.rawValue) AND media_status IS NOT NULL", Message.init(row:))
     }
 
     public func message(_ id: MessageID, in session: SessionID) async throws -> Message? {
@@ -373,9 +420,11 @@ public final class PostgresStore: GatewayStore {
     /// The columns `Message(row:)` reads, by position.
     static let messageColumns = """
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
-        media_url, reply_to, timestamp, read_at
+        media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject, \(mediaColumns)
         """
-    static let messageColumnCount = 14
+    static let messageColumnCount = 26
+    /// A media message's file, in columns 19 to 25 of ``messageColumns``; all null for text.
+    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob"
 
     func all<T>(_ query: PostgresQuery, _ decode: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
         var values: [T] = []
