@@ -449,6 +449,7 @@ public final class SQLiteStore: GatewayStore {
 
     static func mediaArguments(_ media: MediaAttachment?) -> StatementArguments {
         [media?.mimeType, media?.fileName, media?.size, media?.width, media?.height, media?.status.rawValue, media?.blobHash]
+    }
 
     /// Every message change is session activity; kept in the change's own transaction.
     private static func touchSession(_ id: SessionID, at time: Timestamp, in db: Database) throws {
