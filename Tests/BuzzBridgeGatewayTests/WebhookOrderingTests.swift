@@ -54,17 +54,20 @@ struct WebhookOrderingTests {
     @Test func aSlowConversationDoesNotHoldUpAnother() async throws {
         let slow = "+60111111111", fast = "+60122222222"
         let receiver = try await WebhookReceiver.start { _, request in
-            // Long enough for the fast conversation's events to be recorded meanwhile on a loaded machine, within the 5 s timeout.
-            Self.text(request).hasPrefix("slow") ? .delayed(.seconds(4), status: 200) : .status(200)
+            // Long enough for the fast conversation's five events to go out meanwhile even when the
+            // whole suite loads the machine (4 s was not), within the 30 s timeout set below.
+            Self.text(request).hasPrefix("slow") ? .delayed(.seconds(15), status: 200) : .status(200)
         }
-        let gateway = try await TestGateway.start()
+        var webhooks = WebhookConfiguration.fastForTests
+        webhooks.timeout = .seconds(30)
+        let gateway = try await TestGateway.start(webhooks: webhooks)
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
         try await gateway.receive("slow 0", from: slow)
         try await gateway.receive("slow 1", from: slow)
         for index in 0..<5 { try await gateway.receive("fast \(index)", from: fast) }
 
-        let all = try await receiver.waitForRequests(7, timeout: .seconds(25))
+        let all = try await receiver.waitForRequests(7, timeout: .seconds(45))
         try #require(all.count == 7)
         let slows = Self.requests(all, prefix: "slow")
         let fasts = Self.requests(all, prefix: "fast")
