@@ -164,7 +164,9 @@ struct WebhookDeliveryTests {
     }
 
     @Test func refusedConnectionIsRetried() async throws {
-        let port = try await WebhookReceiver.unusedPort()
+        // Held bound but not listening until the endpoint opens: connections are refused, and no
+        // other test can take the port meanwhile (one did, when it was only picked as free).
+        let (reservation, port) = try Self.reservedPort()
         let gateway = try await TestGateway.start(
             webhooks: .init(
                 retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
@@ -175,6 +177,7 @@ struct WebhookDeliveryTests {
 
         // Wait for the refused first attempt, then open the endpoint before the retry.
         #expect(try await gateway.eventually { (try await gateway.deliveries().first?["attempts"] as? Int ?? 0) >= 1 })
+        close(reservation)
         let receiver = try await WebhookReceiver.start(port: port)
         let requests = try await receiver.waitForRequests(1)
         #expect(requests.count == 1)
@@ -191,6 +194,24 @@ struct WebhookDeliveryTests {
         #expect(attempts.last?["status_code"] as? Int == 200)
         try await gateway.discard()
         await receiver.stop()
+    }
+
+    /// A loopback port bound by a socket that does not listen, and that socket.
+    static func reservedPort() throws -> (Int32, Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw TestFailure("bind: \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     @Test func deadEndpointDoesNotHoldUpOtherSessions() async throws {
