@@ -169,7 +169,7 @@ struct WebhookDeliveryTests {
         let (reservation, port) = try Self.reservedPort()
         let gateway = try await TestGateway.start(
             webhooks: .init(
-                retryDelays: [.seconds(1), .seconds(1), .seconds(1)], timeout: .seconds(5), allowPrivateAddresses: true
+                retryDelays: Array(repeating: .seconds(1), count: 10), timeout: .seconds(5), allowPrivateAddresses: true
             ))
         try await gateway.addWebhook(url: "http://127.0.0.1:\(port)/webhooks/whatsapp", events: ["message.received"])
         try await gateway.connect()
@@ -178,7 +178,14 @@ struct WebhookDeliveryTests {
         // Wait for the refused first attempt, then open the endpoint before the retry.
         #expect(try await gateway.eventually { (try await gateway.deliveries().first?["attempts"] as? Int ?? 0) >= 1 })
         close(reservation)
-        let receiver = try await WebhookReceiver.start(port: port)
+        // In a full run the port was once still in use for a moment after the reservation closed
+        // (errno 98); the gateway keeps retrying meanwhile.
+        var opened: WebhookReceiver?
+        for _ in 0..<50 where opened == nil {
+            opened = try? await WebhookReceiver.start(port: port)
+            if opened == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let receiver = try #require(opened, "port \(port) stayed in use")
         let requests = try await receiver.waitForRequests(1)
         #expect(requests.count == 1)
         #expect(try await gateway.eventually { try await gateway.deliveries(state: "succeeded").count == 1 })

@@ -113,51 +113,6 @@ public enum ChildProcess {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    /// A child started with posix_spawn and left running (its standard streams on /dev/null), for
-    /// long-lived helpers that need no output: see ``spawnAndWait`` for why not `Process.run()`.
-    public final class Background: Sendable {
-        public let pid: pid_t
-        private let reaped = Mutex(false)
-
-        init(pid: pid_t) { self.pid = pid }
-
-        /// Whether the child still runs; reaps it once it has exited.
-        public var isRunning: Bool {
-            reaped.withLock { reaped in
-                guard !reaped else { return false }
-                var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid { reaped = true }
-                return !reaped
-            }
-        }
-
-        /// SIGTERM, then SIGKILL past `grace`; returns once the child is gone.
-        public func terminate(grace: Duration = .seconds(10)) async {
-            if isRunning { Glibc.kill(pid, SIGTERM) }
-            let deadline = ContinuousClock.now + grace
-            while isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if isRunning { Glibc.kill(pid, SIGKILL) }
-            while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        }
-    }
-
-    /// Starts `path` with posix_spawn and returns at once.
-    public static func spawnInBackground(_ path: String, arguments: [String]) throws -> Background {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in 0...2 {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw SpawnFailure(description: "posix_spawn \(path): error \(spawned)") }
-        return Background(pid: pid)
-    }
-
     public struct SpawnFailure: Error, CustomStringConvertible {
         public let description: String
     }

@@ -11,7 +11,7 @@ public actor PostgresTestServer {
     public static let shared = PostgresTestServer()
 
     private var port: Int?
-    private var watchdog: ChildProcess.Background?
+    private var watchdog: Process?
 
     public struct Unavailable: Error, CustomStringConvertible {
         public let description: String
@@ -52,11 +52,15 @@ public actor PostgresTestServer {
             // Below the ports the gateway tests pick for themselves (20000 up) and the kernel's
             // ephemeral range, so that the server never takes a port a test is about to bind.
             let port = Int.random(in: 15_000..<20_000)
-            let process = try ChildProcess.spawnInBackground(
-                try Self.asServerUser().path,
-                arguments: try Self.serverUserArguments() + [
+            let process = Process()
+            process.executableURL = try Self.asServerUser()
+            process.arguments =
+                try Self.serverUserArguments() + [
                     "/bin/sh", script, try Self.binary("postgres").path, data, "\(port)", "\(ProcessInfo.processInfo.processIdentifier)",
-                ])
+                ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try ChildProcess.launch(process)
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline, process.isRunning {
                 let ready = try? await run("pg_isready", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "buzzbridge", "-d", "postgres"])
@@ -68,7 +72,7 @@ public actor PostgresTestServer {
                 try await Task.sleep(for: .milliseconds(100))
             }
             // The port was taken, or the server did not come up: try another port.
-            await process.terminate()
+            await ChildProcess.terminate(process)
         }
         let log = (try? String(contentsOfFile: folder + "/server.log", encoding: .utf8)) ?? ""
         throw Unavailable(description: "PostgreSQL did not start: \(log)")
