@@ -203,22 +203,25 @@ struct WebhookDeliveryTests {
         await receiver.stop()
     }
 
-    /// A loopback port bound by a socket that does not listen, and that socket.
+    /// A loopback port bound by a socket that does not listen, and that socket. Below the kernel's
+    /// ephemeral range: there, the gateway's own connection attempts to the closed port can pick
+    /// it as their source port and connect to themselves, which held it for good once.
     static func reservedPort() throws -> (Int32, Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else {
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+            let port = Int.random(in: 20_000..<32_000)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if bound { return (fd, port) }
             close(fd)
-            throw TestFailure("bind: \(errno)")
         }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        throw TestFailure("no free port below the ephemeral range")
     }
 
     @Test func deadEndpointDoesNotHoldUpOtherSessions() async throws {
