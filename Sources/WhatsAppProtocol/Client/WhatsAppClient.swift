@@ -57,6 +57,8 @@ public actor WhatsAppClient {
     /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
     /// sends never step the same Signal session at once.
     var sendGate = SerialGate()
+    /// The last `media_conn` answer, kept until it expires.
+    let mediaConnections = MediaConnectionCache()
 
     private struct Connection {
         let generation: Int
