@@ -144,9 +144,14 @@ extension LiveEngineEndToEndTests {
         let uploads = try await double.ok(.GET, "/cdn")["uploads"] as? [[String: Any]] ?? []
         #expect(uploads.count == 1 && uploads.first?["status"] as? Int == 500, "\(uploads)")
 
-        // The next send (no fault left) goes through.
+        // The next send (no fault left) goes through. Tom's second device first answers it with a
+        // retry receipt: the message encrypted again for it alone still says it is an image.
+        try await double.ok(.POST, "/contacts/fail-next", ["device": "\(Self.tom):2", "count": 1])
         let (again, sent) = try await sendMedia(base, setup, "+\(Self.tom)", ["type": "image", "data": Data(image).base64EncodedString()])
         #expect(again == 200, "\(sent)")
+        let resent = try await mediaEntry(double, Self.tom, device: 2, sha256: SampleMedia.sha256Hex(image))
+        #expect((resent["count"] as? Int ?? 0) >= 1 && resent["encMediaTypes"] as? [String] == ["image"], "\(resent)")
+        #expect((resent["media"] as? [String: Any])?["ok"] as? Bool == true, "\(resent)")
 
         await server.terminate()
         await receiver.stop()
