@@ -71,6 +71,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The blocking threads protocol-state transactions run on.
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/BuzzBridgePostgres"
         ),
@@ -203,6 +205,8 @@ let package = Package(
                 "TestSupport",
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
+                // `migrate-data`'s test reads the copied protocol state back.
+                "BuzzBridgePostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,7 +28,7 @@ struct DataOptions: ParsableArguments {
 
     @Option(
         help:
-            "Keep everything in PostgreSQL instead of the data folder: postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (env BUZZBRIDGE_DATABASE_URL). Live sessions do not run on it yet."
+            "Keep everything in PostgreSQL instead of the data folder: postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (env BUZZBRIDGE_DATABASE_URL)."
     )
     var database: String?
 
