@@ -11,7 +11,10 @@ struct BuzzBridgeCommand: AsyncParsableCommand {
         commandName: "buzzbridge",
         abstract: "BuzzBridge: a self-hosted WhatsApp HTTP gateway.",
         discussion: "Run `buzzbridge serve` to start the service; the other commands manage sessions and API keys and work while it runs.",
-        subcommands: [ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self, MigrateCommand.self],
+        subcommands: [
+            ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self, MigrateCommand.self,
+            MigrateDataCommand.self,
+        ],
         defaultSubcommand: nil
     )
 
