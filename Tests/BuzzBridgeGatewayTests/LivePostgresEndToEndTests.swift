@@ -87,3 +87,52 @@ extension LiveEngineEndToEndTests {
         await double.stop()
     }
 }
+
+extension LiveEngineEndToEndTests {
+    @Test func aLiveSessionPairedOnSQLiteCarriesOnInPostgreSQLAfterMigrateData() async throws {
+        let double = try await WhatsAppServerDouble()
+        try await double.ok(.POST, "/contacts/defaults", ["own": phone])
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver, events: "session.status,message.received")
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+
+        // Paired and talking on SQLite: a Signal session with Tom exists in both directions.
+        let onSQLite = try serve(setup, double)
+        let base = try await onSQLite.baseURL()
+        let jid = try await link(base, setup, double)
+        try await eventually("the device to be logged in and active") {
+            try await double.clients().contains {
+                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
+            }
+        }
+        _ = try await double.ok(.POST, "/contacts/send", ["from": Self.tom, "to": phone, "text": "Before the move"])
+        try await eventually("Tom's message on SQLite") { !receivedTexts(receiver, "Before the move").isEmpty }
+        #expect(try await send(base, setup, "+\(Self.tom)", "Reply before the move").0 == 200)
+        _ = try await decrypted(double, Self.tom, device: 0, text: "Reply before the move")
+        await onSQLite.terminate()
+
+        let database = try await PostgresTestServer.shared.newDatabaseURL()
+        let copied = try await BuzzBridgeExecutable.run(["migrate-data", "--from", setup.data, "--to", database])
+        #expect(copied.status == 0, "\(copied.output)")
+        let sessionsLine = copied.output.split(separator: "\n").first { $0.hasPrefix("wa_signal_sessions ") }
+        #expect(sessionsLine != nil && sessionsLine?.hasSuffix(" 0") == false, "\(copied.output)")
+
+        // On PostgreSQL: the copied credentials log in (no new pairing) and the copied ratchets
+        // carry on in both directions.
+        let onPostgreSQL = try serve(setup, double, extra: ["--database", database])
+        let moved = try await onPostgreSQL.baseURL()
+        try await eventually("connected from PostgreSQL") { try await status(moved, setup.apiKey)["connection"] as? String == "connected" }
+        #expect(try await double.clients().filter { $0["payload"] as? String == "registration" }.count == 1, "no second pairing")
+        _ = try await double.ok(.POST, "/contacts/send", ["from": Self.tom, "to": phone, "text": "After the move"])
+        try await eventually("Tom's message on PostgreSQL") { !receivedTexts(receiver, "After the move").isEmpty }
+        #expect(try await send(moved, setup, "+\(Self.tom)", "Reply after the move").0 == 200)
+        _ = try await decrypted(double, Self.tom, device: 0, text: "Reply after the move")
+        let (_, listed) = try await api(moved, setup.apiKey, .GET, "/api/messages?limit=100")
+        let texts = ((listed["data"] as? [String: Any])?["messages"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        #expect(Set(texts).isSuperset(of: ["Before the move", "Reply before the move", "After the move", "Reply after the move"]), "\(texts)")
+
+        await onPostgreSQL.terminate()
+        await receiver.stop()
+        await double.stop()
+    }
+}
