@@ -73,6 +73,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 // The blocking threads protocol-state transactions run on.
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The queue of protocol-state transactions waiting for one of those threads.
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "Sources/BuzzBridgePostgres"
         ),

@@ -45,7 +45,9 @@ struct MigrateDataCommand: AsyncParsableCommand {
                 print(copy.table.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%9d  %9d", copy.source, copy.target))
             }
             let rows = copies.reduce(0) { $0 + $1.target }
-            print("copied \(rows) rows in \(started.duration(to: .now)); every count matches")
+            let elapsed = started.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print(String(format: "copied %d rows in %.1f s (%.0f rows/s); every count matches", rows, seconds, Double(rows) / max(seconds, 0.001)))
             print("media files stay in \((from as NSString).appendingPathComponent("media")): serve with --data \(from) --database <url>")
         } catch {
             try? await source.close()

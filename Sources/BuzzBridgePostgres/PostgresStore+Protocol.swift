@@ -12,7 +12,8 @@ import PostgresNIO
 /// store runs the same body on a thread of its own blocking pool, inside a real transaction on
 /// one pooled connection, waiting for each statement's answer there: no event loop and no task
 /// thread ever blocks, the body sees exactly what is committed, and what it writes commits
-/// together or not at all. The pool's size bounds the protocol transactions in flight.
+/// together or not at all. The pool's size bounds the protocol transactions in flight, and a
+/// gate in front of the connection pool keeps the others from holding connections meanwhile.
 extension PostgresStore: ProtocolStateStore {
     public func readProtocolState<T: Sendable>(
         session: SessionID, _ body: @escaping @Sendable (any ProtocolStateReader) throws -> T
@@ -34,9 +35,11 @@ extension PostgresStore: ProtocolStateStore {
         _ mode: ProtocolWriteMode, session: SessionID, _ body: @escaping @Sendable (PostgresProtocolState) throws -> T
     ) async throws -> T {
         let (threads, logger) = (protocolThreads, logger)
-        return try await client.withConnection { connection in
-            try await threads.runIfActive {
-                try PostgresProtocolState.transaction(mode, session: session, connection: connection, logger: logger, body)
+        return try await protocolGate.run {
+            try await client.withConnection { connection in
+                try await threads.runIfActive {
+                    try PostgresProtocolState.transaction(mode, session: session, connection: connection, logger: logger, body)
+                }
             }
         }
     }

@@ -17,6 +17,8 @@ public final class PostgresStore: GatewayStore {
     let logger: Logger
     /// The threads protocol-state transactions wait on (see ``readProtocolState(session:_:)``).
     let protocolThreads: NIOThreadPool
+    /// Admits as many protocol-state transactions as there are threads for them.
+    let protocolGate = ProtocolTransactionGate(limit: PostgresStore.protocolThreadCount)
     public let deliveryBell = DeliveryBell()
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
