@@ -266,13 +266,9 @@ struct ServeCommand: AsyncParsableCommand {
         if privacy.showsSensitiveData {
             logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
         }
-        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
-        let live = try (store as? SQLiteStore).map { store in
+        // The live engine keeps its protocol state in the store, SQLite's or PostgreSQL's alike.
+        let live = try (store as? any ProtocolStateStore).map { store in
             LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
-        }
-        if live == nil {
-            logger.warning(
-                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
         }
         let media = MediaConfiguration(
             maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),
