@@ -49,6 +49,20 @@ extension WhatsAppClient {
         return lid
     }
 
+    /// The phone-number user behind LID user `lid`: from the stored LID↔phone map, else from a
+    /// usync about the LID (the user-info question, with `<lid/>`), whose answer names the user by
+    /// LID and its number in `pn_jid` as LID-mode answers do; the pair is stored before it is
+    /// returned. Nil when the server names no number.
+    public func phone(forLID lid: JID) async throws -> JID? {
+        let lid = lid.withoutDevice
+        guard lid.isLID else { return nil }
+        if let known = try await store.phone(forLID: lid) { return known }
+        let users = try Usync.users(in: try await sendIQ(Usync.query(.userInfo, users: [lid], sid: requestIDs.next())))
+        guard let phone = users.first(where: { $0.jid == lid })?.phone, phone.server == JID.Server.user, !phone.isLID else { return nil }
+        try await store.storeLIDMapping(lid: lid, phone: phone)
+        return phone
+    }
+
     /// Every device of `users`: from the stored lists while fresh, the others by one usync
     /// (whatsmeow user.go: GetUserDevices), stored before they are used.
     public func devices(of users: [JID]) async throws -> [JID] {
