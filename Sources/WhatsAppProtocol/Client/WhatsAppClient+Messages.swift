@@ -124,6 +124,15 @@ extension WhatsAppClient {
                 default: ["normal", sender.description]
                 }
             let key = DecryptionBuffer.key(ciphertext: part.ciphertext, context: context)
+            // A 1:1 session is held from reading it to committing its change, so a send or a
+            // retry re-encrypt on the same session waits and sees the new ratchet state.
+            let isSession = part.kind == .preKey || part.kind == .whisper
+            if isSession, !sessionGate.tryEnter(sender.signalAddress) {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    sessionGate.queue(sender.signalAddress, continuation)
+                }
+            }
+            defer { if isSession { sessionGate.leave(sender.signalAddress) } }
             do {
                 switch try await store.bufferedDecryption(key: key) {
                 case .plaintext(let plaintext)?: return .plaintext(plaintext, bufferKey: key)
