@@ -233,4 +233,37 @@ struct LiveMessagingEndToEndTests {
         await receiver.stop()
         await double.stop()
     }
+
+    /// A contact known only by LID whose stanzas carry no `sender_pn`: BuzzBridge asks usync for
+    /// the number, so the message arrives once with the E.164 phone and the LID in `lid`.
+    @Test func aSenderKnownOnlyByLIDWithoutSenderPNArrivesWithItsPhoneNumber() async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double)
+        let base = try await server.baseURL()
+        try await link(base, setup, double)
+        let hidden = "60177788899"
+        let account = try await double.ok(.POST, "/contacts", ["phone": hidden, "pushName": "Hana Hidden", "addressing": "lid", "senderPn": false])
+        let lid = try #require((account["lid"] as? String)?.split(separator: "@").first.map(String.init))
+
+        let id = try await send(double, ["from": hidden, "to": phone, "text": "No number in this stanza"])
+        try await eventually("Hana's message at the webhook") { !received(receiver, text: "No number in this stanza").isEmpty }
+        try await eventually("the delivery receipt") { try await !Set(receipts(double, id: id)).isDisjoint(with: ["delivery", "inactive"]) }
+        try await Task.sleep(for: .seconds(1))
+        let announced = received(receiver, text: "No number in this stanza")
+        #expect(announced.count == 1)
+        #expect(announced.first?["from"] as? String == "+" + hidden)
+        #expect(announced.first?["lid"] as? String == lid)
+        #expect(announced.first?["from_name"] as? String == "Hana Hidden")
+        let stored = try await messages(base, setup.apiKey).filter { $0["message"] as? String == "No number in this stanza" }
+        #expect(stored.count == 1)
+        #expect(stored.first?["from"] as? String == "+" + hidden)
+        #expect(stored.allSatisfy { !(($0["from"] as? String) ?? "").contains("@") })
+
+        await server.terminate()
+        await receiver.stop()
+        await double.stop()
+    }
 }
