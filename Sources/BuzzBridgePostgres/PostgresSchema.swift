@@ -156,5 +156,10 @@ enum PostgresSchema {
             "ALTER TABLE messages ADD COLUMN media_status TEXT",
             "ALTER TABLE messages ADD COLUMN media_blob TEXT",
         ],
+        // Incoming files still to be fetched from WhatsApp, as in SQLite.
+        [
+            "ALTER TABLE messages ADD COLUMN media_source TEXT",
+            "CREATE INDEX messages_pending_media ON messages(media_status) WHERE media_source IS NOT NULL",
+        ],
     ]
 }
