@@ -240,5 +240,10 @@ enum PostgresSchema {
             """,
             "CREATE INDEX wa_decrypt_buffer_by_age ON wa_decrypt_buffer(session_id, inserted_at)",
         ],
+        // Incoming files still to be fetched from WhatsApp, as in SQLite.
+        [
+            "ALTER TABLE messages ADD COLUMN media_source TEXT",
+            "CREATE INDEX messages_pending_media ON messages(media_status) WHERE media_source IS NOT NULL",
+        ],
     ]
 }
