@@ -100,6 +100,21 @@ struct ServeCommand: AsyncParsableCommand {
     var sendQueueLimit: Int = 50
 
     @Option(
+        help:
+            "The random pause before each live send, in milliseconds: MIN-MAX, or one number for a fixed pause; 0 turns it off (for benchmarks, never for a real number)."
+    )
+    var sendPause: String = "300-1500"
+
+    /// `--send-pause` as a range of durations; nil when it is not `N` or `MIN-MAX` with MIN ≤ MAX.
+    var sendPauseRange: ClosedRange<Duration>? {
+        let bounds = sendPause.split(separator: "-", omittingEmptySubsequences: false).map { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high else {
+            return nil
+        }
+        return .milliseconds(low)...(.milliseconds(high))
+    }
+
+    @Option(
         help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY)."
     )
     var waProxy: String?
@@ -158,8 +173,13 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnections: Int =
         Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
 
-    @Option(help: "Media: largest file accepted in a send, in megabytes (env BUZZBRIDGE_MEDIA_MAX_MB).")
+    @Option(
+        help: "Media: largest file accepted in a send or fetched from WhatsApp for an incoming message, in megabytes (env BUZZBRIDGE_MEDIA_MAX_MB)."
+    )
     var mediaMaxMb: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_MAX_MB"] ?? "") ?? 64
+
+    @Option(help: "Media: incoming files fetched from WhatsApp at once, per server (env BUZZBRIDGE_MEDIA_DOWNLOAD_CONCURRENCY).")
+    var mediaDownloadConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_DOWNLOAD_CONCURRENCY"] ?? "") ?? 4
 
     @Option(help: "Media: seconds fetching a media.url may take (env BUZZBRIDGE_MEDIA_FETCH_TIMEOUT).")
     var mediaFetchTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_FETCH_TIMEOUT"] ?? "") ?? 30
@@ -192,6 +212,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--header-timeout, --idle-timeout and --body-timeout must be positive")
         }
         guard (1...4096).contains(mediaMaxMb) else { throw ValidationError("--media-max-mb must be between 1 and 4096") }
+        guard (1...64).contains(mediaDownloadConcurrency) else { throw ValidationError("--media-download-concurrency must be between 1 and 64") }
         guard mediaFetchTimeout > 0, mediaLinkMaxHours > 0 else {
             throw ValidationError("--media-fetch-timeout and --media-link-max-hours must be positive")
         }
@@ -204,6 +225,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
+        }
+        guard sendPauseRange != nil else {
+            throw ValidationError("--send-pause must be milliseconds, MIN-MAX (such as 300-1500) or one number (0 for none)")
         }
         do {
             _ = try whatsApp.clientOptions()
@@ -245,7 +269,9 @@ struct ServeCommand: AsyncParsableCommand {
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
-            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit),
+            trustProxy: trustsProxy,
+            sendPacing: SendPacingConfiguration(
+                messagesPerMinute: sendRate, jitter: sendPauseRange ?? .milliseconds(300)...(.milliseconds(1500)), queueLimit: sendQueueLimit),
             connections: ConnectionLimits(
                 headerReadTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 bodyReadTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maximumConnections: maxConnections
@@ -266,17 +292,14 @@ struct ServeCommand: AsyncParsableCommand {
         if privacy.showsSensitiveData {
             logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
         }
-        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
-        let live = try (store as? SQLiteStore).map { store in
+        // The live engine keeps its protocol state in the store, SQLite's or PostgreSQL's alike.
+        let live = try (store as? any ProtocolStateStore).map { store in
             LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
-        }
-        if live == nil {
-            logger.warning(
-                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
         }
         let media = MediaConfiguration(
             maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),
-            maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl
+            maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl,
+            downloadConcurrency: mediaDownloadConcurrency
         )
         let configuration = GatewayConfiguration(
             host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,

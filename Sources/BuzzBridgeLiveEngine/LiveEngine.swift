@@ -12,7 +12,7 @@ import WhatsAppProtocol
 public actor LiveEngine: WhatsAppEngine {
     private let sessionID: SessionID
     private let state: StoredClientState
-    private let client: WhatsAppClient
+    let client: WhatsAppClient
     private let sink: any EngineEventSink
     private let logger: Logger
     private let privacy: LogPrivacy
@@ -432,7 +432,7 @@ public actor LiveEngine: WhatsAppEngine {
             chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
             group: source.isGroup ? MessageGroup(id: source.chat.description, subject: message.groupSubject) : nil,
             quoted: content.quote.map { IncomingQuote(externalID: $0.id, text: $0.text) },
-            fromOwnDevice: fromOwnDevice, to: to
+            fromOwnDevice: fromOwnDevice, to: to, media: content.media == nil ? nil : Self.incomingMedia(content.file)
         )
     }
 
