@@ -3,6 +3,10 @@ import Testing
 
 @testable import WhatsAppProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The upload request's form and the media message's fields, against values worked out
 /// independently (Python's `base64.urlsafe_b64encode` and `urllib.parse.quote_plus`, which
 /// escape as Go's `url.QueryEscape` does for these inputs).
@@ -77,5 +81,42 @@ struct MediaUploadTests {
         #expect(MediaMessage.isOggOpus(head: page(Array("OpusHead".utf8) + [1, 1, 0, 0, 0x80, 0xBB, 0, 0, 0, 0, 0])))
         #expect(!MediaMessage.isOggOpus(head: page([1] + Array("vorbis".utf8) + [0, 0, 0, 0, 1, 0x44, 0xAC, 0, 0])))
         #expect(!MediaMessage.isOggOpus(head: Array("ID3".utf8) + [UInt8](repeating: 0, count: 60)))
+    }
+
+    /// A TCP listener that never accepts: connections complete (the kernel's backlog) and then
+    /// hear nothing, as from a media host that stopped answering.
+    private static func silentListener() -> (socket: Int32, port: Int) {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(listener, 8)
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        return (listener, Int(UInt16(bigEndian: bound.sin_port)))
+    }
+
+    @Test func aHostThatStopsAnsweringFailsTheUploadAfterTheIdleTimeout() async throws {
+        let (listener, port) = Self.silentListener()
+        defer { close(listener) }
+        let client = MediaHostClient(proxy: nil, additionalTrustedCAFile: nil, port: port, idleTimeout: .seconds(1))
+        let started = ContinuousClock.now
+        var failure: MediaHostError?
+        do {
+            _ = try await client.post(host: "localhost", target: "/mms/image/x", contentLength: 1) { write in try await write([0]) }
+        } catch let error as MediaHostError {
+            failure = error
+        }
+        let elapsed = ContinuousClock.now - started
+        guard case .connectionFailed(let host, _)? = failure else {
+            Issue.record("expected connectionFailed, got \(String(describing: failure))")
+            return
+        }
+        #expect(host == "localhost")
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(10), "\(elapsed)")
     }
 }

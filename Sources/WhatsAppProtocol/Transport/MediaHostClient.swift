@@ -24,7 +24,10 @@ public enum MediaHostError: Error, Sendable, Equatable {
 ///
 /// Guarantees: one request per connection (`Connection: close`); the request body is written
 /// piece by piece as the caller produces it, with the channel's back-pressure, so a file of any
-/// size costs the memory of one piece; the answer is read up to `answerLimit` bytes.
+/// size costs the memory of one piece; the answer is read up to `answerLimit` bytes; a connection
+/// on which nothing is read or written for `idleTimeout` is closed and the request fails with
+/// ``MediaHostError/connectionFailed(host:reason:)``, so a host that stops answering never holds
+/// a send for ever.
 public struct MediaHostClient: Sendable {
     public static let whatsAppWebHeaders: [(name: String, value: String)] = [
         ("Origin", "https://web.whatsapp.com"), ("Referer", "https://web.whatsapp.com/"),
@@ -35,16 +38,19 @@ public struct MediaHostClient: Sendable {
     public var additionalTrustedCAFile: String?
     public var port: Int
     public var connectTimeout: TimeAmount
+    /// How long the connection may go without a byte read or written.
+    public var idleTimeout: TimeAmount
     public var eventLoopGroup: any EventLoopGroup
 
     public init(
         proxy: ProxyConfiguration?, additionalTrustedCAFile: String?, port: Int = 443, connectTimeout: TimeAmount = .seconds(20),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        idleTimeout: TimeAmount = .seconds(60), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.proxy = proxy
         self.additionalTrustedCAFile = additionalTrustedCAFile
         self.port = port
         self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
         self.eventLoopGroup = eventLoopGroup
     }
 
@@ -108,12 +114,15 @@ public struct MediaHostClient: Sendable {
         let sslContext = try NIOSSLContext(configuration: tls)
         let proxy = self.proxy
         let port = self.port
+        let idleTimeout = self.idleTimeout
         do {
             return try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(connectTimeout)
                 .connect(host: proxy?.host ?? host, port: proxy?.port ?? port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                        try pipeline.addHandler(IdleConnectionCloser(host: host, timeout: idleTimeout))
                         if let proxy { try pipeline.addHandler(ProxyTunnelHandler(proxy: proxy, targetHost: host, targetPort: port)) }
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
                         try pipeline.addHTTPClientHandlers()
