@@ -276,4 +276,28 @@ struct LiveMediaReceivingEndToEndTests {
         #expect(receivedEvents(receiver, type: "document").count == 1)
         await server.terminate()
     }
+
+    @Test func downloadsBeyondTheConcurrencyLimitWaitForAFreeSlot() async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double, extra: ["--media-download-concurrency", "1"])
+        let base = try await server.baseURL()
+        try await link(base, setup, double)
+
+        // The first file crawls for 3 s; with one download at a time the second is requested only after
+        // it (with the default of 4 both are requested at once, and this fails).
+        try await double.ok(.POST, "/cdn/fault", ["kind": "slow", "seconds": 3])
+        let first = try await sendMedia(double, ["type": "document", "fileName": "first.pdf"])
+        let second = try await sendMedia(double, ["type": "image", "caption": "second"])
+        _ = try await expectDelivered(base, setup, receiver, type: "document", file: first.file)
+        _ = try await expectDelivered(base, setup, receiver, type: "image", file: second.file)
+        let requests = (try await double.ok(.GET, "/cdn")["downloads"] as? [[String: Any]] ?? []).filter { $0["by"] == nil }
+        let times = requests.compactMap { $0["t"] as? Double }.sorted()
+        #expect(times.count == 2)
+        #expect(requests.contains { $0["fault"] as? String == "slow" })
+        if times.count == 2 { #expect(times[1] - times[0] >= 2.5, "requested \(times[1] - times[0]) s apart") }
+        await server.terminate()
+    }
 }
