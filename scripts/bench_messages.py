@@ -101,9 +101,9 @@ class BuzzBridge(LiveBuzzBridge):
 
     LIMITS = ["--rate-limit", "1000000", "--send-rate", "1000000", "--send-queue-limit", "10000", "--webhook-allow-private-addresses"]
 
-    def __init__(self, binary: str, directory: str, double: Double, receiver: WebhookReceiver):
+    def __init__(self, binary: str, directory: str, double: Double, receiver: WebhookReceiver, send_pause: str = "0"):
         super().__init__(binary, directory, double)
-        self.receiver, self.sessions = receiver, []
+        self.receiver, self.sessions, self.send_pause = receiver, [], send_pause
 
     def start(self) -> float:
         started = time.time()
@@ -111,7 +111,7 @@ class BuzzBridge(LiveBuzzBridge):
         self.process = subprocess.Popen(
             [self.binary, "serve", "--data", self.data, "--port", "0", "--log-level", "warning",
              "--wa-proxy", f"http://127.0.0.1:{info['proxyPort']}", "--wa-ca-file", info["caFile"],
-             "--wa-noise-root-key", info["noiseRootPublicKey"], *self.LIMITS],
+             "--wa-noise-root-key", info["noiseRootPublicKey"], *self.LIMITS, "--send-pause", self.send_pause],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         for line in self.process.stdout:
@@ -356,11 +356,12 @@ class ApiClient:
         return answer["data"]["message_id"]
 
 
-def bench_buzzbridge(binary: str, sessions: int, count: int, idle: int, gap: float, directions: list[str], timeout: float) -> dict:
+def bench_buzzbridge(binary: str, sessions: int, count: int, idle: int, gap: float, directions: list[str], timeout: float,
+                     send_pause: str = "0") -> dict:
     results = {}
     with workspace("bench-messages-") as directory:
         double, receiver = Double(directory), WebhookReceiver()
-        server = BuzzBridge(binary, directory, double, receiver)
+        server = BuzzBridge(binary, directory, double, receiver, send_pause)
         try:
             server.start()
             for index in range(sessions):
@@ -456,13 +457,16 @@ def main() -> None:
     parser.add_argument("--directions", default="receive,send")
     parser.add_argument("--clients", default="buzzbridge,neonize")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for the last message of a round")
+    parser.add_argument("--send-pause", default="0",
+                        help="BuzzBridge's --send-pause (ms, MIN-MAX): 0 (default) leaves only the work; 300-1500 is the production pause")
     options = parser.parse_args()
     directions = options.directions.split(",")
     rows = []
     for count in [int(n) for n in options.sessions.split(",") if n]:
         for client in options.clients.split(","):
             if client == "buzzbridge":
-                result = bench_buzzbridge(options.binary, count, options.messages, options.idle_messages, options.gap, directions, options.timeout)
+                result = bench_buzzbridge(options.binary, count, options.messages, options.idle_messages, options.gap, directions,
+                                          options.timeout, options.send_pause)
             else:
                 result = bench_neonize(count, options.messages, options.idle_messages, options.gap, directions, options.timeout)
             print(f"  {client}, {count} sessions: {json.dumps(result)}", file=sys.stderr, flush=True)
@@ -485,7 +489,7 @@ def main() -> None:
     print("the previous one is accepted); idle p50/p99: one message at a time. CPU: the client's processes only (neonize: one")
     print("Python + Go process per session). decrypted: the burst's messages Tom's phone decrypted. The phones are one Python")
     print("process: a burst's msgs/s may be the double's limit rather than the client's. out p50 (send): asked → the message")
-    print("stanza reached the double, one at a time (BuzzBridge's includes its send pacer's deliberate 0.3-1.5 s pause); back p50:")
+    print(f"stanza reached the double, one at a time (BuzzBridge's includes its send pacer's pause, --send-pause {options.send_pause} ms); back p50:")
     print("from there → the delivery receipt reported (the phone's decrypt and receipt, the client's handling, the webhook).")
 
 if __name__ == "__main__":

@@ -100,6 +100,21 @@ struct ServeCommand: AsyncParsableCommand {
     var sendQueueLimit: Int = 50
 
     @Option(
+        help:
+            "The random pause before each live send, in milliseconds: MIN-MAX, or one number for a fixed pause; 0 turns it off (for benchmarks, never for a real number)."
+    )
+    var sendPause: String = "300-1500"
+
+    /// `--send-pause` as a range of durations; nil when it is not `N` or `MIN-MAX` with MIN ≤ MAX.
+    var sendPauseRange: ClosedRange<Duration>? {
+        let bounds = sendPause.split(separator: "-", omittingEmptySubsequences: false).map { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high else {
+            return nil
+        }
+        return .milliseconds(low)...(.milliseconds(high))
+    }
+
+    @Option(
         help: "WhatsApp: connect through this proxy, http://host:port (HTTP CONNECT) or socks5://[user:password@]host:port (env BUZZBRIDGE_WA_PROXY)."
     )
     var waProxy: String?
@@ -211,6 +226,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
         }
+        guard sendPauseRange != nil else {
+            throw ValidationError("--send-pause must be milliseconds, MIN-MAX (such as 300-1500) or one number (0 for none)")
+        }
         do {
             _ = try whatsApp.clientOptions()
         } catch {
@@ -251,7 +269,9 @@ struct ServeCommand: AsyncParsableCommand {
         let security = SecurityConfiguration(
             requestsPerMinute: rateLimit, failedAuthPerMinute: failedAuthLimit,
             tls: tlsCertPath.flatMap { cert in tlsKeyPath.map { TLSFiles(certificateChainPath: cert, privateKeyPath: $0) } },
-            trustProxy: trustsProxy, sendPacing: SendPacingConfiguration(messagesPerMinute: sendRate, queueLimit: sendQueueLimit),
+            trustProxy: trustsProxy,
+            sendPacing: SendPacingConfiguration(
+                messagesPerMinute: sendRate, jitter: sendPauseRange ?? .milliseconds(300)...(.milliseconds(1500)), queueLimit: sendQueueLimit),
             connections: ConnectionLimits(
                 headerReadTimeout: .milliseconds(Int64(headerTimeout * 1000)), idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 bodyReadTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maximumConnections: maxConnections
@@ -272,13 +292,9 @@ struct ServeCommand: AsyncParsableCommand {
         if privacy.showsSensitiveData {
             logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
         }
-        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
-        let live = try (store as? SQLiteStore).map { store in
+        // The live engine keeps its protocol state in the store, SQLite's or PostgreSQL's alike.
+        let live = try (store as? any ProtocolStateStore).map { store in
             LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
-        }
-        if live == nil {
-            logger.warning(
-                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
         }
         let media = MediaConfiguration(
             maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),

@@ -16,14 +16,16 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
     /// again, and the decrypted delivery replaces it (same id, then `unread`).
     case undecryptable
 
-    /// Outgoing receipts only move forward (a late `delivered` must not undo `read`).
+    /// Outgoing receipts only move forward (a late `delivered` must not undo `read`), and a
+    /// message a receipt showed delivered or read never fails afterwards (an ack that timed out
+    /// after the recipient's receipt came in changes nothing).
     public func canAdvance(to next: MessageStatus) -> Bool {
         switch (self, next) {
         case (.failed, _), (.read, _): false
-        // A receipt never skips `sent` (see the event recorder); failing is possible at any step.
+        // A receipt never skips `sent` (see the event recorder); failing is possible until a receipt.
         case (.pending, .sent), (.pending, .failed): true
         case (.sent, .delivered), (.sent, .read), (.sent, .failed): true
-        case (.delivered, .read), (.delivered, .failed): true
+        case (.delivered, .read): true
         case (.unread, .read): true
         default: false
         }

@@ -2,6 +2,7 @@ import BuzzBridgeCore
 import BuzzBridgeStorage
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// ``GatewayStore`` on PostgreSQL, through postgres-nio's connection pool.
@@ -14,6 +15,10 @@ public final class PostgresStore: GatewayStore {
     let client: PostgresClient
     private let runner: Task<Void, Never>
     let logger: Logger
+    /// The threads protocol-state transactions wait on (see ``readProtocolState(session:_:)``).
+    let protocolThreads: NIOThreadPool
+    /// Admits as many protocol-state transactions as there are threads for them.
+    let protocolGate = ProtocolTransactionGate(limit: PostgresStore.protocolThreadCount)
     public let deliveryBell = DeliveryBell()
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
@@ -35,9 +40,15 @@ public final class PostgresStore: GatewayStore {
         self.client = client
         self.logger = logger
         self.runner = Task { await client.run() }
+        protocolThreads = NIOThreadPool(numberOfThreads: Self.protocolThreadCount)
+        protocolThreads.start()
     }
 
+    /// Protocol-state transactions in flight at once; each holds a thread and a connection.
+    static let protocolThreadCount = 8
+
     public func close() async throws {
+        try? await protocolThreads.shutdownGracefully()
         runner.cancel()
         await runner.value
     }

@@ -132,4 +132,36 @@ extension LiveEngineEndToEndTests {
         await receiver.stop()
         await double.stop()
     }
+
+    /// The phones' delivery receipts arrive while the server's ack never does: the message stays
+    /// `delivered` (statuses never go backwards), the send answers with it, and no `failed` is
+    /// stored or announced.
+    @Test func aReceiptBeforeAMissedAckKeepsTheMessageDelivered() async throws {
+        let double = try await WhatsAppServerDouble()
+        try await double.ok(.POST, "/contacts/defaults", ["own": phone])
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver, events: "session.status,message.status")
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double, extra: ["--wa-ack-timeout", "3"])
+        let base = try await server.baseURL()
+        let jid = try await link(base, setup, double)
+        try await double.ok(.POST, "/fault", ["jid": jid, "kind": "no_ack_for_next_message"])
+
+        let (sendStatus, answer) = try await send(base, setup, "+\(Self.tom)", "Receipt first, ack never")
+        _ = try await decrypted(double, Self.tom, device: 0, text: "Receipt first, ack never")
+        #expect(sendStatus == 200, "\(answer)")
+        let data = try #require(answer["data"] as? [String: Any], "\(answer)")
+        #expect(data["status"] as? String == "delivered", "\(data)")
+        let id = try #require(data["message_id"] as? String)
+        let (_, listed) = try await api(base, setup.apiKey, .GET, "/api/messages?phone=%2B\(Self.tom)")
+        let messages = ((listed["data"] as? [String: Any])?["messages"] as? [[String: Any]]) ?? []
+        let stored = try #require(messages.first { $0["id"] as? String == id }, "\(listed)")
+        #expect(stored["status"] as? String == "delivered")
+        try await eventually("the statuses at the webhook") { statuses(receiver, id).contains("delivered") }
+        try await Task.sleep(for: .seconds(1))
+        #expect(statuses(receiver, id) == ["sent", "delivered"], "\(statuses(receiver, id))")
+        await server.terminate()
+        await receiver.stop()
+        await double.stop()
+    }
 }

@@ -1,4 +1,6 @@
 import BuzzBridgeCore
+import Foundation
+import TestSupport
 import Testing
 
 @testable import BuzzBridgeGateway
@@ -21,5 +23,24 @@ struct SendPacerTests {
         waiting.cancel()
         await #expect(throws: APIError.self) { try await waiting.value }
         #expect(await pacer.queued(for: session) == 0)
+    }
+
+    @Test func withoutAPauseOnlyTheRateSpacesSends() async throws {
+        // `--send-pause 0` with a rate high enough to space nothing: ten sends take no time.
+        let pacer = SendPacer(configuration: SendPacingConfiguration(messagesPerMinute: 1_000_000, jitter: .zero ... .zero, queueLimit: 10))
+        let session = SessionID(rawValue: "session_unpaused")
+        let started = ContinuousClock.now
+        for _ in 0..<10 { try await pacer.awaitTurn(for: session) }
+        #expect(ContinuousClock.now - started < .milliseconds(250))
+    }
+
+    @Test func theSendPauseOptionIsCheckedAtStart() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-pause-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        for bad in ["fast", "1500-300", "-5", "1-2-3"] {
+            let refused = try await BuzzBridgeExecutable.run(["serve", "--data", data, "--send-pause", bad])
+            #expect(refused.status != 0, "\(bad)")
+            #expect(refused.output.contains("--send-pause"), "\(bad): \(refused.output)")
+        }
     }
 }

@@ -167,4 +167,47 @@ import Testing
         try await double.eventually("the sender receipt") { try await Self.receipts(double, id: own).contains("sender") }
         await paired.client.stop()
     }
+
+    /// A contact known only by LID whose stanzas carry no `sender_pn`, and no LID↔phone pair
+    /// stored: the client asks usync for the LID's number before reporting the message, stores
+    /// the pair, and reports the phone number (never the LID in its place).
+    @Test func aSenderKnownOnlyByLIDWithoutSenderPNIsLookedUpByUsync() async throws {
+        let double = try await ServerDouble()
+        defer { Task { await double.stop() } }
+        let paired = try await ClientDoubleTests.pairByQR(double)
+        try await ClientDoubleTests.settled(double, paired.jid)
+        let hidden = "60177788899"
+        let account = try await double.ok(
+            "POST", "/contacts", ["phone": hidden, "pushName": "Hana Hidden", "addressing": "lid", "senderPn": false])
+        let lid = try JID(parsing: try #require(account["lid"] as? String))
+        #expect(try await paired.store.phone(forLID: lid) == nil)
+
+        let id = try await Self.send(double, ["from": hidden, "to": ClientDoubleTests.phone, "text": "Who am I?"])
+        let received = try #require(Self.message(try await paired.log.next("Hana's message") { Self.message($0)?.id == id }))
+        #expect(received.source.sender.isLID, "the stanza named the sender by LID: \(received.source.sender)")
+        #expect(received.source.senderPhone == nil, "no sender_pn in the stanza")
+        #expect(received.senderPhone == JID.user(hidden))
+        #expect(received.senderLID == lid)
+        #expect(received.content.text == "Who am I?")
+        #expect(try await paired.store.phone(forLID: lid) == JID.user(hidden), "the pair is stored")
+        await paired.client.confirm(received.delivery)
+        try await double.eventually("the delivery receipt") { try await Self.receipts(double, id: id).contains("delivery") }
+
+        // The next message is resolved from the stored pair: no second usync for that LID.
+        let queries = { () async throws -> Int in
+            let transcript = try await double.ok("GET", "/transcript?jid=\(paired.jid.description)")
+            let entries = (transcript["connections"] as? [[String: Any]] ?? []).flatMap { $0["entries"] as? [[String: Any]] ?? [] }
+            return try entries.filter { entry in
+                guard entry["dir"] as? String == "in", entry["tag"] as? String == "iq" else { return false }
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: entry), as: UTF8.self)
+                return text.contains("usync") && text.contains(lid.description)
+            }.count
+        }
+        let before = try await queries()
+        #expect(before == 1, "one usync asked for the LID's number")
+        let second = try await Self.send(double, ["from": hidden, "to": ClientDoubleTests.phone, "text": "Me again"])
+        let again = try #require(Self.message(try await paired.log.next("Hana's second message") { Self.message($0)?.id == second }))
+        #expect(again.senderPhone == JID.user(hidden))
+        #expect(try await queries() == before)
+    }
 }

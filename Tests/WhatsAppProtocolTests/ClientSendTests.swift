@@ -233,4 +233,42 @@ import Testing
             return false
         }
     }
+
+    /// Sends and receives on one Signal session at the same time: each encrypt and decrypt must
+    /// see the session the previous one left, or a ratchet step is lost and one end can no longer
+    /// decrypt. Lena writes a burst while the client writes a burst to her; both ends decrypt all.
+    @Test func concurrentSendsAndReceivesOnOneSessionStayDecryptableOnBothEnds() async throws {
+        let double = try await ServerDouble()
+        defer { Task { await double.stop() } }
+        let paired = try await Self.start(double)
+        let client = paired.client
+        let hello = await client.newMessageID()
+        _ = try await client.sendMessage(id: hello, to: .user(Self.lena), content: try TextMessage.content("hello"))
+        _ = try await Self.received(double, Self.lena, device: 0, id: hello)
+        let answer = try await ClientReceiveTests.send(double, ["from": Self.lena, "to": ClientDoubleTests.phone, "text": "hi"])
+        _ = try await paired.log.next("Lena's answer") { ClientReceiveTests.message($0)?.id == answer }
+
+        let count = 12
+        async let burst = double.ok("POST", "/contacts/send", ["from": Self.lena, "to": ClientDoubleTests.phone, "text": "in", "repeat": count])
+        var ids: [String] = []
+        for n in 1...count {
+            let id = await client.newMessageID()
+            ids.append(id)
+            _ = try await client.sendMessage(id: id, to: .user(Self.lena), content: try TextMessage.content("out #\(n)"))
+        }
+        let incoming = try #require(try await burst["ids"] as? [String])
+        #expect(incoming.count == count)
+
+        for (n, id) in ids.enumerated() {
+            let entry = try await Self.received(double, Self.lena, device: 0, id: id)
+            #expect(entry["error"] == nil && entry["text"] as? String == "out #\(n + 1)", "Lena could not decrypt: \(entry)")
+        }
+        for (n, id) in incoming.enumerated() {
+            let event = try await paired.log.next("Lena's message \(n + 1)", within: .seconds(20)) { event in
+                ClientReceiveTests.message(event)?.id == id || ClientReceiveTests.undecryptable(event)?.id == id
+            }
+            let message = try #require(ClientReceiveTests.message(event), "undecryptable: \(event)")
+            #expect(message.content.text == "in #\(n + 1)")
+        }
+    }
 }

@@ -13,7 +13,7 @@ struct ServerDoubleFaithfulnessTests {
         "reconnects_after_515_503_and_cut", "prekeys_topped_up_when_low", "keepalive_pings_and_cut_during_iq",
         "device_removed_logs_out", "replaced_stops_reconnecting", "failure_on_login", "socks5_proxy_and_unknown_iq",
         "double_restart_keeps_devices", "message_between_two_companions", "phones_send_to_neonize",
-        "neonize_sends_to_phones", "retry_receipts", "phones_send_media_to_neonize", "neonize_sends_media_to_phones",
+        "neonize_sends_to_phones", "retry_receipts", "phones_send_media_to_neonize", "neonize_sends_media_to_phones", "lid_sender_without_sender_pn",
     ]
 
     @Test func theDoublesOwnRefusalsHold() async throws {

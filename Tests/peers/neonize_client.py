@@ -11,7 +11,7 @@ Run one client per process (the Go library keeps global state):
 Commands, one per line on stdin:  connect | pair-code PHONE | presence available|unavailable | logout
                                   | disconnect | store-push-name NAME | privacy-settings | send PHONE TEXT
                                   | send-jid JID TEXT (a LID user or group JID) | mark-read CHAT SENDER ID
-                                  | group-info GROUP_JID | on-whatsapp PHONE... | exit
+                                  | group-info GROUP_JID | on-whatsapp PHONE... | user-info JID... | exit
                                   | send-media PHONE|JID image|video|audio|ptt|document FILE [CAPTION]
   send-media uploads FILE with neonize's upload (whatsmeow Upload: media_conn, encrypt, POST to the media host)
   and sends an imageMessage/videoMessage/audioMessage (ptt: PTT set)/documentMessage (fileName = FILE's name).
@@ -24,6 +24,7 @@ Output, one JSON object per line on stdout: {"event": "qr", "codes": [...]} | {"
   | {"event": "sent", "id"} | {"event": "message", "id", "text", "chat", "sender", "senderAlt", "fromMe", "pushName",
   "isGroup", "quoted": {"id", "participant", "text"}, "recipientAlt"} | {"event": "receipt", "ids", "type", "sender", "chat"}
   | {"event": "group-info", "name", "participants"} | {"event": "on-whatsapp", "results": [{"query", "jid", "isIn"}]}
+  | {"event": "user-info", "users": [{"jid", "devices"}]} (whatsmeow GetUserInfo: the usync full/background with <lid/>)
   | {"event": "sent-media", "id", "type", "url", "directPath", "fileSha256", "fileEncSha256", "fileLength", "sha256", "length"}
   | {"event": "media", "id", "type", "mimetype", "caption", "fileName", "ptt", "fileLength", "sha256", "length", "error"}
     (a received media message, downloaded with neonize's download_any = whatsmeow DownloadAny; "message" has "mediaType")
@@ -269,6 +270,9 @@ def main() -> None:
         elif command == "on-whatsapp":
             results = client.is_on_whatsapp(*argument.split())
             emit("on-whatsapp", results=[{"query": r.Query, "jid": jid_text(r.JID), "isIn": bool(r.IsIn)} for r in results])
+        elif command == "user-info":
+            users = client.get_user_info(*[parse_jid(text) for text in argument.split()])
+            emit("user-info", users=[{"jid": jid_text(u.JID), "devices": [jid_text(d) for d in u.UserInfo.Devices]} for u in users])
         elif command == "privacy-settings":  # an IQ the double does not implement: expect its 501
             client.get_privacy_settings()
         elif command == "logout":

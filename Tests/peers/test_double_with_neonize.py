@@ -921,6 +921,30 @@ def test_neonize_sends_media_to_phones():
         assert_sequence(s.double, login["conn"], [MEDIA_CONN, MEDIA_CONN_RESULT])
 
 
+def test_lid_sender_without_sender_pn():
+    """A contact known only by LID sends without sender_pn: real whatsmeow reports the LID with no phone number (it
+    asks nothing), and its GetUserInfo about that LID (usync full/background with <lid/>) takes the double's answer,
+    <user jid=LID pn_jid=PHONE> with the devices and an empty <lid/>, without an error: the answer BuzzBridge reads
+    the number from, in the shape of the question BuzzBridge asks."""
+    hidden = "60177788899"
+    with Scenario() as s:
+        paired, login = paired_and_logged_in(s)
+        made = s.double.ok("POST", "/contacts", {"phone": hidden, "pushName": "Hana Hidden", "addressing": "lid", "senderPn": False})
+        sent = s.double.ok("POST", "/contacts/send", {"from": hidden, "to": PHONE, "text": "no number here"})
+        got = s.neonize.wait("message", 20, id=sent["id"])
+        assert got["sender"] == made["lid"] and got["senderAlt"] == "" and got["text"] == "no number here", got
+        s.neonize.send(f"user-info {made['lid']}")
+        info = s.neonize.wait("user-info")
+        assert info["users"] == [{"jid": made["lid"], "devices": [made["lid"]]}], info
+        done = s.neonize.wait("done")
+        assert done["command"] == "user-info" and done["error"] == "", done
+        lines = [signature(e) for e in transcript(s.double, login["conn"])]
+        asked = [line for line in lines if line.startswith("in iq[id,to,type=get,xmlns=usync]{usync[context=background")]
+        assert asked and "lid[]" in asked[-1], lines
+        assert any(line.startswith("out iq[from,id,type=result]{usync[") and "user[jid,pn_jid]" in line for line in lines), lines
+        record("lid_sender_without_sender_pn", [("receiver", transcript(s.double, login["conn"]))])
+
+
 SCENARIOS = {name[len("test_"):]: function for name, function in globals().items() if name.startswith("test_")}
 
 

@@ -23,7 +23,8 @@ struct Messaging: Sendable {
     /// Guarantees: nothing is handed to the engine unless the session is active and the quoted
     /// message (if any) belongs to the session; the message is stored as `pending` before it
     /// leaves, so a crash mid-send leaves a record; an engine refusal leaves it `failed` and is
-    /// thrown (no webhook announces a message the caller never got an id for); an accepted
+    /// thrown (no webhook announces a message the caller never got an id for), unless a receipt
+    /// recorded meanwhile showed it delivered or read, which is then returned as is; an accepted
     /// send is stored as `sent` with WhatsApp's id and announced by a `message.status` webhook.
     ///
     /// With `idempotency` the key is stored with the message, in the same insert.
@@ -73,7 +74,17 @@ struct Messaging: Sendable {
                     media: outgoingMedia)
             )
         } catch {
-            _ = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
+            let failed = try await services.store.advanceMessage(message.id, in: session.id, to: .failed, at: .now(), externalID: nil) { _ in [] }
+            // The engine gave up (an ack that never came), but the recipient's receipt was
+            // recorded meanwhile: the message arrived, and stays as the receipt left it.
+            if failed == nil, let stored = try await services.store.message(message.id, in: session.id),
+                stored.status == .delivered || stored.status == .read
+            {
+                logger.notice(
+                    "the send was reported failed after a receipt showed it arrived; kept its status",
+                    metadata: ["message": "\(message.id)", "status": "\(stored.status.rawValue)", "error": "\(error)"])
+                return stored
+            }
             throw APIError(error)
         }
         let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }

@@ -124,6 +124,15 @@ extension WhatsAppClient {
                 default: ["normal", sender.description]
                 }
             let key = DecryptionBuffer.key(ciphertext: part.ciphertext, context: context)
+            // A 1:1 session is held from reading it to committing its change, so a send or a
+            // retry re-encrypt on the same session waits and sees the new ratchet state.
+            let isSession = part.kind == .preKey || part.kind == .whisper
+            if isSession, !sessionGate.tryEnter(sender.signalAddress) {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    sessionGate.queue(sender.signalAddress, continuation)
+                }
+            }
+            defer { if isSession { sessionGate.leave(sender.signalAddress) } }
             do {
                 switch try await store.bufferedDecryption(key: key) {
                 case .plaintext(let plaintext)?: return .plaintext(plaintext, bufferKey: key)
@@ -225,11 +234,13 @@ extension WhatsAppClient {
     }
 
     /// The phone numbers and LIDs of the sender and, for the account's own messages, of the chat:
-    /// from the stanza, the device-sent copy's destination, or the stored LID map.
+    /// from the stanza, the device-sent copy's destination, the stored LID map, or, for a LID
+    /// nothing else names a number for, a usync about it (`phone(forLID:)`), so that a message is
+    /// reported with the sender's number. A failed lookup leaves the number nil.
     func resolve(_ source: MessageSource, message: WAMessage) async -> (senderPhone: JID?, senderLID: JID?, chatPhone: JID?) {
         var senderPhone = source.senderPhone?.withoutDevice
         var senderLID = source.senderLID?.withoutDevice
-        if senderPhone == nil, let senderLID { senderPhone = try? await store.phone(forLID: senderLID) }
+        if senderPhone == nil, let senderLID, !source.isFromMe { senderPhone = try? await phone(forLID: senderLID) }
         if senderLID == nil, let senderPhone { senderLID = try? await store.lid(forPhone: senderPhone) }
         if source.isFromMe, let device {
             senderPhone = device.jid.withoutDevice
@@ -246,7 +257,7 @@ extension WhatsAppClient {
             {
                 chatPhone = destination.withoutDevice
             } else {
-                chatPhone = try? await store.phone(forLID: source.chat)
+                chatPhone = try? await phone(forLID: source.chat)
             }
         }
         return (senderPhone, senderLID, chatPhone)

@@ -49,6 +49,20 @@ extension WhatsAppClient {
         return lid
     }
 
+    /// The phone-number user behind LID user `lid`: from the stored LID↔phone map, else from a
+    /// usync about the LID (the user-info question, with `<lid/>`), whose answer names the user by
+    /// LID and its number in `pn_jid` as LID-mode answers do; the pair is stored before it is
+    /// returned. Nil when the server names no number.
+    public func phone(forLID lid: JID) async throws -> JID? {
+        let lid = lid.withoutDevice
+        guard lid.isLID else { return nil }
+        if let known = try await store.phone(forLID: lid) { return known }
+        let users = try Usync.users(in: try await sendIQ(Usync.query(.userInfo, users: [lid], sid: requestIDs.next())))
+        guard let phone = users.first(where: { $0.jid == lid })?.phone, phone.server == JID.Server.user, !phone.isLID else { return nil }
+        try await store.storeLIDMapping(lid: lid, phone: phone)
+        return phone
+    }
+
     /// Every device of `users`: from the stored lists while fresh, the others by one usync
     /// (whatsmeow user.go: GetUserDevices), stored before they are used.
     public func devices(of users: [JID]) async throws -> [JID] {
@@ -101,7 +115,9 @@ extension WhatsAppClient {
         }
         let ownUser = chat.isLID ? (device.lid ?? device.jid).withoutDevice : device.jid.withoutDevice
         let deviceSent = content.deviceSent(chat)
-        recentMessages.add(.init(chat: chat, id: id, plaintext: content.plaintext, deviceSentPlaintext: deviceSent, type: content.type))
+        recentMessages.add(
+            .init(chat: chat, id: id, plaintext: content.plaintext, deviceSentPlaintext: deviceSent, type: content.type, mediaType: content.mediaType)
+        )
 
         let allDevices: [JID]
         do {
@@ -110,7 +126,8 @@ extension WhatsAppClient {
             throw SendFailure.query(error)
         }
         let targets = allDevices.filter { !isOwnDevice($0, device) }
-        let encrypted = try await encrypt(for: targets, plaintext: content.plaintext, ownPlaintext: deviceSent, ownUsers: ownUsers(device))
+        let encrypted = try await encrypt(
+            for: targets, plaintext: content.plaintext, ownPlaintext: deviceSent, ownUsers: ownUsers(device), mediaType: content.mediaType)
         guard encrypted.nodes.contains(where: { node in node.attributes.jid("jid").map { !isOwnUser($0, device) } ?? false }) else {
             throw SendFailure.noDeviceEncrypted(encrypted.failures.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))
         }
@@ -145,8 +162,11 @@ extension WhatsAppClient {
 
     /// `<to jid><enc v="2" type="msg|pkmsg"/></to>` for each device that could be encrypted for:
     /// sessions are built first from prekey bundles fetched in one IQ for the devices without one.
-    /// A device that fails is left out (as whatsmeow does) and named in `failures`.
-    func encrypt(for devices: [JID], plaintext: Data, ownPlaintext: Data, ownUsers: Set<JID>) async throws -> EncryptedParts {
+    /// A device that fails is left out (as whatsmeow does) and named in `failures`. A media
+    /// message's `enc` nodes carry `mediatype`, the own devices' copies too (send.go: encAttrs).
+    func encrypt(for devices: [JID], plaintext: Data, ownPlaintext: Data, ownUsers: Set<JID>, mediaType: String? = nil) async throws
+        -> EncryptedParts
+    {
         var parts = EncryptedParts()
         var withoutSession: [JID] = []
         for device in devices where try await !hasSession(device) { withoutSession.append(device) }
@@ -162,7 +182,7 @@ extension WhatsAppClient {
                 switch bundles[device] {
                 case .success(let bundle)?:
                     do {
-                        try await buildSession(with: bundle, for: device)
+                        try await withSessionLock(device.signalAddress) { try await buildSession(with: bundle, for: device) }
                     } catch {
                         parts.failures[device] = "prekey bundle: \(error)"
                     }
@@ -176,7 +196,8 @@ extension WhatsAppClient {
         for device in devices where parts.failures[device] == nil {
             do {
                 let text = ownUsers.contains(device.withoutDevice) ? ownPlaintext : plaintext
-                let enc = try await encryptedNode(text, for: device)
+                var enc = try await withSessionLock(device.signalAddress) { try await encryptedNode(text, for: device) }
+                if let mediaType { enc.attributes["mediatype"] = .string(mediaType) }
                 parts.nodes.append(BinaryNode(tag: "to", attributes: ["jid": .jid(device)], children: [enc]))
                 if enc.attributes.string("type") == "pkmsg" { parts.includeIdentity = true }
             } catch {
@@ -251,6 +272,16 @@ extension WhatsAppClient {
         }
     }
 
+    /// Runs `body` holding `address`'s Signal session (`sessionGate`): after the operations on it
+    /// that came first, before the later ones. Not reentrant: `body` takes no other session's hold.
+    func withSessionLock<T>(_ address: ProtocolAddress, _ body: () async throws -> T) async rethrows -> T {
+        if !sessionGate.tryEnter(address) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in sessionGate.queue(address, continuation) }
+        }
+        defer { sessionGate.leave(address) }
+        return try await body()
+    }
+
     func enterSendGate() async {
         if sendGate.tryEnter() { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in sendGate.queue(continuation) }
@@ -280,15 +311,23 @@ extension WhatsAppClient {
         defer { sendGate.leave() }
         let target = receipt.sender
         do {
+            var bundle: PreKeyBundle?
             if receipt.node.child("keys") != nil {
-                try await buildSession(with: PreKeyBundles.bundle(in: receipt.node, deviceID: UInt32(target.device)), for: target)
+                bundle = try PreKeyBundles.bundle(in: receipt.node, deviceID: UInt32(target.device))
             } else if try await shouldRecreateSession(with: target, retryCount: retry.count) {
                 let answer = try await sendIQ(PreKeyBundles.query(devices: [target]))
-                guard let bundle = PreKeyBundles.bundles(in: answer)[target] else { throw PreKeyBundles.Failure.malformed("no bundle for \(target)") }
-                try await buildSession(with: bundle.get(), for: target)
+                guard let fetched = PreKeyBundles.bundles(in: answer)[target] else {
+                    throw PreKeyBundles.Failure.malformed("no bundle for \(target)")
+                }
+                bundle = try fetched.get()
             }
-            var enc = try await encryptedNode(plaintext, for: target)
+            // The new session and the message encrypted on it in one hold of the session.
+            var enc = try await withSessionLock(target.signalAddress) {
+                if let bundle { try await buildSession(with: bundle, for: target) }
+                return try await encryptedNode(plaintext, for: target)
+            }
             enc.attributes["count"] = .string(String(retry.count))
+            if let mediaType = entry.mediaType { enc.attributes["mediatype"] = .string(mediaType) }
             var attributes: BinaryNode.Attributes = [
                 "to": receipt.node.attributes["from"] ?? .jid(target), "type": .string(entry.type), "id": .string(retry.messageID),
             ]

@@ -57,6 +57,10 @@ public actor WhatsAppClient {
     /// One message is encrypted and sent at a time (whatsmeow send.go: messageSendLock), so two
     /// sends never step the same Signal session at once.
     var sendGate = SerialGate()
+    /// One operation at a time on each peer device's Signal session (encrypting a message,
+    /// decrypting one, re-encrypting for a retry receipt): each must start from the session the
+    /// previous one stored, or a ratchet step is lost. Different peers never wait for each other.
+    var sessionGate = KeyedGate<ProtocolAddress>()
     /// The last `media_conn` answer, kept until it expires.
     let mediaConnections = MediaConnectionCache()
 

@@ -87,7 +87,9 @@ Media (issue #18; wadouble/cdn.py, wadouble/media.py, media_crypto.py):
   max_buckets><host hostname="mmg.whatsapp.net"/><host hostname="mmg-fallback.whatsapp.net"/></media_conn>; both names
   are in the double's certificate and the proxies send tunnels to them to the CDN (also reachable directly on cdnPort).
 Numbers neither paired nor simulated have no devices: usync answers `contact type="out"`, no `lid`, an empty
-device list, and prekey requests for them get <error code="404"/>.
+device list, and prekey requests for them get <error code="404"/>. A LID user (paired or simulated) asked about
+in a usync whose query has <lid/> is answered <user jid=LID pn_jid=PHONE@s.whatsapp.net> with an empty <lid/>:
+how a receiver learns the number of a contact that sends by LID without sender_pn ("senderPn": false).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Users, devices and 1:1 message relay: usync (devices, lid, contact), and `message`/`receipt`
+"""Users, devices and 1:1 message relay: usync (devices, lid, contact; a LID user asked about with <lid/>
+is answered with its phone number in pn_jid), and `message`/`receipt`
 stanzas carried between the companions paired on this double (whatsmeow user.go, send.go,
 message.go, receipt.go read from the server's side).
 
@@ -64,10 +65,20 @@ def device_by_jid(server: "Server", jid: JID) -> "Device | None":
 
 
 def _lid_user(server: "Server", user: JID) -> str | None:
+    """The LID behind a phone-number user; none for a user already named by LID (whatsmeow's GetUserInfo would
+    otherwise store the LID as its own phone number)."""
     if user.server == "lid":
-        return user.user
+        return None
     known = devices_of(server, user)
     return known[0].lid_user if known else None
+
+
+def _phone_of_lid(server: "Server", user: JID) -> str | None:
+    """The phone number behind a LID user with devices here (a contact or a paired account)."""
+    if user.server != "lid":
+        return None
+    known = devices_of(server, user)
+    return known[0].phone if known else None
 
 
 def _contact_number(item: Node) -> str:
@@ -101,7 +112,14 @@ def usync_result(server: "Server", request: Node) -> Node:
                 children.append(Node("contact", {"type": "in" if devices else "out"}, contact.data() if contact is not None else None))
             else:
                 children.append(Node(query))
-        users.append(Node("user", {"jid": jid}, children))
+        attrs = {"jid": jid}
+        phone = _phone_of_lid(server, jid) if "lid" in queries else None
+        if phone:
+            # A LID user asked about with <lid/>: named by LID with its number in pn_jid, as LID-mode answers
+            # name users (user.go IsOnWhatsApp reads jid + pn_jid); how a client learns the number of a LID
+            # that sent without sender_pn.
+            attrs["pn_jid"] = JID(phone, "s.whatsapp.net")
+        users.append(Node("user", attrs, children))
     attrs = {k: usync.attrs[k] for k in ("sid", "mode", "context", "index", "last") if k in usync.attrs}
     return Node("iq", {"from": SERVER, "type": "result", "id": request.attr("id")}, [
         Node("usync", attrs, [Node("result", {}, [Node(q) for q in queries]), Node("list", {}, users)])])
