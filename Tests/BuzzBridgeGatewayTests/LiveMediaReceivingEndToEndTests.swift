@@ -99,14 +99,25 @@ struct LiveMediaReceivingEndToEndTests {
         }
     }
 
-    private func message(_ base: String, _ key: String, _ id: String) async throws -> [String: Any] {
+    /// The message object of `id`; nil while the server cannot answer (starting after a restart).
+    private func message(_ base: String, _ key: String, _ id: String) async throws -> [String: Any]? {
         let page = try await api(base, key, .GET, "/api/messages?limit=100").1
         let messages = (page["data"] as? [String: Any])?["messages"] as? [[String: Any]] ?? []
-        return try #require(messages.first { $0["message_id"] as? String == id || $0["id"] as? String == id })
+        return messages.first { $0["id"] as? String == id }
     }
 
     private func mediaStatus(_ base: String, _ key: String, _ id: String) async throws -> String? {
-        (try await message(base, key, id)["media"] as? [String: Any])?["status"] as? String
+        (try await message(base, key, id)?["media"] as? [String: Any])?["status"] as? String
+    }
+
+    private static func bytes(hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
     }
 
     private static func hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
@@ -131,7 +142,7 @@ struct LiveMediaReceivingEndToEndTests {
         #expect(Self.hex(body) == file["sha256"] as? String)
         if let data = file["data"] as? String { #expect(body == Array(Data(base64Encoded: data) ?? Data())) }
         #expect(headers.first(name: "content-type") == file["mimetype"] as? String)
-        return (id, try await message(base, setup.apiKey, id))
+        return (id, try #require(try await message(base, setup.apiKey, id)))
     }
 
     @Test func anImageAPDFAndAVoiceNoteArriveWithTheirExactBytes() async throws {
@@ -162,9 +173,22 @@ struct LiveMediaReceivingEndToEndTests {
         let (_, voiceMessage) = try await expectDelivered(base, setup, receiver, type: "audio", file: voice.file)
         #expect((voiceMessage["media"] as? [String: Any])?["mime_type"] as? String == voice.file["mimetype"] as? String)
 
-        // Fetched through the double's proxy from its CDN (one media_conn, cached), one download per file.
+        // Fetched through the double's proxy from its CDN (one media_conn, cached), one download per file,
+        // each as whatsmeow asks: the first media host, the direct path, hash, mms-type and __wa-mms, Origin.
         let cdn = try await double.ok(.GET, "/cdn")
         #expect(cdn["mediaConnQueries"] as? Int == 1)
+        let downloads = cdn["downloads"] as? [[String: Any]] ?? []
+        for (file, mmsType) in [(image.file, "image"), (pdf.file, "document"), (voice.file, "audio")] {
+            let path = try #require(URL(string: "https://x" + (file["directPath"] as? String ?? ""))?.path)
+            let fetched = downloads.filter { $0["path"] as? String == path && $0["by"] == nil }
+            #expect(fetched.count == 1, "\(mmsType): \(fetched)")
+            let query = fetched.first?["query"] as? [String: Any] ?? [:]
+            let encHash = Data(Self.bytes(hex: file["fileEncSha256"] as? String ?? "")).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            #expect(query["hash"] as? String == encHash && query["mms-type"] as? String == mmsType && query["__wa-mms"] as? String == "")
+            #expect(fetched.first?["host"] as? String == "mmg.whatsapp.net" && fetched.first?["status"] as? Int == 200)
+            #expect(fetched.first?["origin"] as? String == "https://web.whatsapp.com")
+        }
         await server.terminate()
     }
 
@@ -173,7 +197,7 @@ struct LiveMediaReceivingEndToEndTests {
         let receiver = try await WebhookReceiver.start()
         let setup = try await setUp(receiver: receiver)
         defer { try? FileManager.default.removeItem(atPath: setup.data) }
-        let server = try serve(setup, double)
+        let server = try serve(setup, double, extra: ["--media-max-mb", "1"])
         let base = try await server.baseURL()
         try await link(base, setup, double)
 
@@ -193,8 +217,28 @@ struct LiveMediaReceivingEndToEndTests {
         try await eventually("the missing document at the webhook") { !receivedEvents(receiver, type: "document").isEmpty }
         let goneID = try #require(receivedEvents(receiver, type: "document").first?["message_id"] as? String)
         try await eventually("the missing document to be failed") { try await mediaStatus(base, setup.apiKey, goneID) == "failed" }
+        // Over --media-max-mb: failed without a byte fetched.
+        _ = try await sendMedia(double, ["type": "video", "size": 1_500_000])
+        try await eventually("the large video at the webhook") { !receivedEvents(receiver, type: "video").isEmpty }
+        let largeID = try #require(receivedEvents(receiver, type: "video").first?["message_id"] as? String)
+        try await eventually("the large video to be failed") { try await mediaStatus(base, setup.apiKey, largeID) == "failed" }
+
+        // Both media hosts answer 503 once: the download is retried after its backoff and the file arrives.
+        try await double.ok(.POST, "/cdn/fault", ["status": 503, "count": 2])
         let good = try await sendMedia(double, ["type": "audio", "ptt": true])
         _ = try await expectDelivered(base, setup, receiver, type: "audio", file: good.file)
+        let path = try #require(URL(string: "https://x" + (good.file["directPath"] as? String ?? ""))?.path)
+        let cdn = try await double.ok(.GET, "/cdn")
+        // Records with "by" are the account's own phones fetching their copies; the rest are BuzzBridge's.
+        let statuses = (cdn["downloads"] as? [[String: Any]] ?? []).filter { $0["path"] as? String == path && $0["by"] == nil }
+            .compactMap { $0["status"] as? Int }
+        #expect(statuses == [503, 503, 200], "\(cdn["downloads"] ?? [])")
+        let largePath = (cdn["blobs"] as? [[String: Any]] ?? []).first { $0["length"] as? Int ?? 0 > 1_500_000 }?["directPath"] as? String
+        #expect(largePath != nil)
+        let largeFetches = (cdn["downloads"] as? [[String: Any]] ?? []).filter {
+            $0["by"] == nil && largePath?.hasPrefix($0["path"] as? String ?? "-") == true
+        }
+        #expect(largeFetches.isEmpty, "\(largeFetches)")
         await server.terminate()
     }
 
@@ -213,6 +257,13 @@ struct LiveMediaReceivingEndToEndTests {
         try await eventually("the document at the webhook") { !receivedEvents(receiver, type: "document").isEmpty }
         let id = try #require(receivedEvents(receiver, type: "document").first?["message_id"] as? String)
         try await eventually("the download to be running") { try await mediaStatus(base, setup.apiKey, id) == "downloading" }
+        // Killed once the CDN is sending the file (slowly), so the crash cuts a transfer in progress.
+        let path = try #require(URL(string: "https://x" + (video.file["directPath"] as? String ?? ""))?.path)
+        try await eventually("the CDN to be sending the file") {
+            (try await double.ok(.GET, "/cdn")["downloads"] as? [[String: Any]] ?? []).contains {
+                $0["path"] as? String == path && $0["by"] == nil && $0["fault"] as? String == "slow"
+            }
+        }
         await server.kill()
 
         server = try serve(setup, double)
@@ -223,6 +274,30 @@ struct LiveMediaReceivingEndToEndTests {
         #expect(body.count == 300_000 && Self.hex(body) == video.file["sha256"] as? String)
         // Announced once: the restart does not repeat message.received.
         #expect(receivedEvents(receiver, type: "document").count == 1)
+        await server.terminate()
+    }
+
+    @Test func downloadsBeyondTheConcurrencyLimitWaitForAFreeSlot() async throws {
+        let double = try await WhatsAppServerDouble()
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double, extra: ["--media-download-concurrency", "1"])
+        let base = try await server.baseURL()
+        try await link(base, setup, double)
+
+        // The first file crawls for 3 s; with one download at a time the second is requested only after
+        // it (with the default of 4 both are requested at once, and this fails).
+        try await double.ok(.POST, "/cdn/fault", ["kind": "slow", "seconds": 3])
+        let first = try await sendMedia(double, ["type": "document", "fileName": "first.pdf"])
+        let second = try await sendMedia(double, ["type": "image", "caption": "second"])
+        _ = try await expectDelivered(base, setup, receiver, type: "document", file: first.file)
+        _ = try await expectDelivered(base, setup, receiver, type: "image", file: second.file)
+        let requests = (try await double.ok(.GET, "/cdn")["downloads"] as? [[String: Any]] ?? []).filter { $0["by"] == nil }
+        let times = requests.compactMap { $0["t"] as? Double }.sorted()
+        #expect(times.count == 2)
+        #expect(requests.contains { $0["fault"] as? String == "slow" })
+        if times.count == 2 { #expect(times[1] - times[0] >= 2.5, "requested \(times[1] - times[0]) s apart") }
         await server.terminate()
     }
 }
