@@ -81,6 +81,8 @@ struct SessionLeaseTests {
             // Nor may it renew or release what it lost.
             await #expect(throws: SessionLeaseError.notHolder(owner: "node-b", token: leaseB.token)) { try await a.renew(leaseA) }
             await #expect(throws: SessionLeaseError.notHolder(owner: "node-b", token: leaseB.token)) { try await a.release(leaseA) }
+            // A failed renewal makes the node forget the token it lost.
+            #expect(a.token(of: session) == nil)
 
             // The successor's writes land.
             try await nodeB.withTransaction(session: session) { [peer] tx in try tx.putSignalSession([3], with: peer) }
