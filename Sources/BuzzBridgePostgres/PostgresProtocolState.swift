@@ -39,30 +39,36 @@ struct PostgresProtocolState: ProtocolStateTransaction {
     /// SQLite's single writer runs them (a prekey id read and moved by two transactions at once
     /// would otherwise be given out twice).
     ///
-    /// Fencing (issue #19, several nodes): once a session's owner holds a lease with a fencing
-    /// token, the token travels in ``ProtocolWriteMode/write`` and is checked here, in the same
-    /// transaction, right after the lock: `SELECT token FROM session_leases WHERE session_id = $1
-    /// FOR SHARE`, refusing the transaction unless it equals the writer's token. The row lock held
-    /// to the commit means a takeover (which raises the token) waits for this transaction or is
-    /// seen by it, so no write of an old owner can land after its successor's. Every protocol
-    /// write happens in such a transaction (``write(_:)`` is the only path), wipes included.
+    /// Then, when the store was opened with leases (``ProtocolFence/token(_:)``), the fence: in
+    /// the same transaction, `SELECT token FROM session_leases … FOR SHARE` reads the session's
+    /// current token (that of a held lease; a released one has none) and the transaction is
+    /// refused with ``SessionLeaseError/fenced(session:writerToken:currentToken:)`` unless it is
+    /// the writer's, before anything is written. The row lock held to the commit means a takeover
+    /// (which raises the token under `FOR UPDATE`) waits for this transaction or is seen by it, so
+    /// no write of an old owner can land after its successor's. Every protocol write happens in
+    /// such a transaction (``write(_:)`` is the only path), wipes included.
     static func begin(_ mode: ProtocolWriteMode, session: SessionID, connection: PostgresConnection, logger: Logger) throws {
         switch mode {
         case .read:
             try run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", connection, logger)
-        case .write:
+        case .write(let fence):
             try run("BEGIN", connection, logger)
             try run("SELECT pg_advisory_xact_lock(\(writeLockClass), hashtext(\(session.rawValue)))", connection, logger)
+            guard case .token(let writerToken) = fence else { return }
+            let current = try run(
+                "SELECT token FROM session_leases WHERE session_id = \(session.rawValue) AND owner IS NOT NULL FOR SHARE", connection, logger
+            ).map { try $0.makeRandomAccess()[0].decode(Int64.self) }.first
+            if let refusal = SessionLeasePolicy.fence(session: session, writerToken: writerToken, currentToken: current) { throw refusal }
         }
     }
 
     /// Runs `body` in a transaction of `mode`, commits, and returns its value; rolls back and
-    /// rethrows if anything throws.
+    /// rethrows if anything throws, the fence included.
     static func transaction<T>(
         _ mode: ProtocolWriteMode, session: SessionID, connection: PostgresConnection, logger: Logger, _ body: (PostgresProtocolState) throws -> T
     ) throws -> T {
-        try begin(mode, session: session, connection: connection, logger: logger)
         do {
+            try begin(mode, session: session, connection: connection, logger: logger)
             let value = try body(PostgresProtocolState(connection: connection, session: session, logger: logger))
             try run("COMMIT", connection, logger)
             return value
@@ -320,11 +326,10 @@ struct PostgresProtocolState: ProtocolStateTransaction {
     }
 }
 
-/// What a protocol-state transaction may do. Writes will carry the owner's fencing token once
-/// sessions have leases (see ``PostgresProtocolState/begin(_:session:connection:logger:)``).
+/// What a protocol-state transaction may do.
 enum ProtocolWriteMode: Sendable {
     /// One consistent snapshot, no writes.
     case read
-    /// Reads and writes, serialised with the session's other writes.
-    case write
+    /// Reads and writes, serialised with the session's other writes, behind the fence.
+    case write(ProtocolFence)
 }

@@ -245,5 +245,20 @@ enum PostgresSchema {
             "ALTER TABLE messages ADD COLUMN media_source TEXT",
             "CREATE INDEX messages_pending_media ON messages(media_status) WHERE media_source IS NOT NULL",
         ],
+        // Session ownership leases for several nodes (``SessionLeases``): the holder, its fencing
+        // token and the expiry by the database's clock. Tokens come from one sequence, so a
+        // session's tokens only grow, across releases and even a session deleted and made again.
+        // A row with no owner is free; its token stays as the floor for the next grant.
+        [
+            "CREATE SEQUENCE session_lease_tokens AS BIGINT START WITH 1 NO CYCLE",
+            """
+            CREATE TABLE session_leases (
+                session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+                owner TEXT,
+                token BIGINT NOT NULL DEFAULT 0 CHECK (token >= 0),
+                expires_at BIGINT NOT NULL DEFAULT 0
+            )
+            """,
+        ],
     ]
 }

@@ -24,11 +24,18 @@ extension PostgresStore: ProtocolStateStore {
     public func withTransaction<T: Sendable>(
         session: SessionID, _ body: @escaping @Sendable (any ProtocolStateTransaction) throws -> T
     ) async throws -> T {
-        try await protocolTransaction(.write, session: session) { try body($0) }
+        try await protocolTransaction(.write(fence(session)), session: session) { try body($0) }
     }
 
     public func wipeProtocolState(session: SessionID) async throws {
-        try await protocolTransaction(.write, session: session) { try $0.wipe() }
+        try await protocolTransaction(.write(fence(session)), session: session) { try $0.wipe() }
+    }
+
+    /// The fence a write of `session`'s protocol state passes: none without leases, else the
+    /// token this node holds (read when the transaction is asked for; checked inside it).
+    private func fence(_ session: SessionID) -> ProtocolFence {
+        guard let leases else { return .unfenced }
+        return .token(leases.token(of: session))
     }
 
     private func protocolTransaction<T: Sendable>(

@@ -20,10 +20,18 @@ public final class PostgresStore: GatewayStore {
     /// Admits as many protocol-state transactions as there are threads for them.
     let protocolGate = ProtocolTransactionGate(limit: PostgresStore.protocolThreadCount)
     public let deliveryBell = DeliveryBell()
+    /// This node's session leases, when the store was opened with them; every protocol write then
+    /// needs the session's current fencing token. `nil`: one node, writes unfenced.
+    public let leases: SessionLeases?
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
-    public static func open(url: String, logger: Logger = Logger(label: "buzzbridge.postgres")) async throws -> PostgresStore {
-        let store = PostgresStore(configuration: try PostgresURL.configuration(url), logger: logger)
+    /// With `leases`, this store is one of several nodes: it writes a session's protocol state
+    /// only while it holds the session's lease (``SessionLeases``). Every node sharing a database
+    /// must then be opened with leases: a store without them does not check the fence.
+    public static func open(
+        url: String, logger: Logger = Logger(label: "buzzbridge.postgres"), leases: SessionLeasePolicy? = nil
+    ) async throws -> PostgresStore {
+        let store = PostgresStore(configuration: try PostgresURL.configuration(url), logger: logger, leases: leases)
         // Lets the pool's run loop start before the first lease (postgres-nio warns otherwise).
         await Task.yield()
         do {
@@ -35,10 +43,11 @@ public final class PostgresStore: GatewayStore {
         return store
     }
 
-    private init(configuration: PostgresClient.Configuration, logger: Logger) {
+    private init(configuration: PostgresClient.Configuration, logger: Logger, leases: SessionLeasePolicy?) {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.leases = leases.map { SessionLeases(policy: $0, client: client, logger: logger) }
         self.runner = Task { await client.run() }
         protocolThreads = NIOThreadPool(numberOfThreads: Self.protocolThreadCount)
         protocolThreads.start()
