@@ -71,6 +71,10 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The blocking threads protocol-state transactions run on.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                // The queue of protocol-state transactions waiting for one of those threads.
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "Sources/BuzzBridgePostgres"
         ),
@@ -190,6 +194,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/WhatsAppProtocol"
         ),
@@ -203,6 +208,8 @@ let package = Package(
                 "TestSupport",
                 "BuzzBridgeStorage",
                 "BuzzBridgeEngines",
+                // `migrate-data`'s test reads the copied protocol state back.
+                "BuzzBridgePostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -11,7 +11,10 @@ struct BuzzBridgeCommand: AsyncParsableCommand {
         commandName: "buzzbridge",
         abstract: "BuzzBridge: a self-hosted WhatsApp HTTP gateway.",
         discussion: "Run `buzzbridge serve` to start the service; the other commands manage sessions and API keys and work while it runs.",
-        subcommands: [ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self, MigrateCommand.self],
+        subcommands: [
+            ServeCommand.self, SessionsCommand.self, KeysCommand.self, WebhooksCommand.self, AdminCommand.self, MigrateCommand.self,
+            MigrateDataCommand.self,
+        ],
         defaultSubcommand: nil
     )
 
@@ -28,7 +31,7 @@ struct DataOptions: ParsableArguments {
 
     @Option(
         help:
-            "Keep everything in PostgreSQL instead of the data folder: postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (env BUZZBRIDGE_DATABASE_URL). Live sessions do not run on it yet."
+            "Keep everything in PostgreSQL instead of the data folder: postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (env BUZZBRIDGE_DATABASE_URL)."
     )
     var database: String?
 

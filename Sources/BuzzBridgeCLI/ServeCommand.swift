@@ -173,8 +173,13 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnections: Int =
         Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MAX_CONNECTIONS"] ?? "") ?? ConnectionLimits.defaultMaximumConnections
 
-    @Option(help: "Media: largest file accepted in a send, in megabytes (env BUZZBRIDGE_MEDIA_MAX_MB).")
+    @Option(
+        help: "Media: largest file accepted in a send or fetched from WhatsApp for an incoming message, in megabytes (env BUZZBRIDGE_MEDIA_MAX_MB)."
+    )
     var mediaMaxMb: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_MAX_MB"] ?? "") ?? 64
+
+    @Option(help: "Media: incoming files fetched from WhatsApp at once, per server (env BUZZBRIDGE_MEDIA_DOWNLOAD_CONCURRENCY).")
+    var mediaDownloadConcurrency: Int = Int(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_DOWNLOAD_CONCURRENCY"] ?? "") ?? 4
 
     @Option(help: "Media: seconds fetching a media.url may take (env BUZZBRIDGE_MEDIA_FETCH_TIMEOUT).")
     var mediaFetchTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_MEDIA_FETCH_TIMEOUT"] ?? "") ?? 30
@@ -207,6 +212,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--header-timeout, --idle-timeout and --body-timeout must be positive")
         }
         guard (1...4096).contains(mediaMaxMb) else { throw ValidationError("--media-max-mb must be between 1 and 4096") }
+        guard (1...64).contains(mediaDownloadConcurrency) else { throw ValidationError("--media-download-concurrency must be between 1 and 64") }
         guard mediaFetchTimeout > 0, mediaLinkMaxHours > 0 else {
             throw ValidationError("--media-fetch-timeout and --media-link-max-hours must be positive")
         }
@@ -286,17 +292,14 @@ struct ServeCommand: AsyncParsableCommand {
         if privacy.showsSensitiveData {
             logger.warning("--log-sensitive: logs show message text, phone numbers and webhook URLs; turn it off outside debugging")
         }
-        // The live engine keeps its protocol state in the store; PostgreSQL does not hold it yet.
-        let live = try (store as? SQLiteStore).map { store in
+        // The live engine keeps its protocol state in the store, SQLite's or PostgreSQL's alike.
+        let live = try (store as? any ProtocolStateStore).map { store in
             LiveEngineFactory(store: store, options: try whatsApp.clientOptions(), logger: Logger(label: "buzzbridge.live"), privacy: privacy)
-        }
-        if live == nil {
-            logger.warning(
-                "PostgreSQL store: live sessions are not available yet (their protocol state is kept in SQLite only); sandbox sessions are")
         }
         let media = MediaConfiguration(
             maximumFileSize: mediaMaxMb * 1_048_576, fetchTimeout: .milliseconds(Int64(mediaFetchTimeout * 1000)),
-            maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl
+            maximumLinkLifetime: .seconds(Int64(mediaLinkMaxHours) * 3600), publicBaseURL: publicUrl,
+            downloadConcurrency: mediaDownloadConcurrency
         )
         let configuration = GatewayConfiguration(
             host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,

@@ -23,10 +23,14 @@ public struct MediaAttachment: Sendable, Equatable {
     public var status: MediaStatus
     /// SHA-256 (lower-case hex) of the stored file: its name in the blob store. Nil until stored.
     public var blobHash: String?
+    /// While an incoming file waits to be fetched: what the engine needs to fetch it (opaque to
+    /// the gateway, as secret as the message). Kept with the message so that a download pending
+    /// at a crash resumes after the restart; cleared once the file is ready or failed for good.
+    public var downloadSource: String?
 
     public init(
         mimeType: String, fileName: String? = nil, size: Int? = nil, width: Int? = nil, height: Int? = nil, status: MediaStatus,
-        blobHash: String? = nil
+        blobHash: String? = nil, downloadSource: String? = nil
     ) {
         self.mimeType = mimeType
         self.fileName = fileName
@@ -35,6 +39,7 @@ public struct MediaAttachment: Sendable, Equatable {
         self.height = height
         self.status = status
         self.blobHash = blobHash
+        self.downloadSource = downloadSource
     }
 
     public var isReady: Bool { status == .ready && blobHash != nil }

@@ -13,6 +13,12 @@ public struct IncomingMedia: Sendable, Equatable {
         case stored(sha256: String, size: Int)
         /// Not fetched yet: the message is stored with `media_status: pending`.
         case pending
+        /// On WhatsApp's media hosts: the message is stored `pending` with `source` (opaque to the
+        /// gateway; it may hold the file's key, so it is as secret as the message) and the size the
+        /// message announced; the gateway then asks the engine (``RemoteMediaDownloading``) for it.
+        case remote(source: String, size: Int)
+        /// The message names no file that can be fetched: stored `failed`.
+        case unavailable
     }
 
     public var mimeType: String

@@ -54,6 +54,7 @@ public enum DataFolder {
 public struct GatewayServer: Service {
     let application: Application<RouterResponder<GatewayRequestContext>>
     let hub: SessionHub
+    let downloads: MediaDownloads
     let store: any GatewayStore
     let webhooks: WebhookDispatcher
     /// This gateway's metrics (its own registry), served at `/metrics`.
@@ -67,9 +68,13 @@ public struct GatewayServer: Service {
         let metrics = GatewayMetrics()
         let factory = DefaultEngineFactory(sandbox: configuration.sandbox, live: configuration.liveEngines, logger: logger)
         let blobs = try FileBlobStore(root: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("media"))
+        let downloads = MediaDownloads(
+            store: store, blobs: blobs, scratch: blobs.root.appendingPathComponent("tmp"),
+            configuration: .init(maximumFileSize: configuration.media.maximumFileSize, concurrency: configuration.media.downloadConcurrency),
+            logger: logger)
         let hub = SessionHub(
-            store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, messageMetrics: metrics.messages,
-            privacy: configuration.logPrivacy, logger: logger)
+            store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, downloads: downloads,
+            messageMetrics: metrics.messages, privacy: configuration.logPrivacy, logger: logger)
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         let services = GatewayServices(
             store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing),
@@ -135,6 +140,7 @@ public struct GatewayServer: Service {
             )
         }
         self.hub = hub
+        self.downloads = downloads
         self.store = store
         self.metrics = metrics
         self.webhooks = WebhookDispatcher(
@@ -155,7 +161,9 @@ public struct GatewayServer: Service {
     }
 
     public func run() async throws {
+        await downloads.attach { [hub] session in await hub.runningEngine(for: session) }
         try await hub.restore()
+        await downloads.resumeAwaiting()
         try await withThrowingDiscardingTaskGroup { group in
             // Stops by itself on graceful shutdown, like the application.
             group.addTask { try await webhooks.run() }
@@ -163,6 +171,7 @@ public struct GatewayServer: Service {
                 try await application.run()
             } onGracefulShutdown: {
             }
+            await downloads.shutdown()
             await hub.shutdown()
         }
     }

@@ -12,7 +12,7 @@ import WhatsAppProtocol
 public actor LiveEngine: WhatsAppEngine {
     private let sessionID: SessionID
     private let state: StoredClientState
-    private let client: WhatsAppClient
+    let client: WhatsAppClient
     private let sink: any EngineEventSink
     private let logger: Logger
     private let privacy: LogPrivacy
@@ -82,11 +82,10 @@ public actor LiveEngine: WhatsAppEngine {
 
     /// Resolves the recipient (usync: on WhatsApp at all, its LID), encrypts for every device
     /// of the recipient and the account's own other devices, and returns on the server's ack.
-    /// Every failure is logged with its reason and thrown; nothing is reported sent without
-    /// the ack.
+    /// A media message's file is encrypted and uploaded to WhatsApp's media hosts first; the
+    /// message is sent only once the upload succeeded. Every failure is logged with its reason
+    /// and thrown; nothing is reported sent without the ack.
     public func send(_ message: OutgoingMessage) async throws(EngineError) -> SendReceipt {
-        // Encrypting, uploading to the media hosts and the E2E media messages are the live half of issue #18.
-        if message.media != nil { throw .unavailable("media messages are not supported on live sessions yet (sandbox sessions support them)") }
         guard let account else { throw .notConnected }
         let metadata: Logger.Metadata = ["message": "\(message.id)", "external_id": "\(message.externalID)"]
         do {
@@ -96,7 +95,12 @@ public actor LiveEngine: WhatsAppEngine {
                 let sender = try await participant(quoted.sender, addressedLike: chat, ownNumber: account.phoneNumber)
                 quote = TextMessage.Quote(stanzaID: quoted.externalID, participant: sender, text: quoted.body)
             }
-            let content = try TextMessage.content(message.body, quoting: quote)
+            let content: OutgoingContent
+            if let media = message.media {
+                content = try await mediaContent(media, caption: message.body, quoting: quote, metadata: metadata)
+            } else {
+                content = try TextMessage.content(message.body, quoting: quote)
+            }
             let sent = try await client.sendMessage(id: message.externalID, to: chat, content: content)
             if sent.participantHashMatched == false {
                 logger.warning("the server's phash differs from the device list used; device lists will be fetched again", metadata: metadata)
@@ -112,9 +116,54 @@ public actor LiveEngine: WhatsAppEngine {
         } catch SendFailure.ackTimedOut {
             logger.error("send failed: WhatsApp did not acknowledge the message in time; it may not have arrived", metadata: metadata)
             throw .rejected("WhatsApp did not acknowledge the message in time; it may not have been delivered")
+        } catch let error as MediaUploadError {
+            logger.error("send failed: the file could not be uploaded; nothing was sent", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            throw .rejected(Self.describe(error))
         } catch {
             logger.error("send failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             throw Self.engineError(error, doing: "send the message")
+        }
+    }
+
+    /// Uploads the file (encrypted, streamed from the blob store) and describes it in the media
+    /// message. Opus-in-Ogg audio goes as a voice note (`ptt`). No JPEG thumbnail: making one
+    /// needs an image decoder and encoder this build does not have; WhatsApp shows the image
+    /// once downloaded.
+    private func mediaContent(
+        _ media: OutgoingMedia, caption: String, quoting quote: TextMessage.Quote?, metadata: Logger.Metadata
+    ) async throws -> OutgoingContent {
+        let kind = Self.mediaKind(media.type)
+        let source = media.content
+        var voiceNote = false
+        if kind == .audio, media.mimeType.lowercased().hasPrefix("audio/ogg") {
+            var pieces = source.chunks().makeAsyncIterator()
+            voiceNote = MediaMessage.isOggOpus(head: try await pieces.next() ?? [])
+        }
+        let uploaded = try await client.uploadMedia({ source.chunks() }, length: media.size, kind: kind)
+        logger.debug("uploaded a file", metadata: metadata.merging(["direct_path": "\(uploaded.directPath)", "bytes": "\(media.size)"]) { $1 })
+        let description = MediaMessage.Description(
+            kind: kind, mimeType: media.mimeType, caption: caption, fileName: media.fileName, width: media.width, height: media.height,
+            voiceNote: voiceNote)
+        return try MediaMessage.content(uploaded, description, quoting: quote)
+    }
+
+    private static func mediaKind(_ type: MessageType) -> MediaKind {
+        switch type {
+        case .video: .video
+        case .audio: .audio
+        case .document: .document
+        case .image, .text: .image
+        }
+    }
+
+    /// The error a failed upload sends back to the API client.
+    static func describe(_ error: MediaUploadError) -> String {
+        switch error {
+        case .refused(let host, let status): "the media host \(host) refused the file upload (HTTP \(status)); nothing was sent"
+        case .malformedAnswer(let why): "the media host's answer to the file upload was unusable (\(why)); nothing was sent"
+        case .unreachable(let host, let reason): "could not upload the file to the media host \(host) (\(reason)); nothing was sent"
+        case .fileChanged: "the stored file changed while it was being uploaded; nothing was sent"
+        case .unreadable(let reason): "the stored file could not be read for the upload (\(reason)); nothing was sent"
         }
     }
 
@@ -383,7 +432,7 @@ public actor LiveEngine: WhatsAppEngine {
             chatJID: source.chat.description, senderJID: source.isGroup ? source.sender.withoutDevice.description : nil,
             group: source.isGroup ? MessageGroup(id: source.chat.description, subject: message.groupSubject) : nil,
             quoted: content.quote.map { IncomingQuote(externalID: $0.id, text: $0.text) },
-            fromOwnDevice: fromOwnDevice, to: to
+            fromOwnDevice: fromOwnDevice, to: to, media: content.media == nil ? nil : Self.incomingMedia(content.file)
         )
     }
 

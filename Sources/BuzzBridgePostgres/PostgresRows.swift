@@ -113,7 +113,7 @@ extension Message {
         return MediaAttachment(
             mimeType: mimeType, fileName: try row.typedText(20), size: try row[21].decode(Int64?.self).map(Int.init),
             width: try row[22].decode(Int64?.self).map(Int.init), height: try row[23].decode(Int64?.self).map(Int.init), status: status,
-            blobHash: try row[25].decode(String?.self)
+            blobHash: try row[25].decode(String?.self), downloadSource: try row[26].decode(String?.self)
         )
     }
 }

@@ -156,5 +156,94 @@ enum PostgresSchema {
             "ALTER TABLE messages ADD COLUMN media_status TEXT",
             "ALTER TABLE messages ADD COLUMN media_blob TEXT",
         ],
+        // The WhatsApp and Signal protocol state of live sessions (``ProtocolStateStore``), the
+        // same tables and columns as SQLite's `wa_` tables (`user` is quoted: a keyword here).
+        // Every table goes with its session.
+        [
+            """
+            CREATE TABLE wa_device (
+                session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+                credentials BYTEA,
+                paired_device BYTEA,
+                signed_prekey BYTEA,
+                next_prekey_id BIGINT NOT NULL DEFAULT 1,
+                push_name BYTEA
+            )
+            """,
+            """
+            CREATE TABLE wa_prekeys (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                key_id BIGINT NOT NULL,
+                record BYTEA NOT NULL,
+                uploaded BOOLEAN NOT NULL DEFAULT FALSE,
+                PRIMARY KEY (session_id, key_id)
+            )
+            """,
+            "CREATE INDEX wa_prekeys_by_upload ON wa_prekeys(session_id, uploaded, key_id)",
+            """
+            CREATE TABLE wa_identities (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                "user" TEXT NOT NULL,
+                device BIGINT NOT NULL,
+                identity BYTEA NOT NULL,
+                PRIMARY KEY (session_id, "user", device)
+            )
+            """,
+            """
+            CREATE TABLE wa_signal_sessions (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                "user" TEXT NOT NULL,
+                device BIGINT NOT NULL,
+                record BYTEA NOT NULL,
+                PRIMARY KEY (session_id, "user", device)
+            )
+            """,
+            """
+            CREATE TABLE wa_sender_keys (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                sender_user TEXT NOT NULL,
+                sender_device BIGINT NOT NULL,
+                record BYTEA NOT NULL,
+                PRIMARY KEY (session_id, group_id, sender_user, sender_device)
+            )
+            """,
+            """
+            CREATE TABLE wa_lid_map (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                lid TEXT NOT NULL,
+                phone TEXT NOT NULL,
+                PRIMARY KEY (session_id, lid)
+            )
+            """,
+            "CREATE UNIQUE INDEX wa_lid_map_by_phone ON wa_lid_map(session_id, phone)",
+            """
+            CREATE TABLE wa_device_lists (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                "user" TEXT NOT NULL,
+                record BYTEA NOT NULL,
+                fetched_at BIGINT NOT NULL,
+                PRIMARY KEY (session_id, "user")
+            )
+            """,
+            // The decrypt buffer: each decrypted message's plaintext, written in the transaction of
+            // the ratchet step that produced it, keyed by the ciphertext's hash.
+            """
+            CREATE TABLE wa_decrypt_buffer (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                hash BYTEA NOT NULL,
+                plaintext BYTEA,
+                server_timestamp BIGINT NOT NULL,
+                inserted_at BIGINT NOT NULL,
+                PRIMARY KEY (session_id, hash)
+            )
+            """,
+            "CREATE INDEX wa_decrypt_buffer_by_age ON wa_decrypt_buffer(session_id, inserted_at)",
+        ],
+        // Incoming files still to be fetched from WhatsApp, as in SQLite.
+        [
+            "ALTER TABLE messages ADD COLUMN media_source TEXT",
+            "CREATE INDEX messages_pending_media ON messages(media_status) WHERE media_source IS NOT NULL",
+        ],
     ]
 }

@@ -2,6 +2,7 @@ import BuzzBridgeCore
 import BuzzBridgeStorage
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// ``GatewayStore`` on PostgreSQL, through postgres-nio's connection pool.
@@ -14,6 +15,10 @@ public final class PostgresStore: GatewayStore {
     let client: PostgresClient
     private let runner: Task<Void, Never>
     let logger: Logger
+    /// The threads protocol-state transactions wait on (see ``readProtocolState(session:_:)``).
+    let protocolThreads: NIOThreadPool
+    /// Admits as many protocol-state transactions as there are threads for them.
+    let protocolGate = ProtocolTransactionGate(limit: PostgresStore.protocolThreadCount)
     public let deliveryBell = DeliveryBell()
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
@@ -35,9 +40,15 @@ public final class PostgresStore: GatewayStore {
         self.client = client
         self.logger = logger
         self.runner = Task { await client.run() }
+        protocolThreads = NIOThreadPool(numberOfThreads: Self.protocolThreadCount)
+        protocolThreads.start()
     }
 
+    /// Protocol-state transactions in flight at once; each holds a thread and a connection.
+    static let protocolThreadCount = 8
+
     public func close() async throws {
+        try? await protocolThreads.shutdownGracefully()
         runner.cancel()
         await runner.value
     }
@@ -170,7 +181,7 @@ public final class PostgresStore: GatewayStore {
                     \(message.lid), \(message.chatJID), \(message.senderJID), \(message.group?.id), \(message.group?.subject.map(Bytea.init)),
                     \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
                     \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
-                    \(message.media?.blobHash))
+                    \(message.media?.blobHash), \(message.media?.downloadSource))
                 ON CONFLICT (session_id, direction, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
                     from_number = excluded.from_number, from_name = excluded.from_name, to_number = excluded.to_number,
                     contact = excluded.contact, body = excluded.body, status = excluded.status, message_type = excluded.message_type,
@@ -179,7 +190,7 @@ public final class PostgresStore: GatewayStore {
                     group_id = excluded.group_id, group_subject = excluded.group_subject,
                     media_mime_type = excluded.media_mime_type, media_file_name = excluded.media_file_name,
                     media_size = excluded.media_size, media_width = excluded.media_width, media_height = excluded.media_height,
-                    media_status = excluded.media_status, media_blob = excluded.media_blob
+                    media_status = excluded.media_status, media_blob = excluded.media_blob, media_source = excluded.media_source
                 WHERE messages.status = 'undecryptable' AND excluded.status <> 'undecryptable'
                 RETURNING seq
                 """,
@@ -217,7 +228,7 @@ public final class PostgresStore: GatewayStore {
                     \(message.timestamp.millisecondsSinceEpoch), \(idempotency.key), \(idempotency.fingerprint),
                     \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
                     \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
-                    \(message.media?.blobHash))
+                    \(message.media?.blobHash), \(message.media?.downloadSource))
                 """,
                 logger: logger)
             try await Self.touchSession(message.sessionID, at: message.timestamp, on: connection, logger: logger)
@@ -303,7 +314,8 @@ public final class PostgresStore: GatewayStore {
                 """
                 UPDATE messages SET media_mime_type = \(media.mimeType), media_file_name = \(media.fileName.map(Bytea.init)),
                     media_size = \(media.size.map(Int64.init)), media_width = \(media.width.map(Int64.init)),
-                    media_height = \(media.height.map(Int64.init)), media_status = \(media.status.rawValue), media_blob = \(media.blobHash)
+                    media_height = \(media.height.map(Int64.init)), media_status = \(media.status.rawValue), media_blob = \(media.blobHash),
+                    media_source = \(media.downloadSource)
                 WHERE id = \(id.rawValue) AND session_id = \(session.rawValue) AND media_status IS NOT NULL
                 RETURNING \(unescaped: Self.messageColumns)
                 """,
@@ -315,6 +327,14 @@ public final class PostgresStore: GatewayStore {
         }
         if updated != nil { deliveryBell.ring() }
         return updated
+    }
+
+    public func messagesAwaitingMedia() async throws -> [Message] {
+        try await all(
+            """
+            SELECT \(unescaped: Self.messageColumns) FROM messages
+            WHERE media_source IS NOT NULL AND media_status IN ('pending', 'downloading') ORDER BY timestamp, id
+            """, Message.init(row:))
     }
 
     public func message(mediaOf id: MessageID) async throws -> Message? {
@@ -422,9 +442,9 @@ public final class PostgresStore: GatewayStore {
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
         media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject, \(mediaColumns)
         """
-    static let messageColumnCount = 26
+    static let messageColumnCount = 27
     /// A media message's file, in columns 19 to 25 of ``messageColumns``; all null for text.
-    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob"
+    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob, media_source"
 
     func all<T>(_ query: PostgresQuery, _ decode: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
         var values: [T] = []

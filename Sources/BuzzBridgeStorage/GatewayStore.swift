@@ -48,6 +48,9 @@ public protocol GatewayStore: Sendable {
     func updateMedia(
         of id: MessageID, in session: SessionID, to media: MediaAttachment, announce: @escaping @Sendable (Message) -> [OutboxEvent]
     ) async throws -> Message?
+    /// Media messages whose file is still to be fetched (`pending` or `downloading`, with a
+    /// download source), oldest first: the downloads to resume after a restart.
+    func messagesAwaitingMedia() async throws -> [Message]
     func message(_ id: MessageID, in session: SessionID) async throws -> Message?
     /// A media message by id alone, whatever its session: for signed media links, whose
     /// signature already names the message.

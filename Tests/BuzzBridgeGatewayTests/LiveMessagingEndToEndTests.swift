@@ -17,22 +17,27 @@ struct LiveMessagingEndToEndTests {
     private struct Setup {
         let data: String
         let apiKey: String
+        /// `postgres://…` when the deployment keeps its data in PostgreSQL.
+        var database: String? = nil
+
+        var databaseArguments: [String] { database.map { ["--database", $0] } ?? [] }
     }
 
-    private func setUp(receiver: WebhookReceiver) async throws -> Setup {
+    private func setUp(receiver: WebhookReceiver, database: String? = nil) async throws -> Setup {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-live-msg-\(UUID().uuidString)").path
-        let created = try await BuzzBridgeExecutable.run(["sessions", "create", "--data", data, "--kind", "live", "--name", "OFYS Support"])
+        let databaseArguments = database.map { ["--database", $0] } ?? []
+        let created = try await BuzzBridgeExecutable.run(
+            ["sessions", "create", "--data", data, "--kind", "live", "--name", "OFYS Support"] + databaseArguments)
         #expect(created.status == 0, "\(created.output)")
         func field(_ name: String) throws -> String {
             let line = try #require(created.output.split(separator: "\n").first { $0.hasPrefix(name + ":") })
             return try #require(line.split(separator: " ").dropFirst().first.map(String.init))
         }
         let sessionID = try field("session_id")
-        let webhook = try await BuzzBridgeExecutable.run([
-            "webhooks", "set", "--data", data, "--session", sessionID, "--url", receiver.url, "--secret", "live_secret",
-        ])
+        let webhook = try await BuzzBridgeExecutable.run(
+            ["webhooks", "set", "--data", data, "--session", sessionID, "--url", receiver.url, "--secret", "live_secret"] + databaseArguments)
         #expect(webhook.status == 0, "\(webhook.output)")
-        return Setup(data: data, apiKey: try field("api_key"))
+        return Setup(data: data, apiKey: try field("api_key"), database: database)
     }
 
     private func serve(_ setup: Setup, _ double: WhatsAppServerDouble, environment: [String: String] = [:]) throws -> ServerProcess {
@@ -40,7 +45,7 @@ struct LiveMessagingEndToEndTests {
             arguments: [
                 "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--webhook-retry-delays", "1",
                 "--log-level", "warning",
-            ] + double.serveArguments, environment: environment, logs: true)
+            ] + double.serveArguments + setup.databaseArguments, environment: environment, logs: true)
     }
 
     private func api(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String) async throws -> (Int, [String: Any]) {
@@ -186,10 +191,13 @@ struct LiveMessagingEndToEndTests {
         await double.stop()
     }
 
-    @Test func aCrashBetweenDecryptingAndStoringLosesNothingAndStoresOnce() async throws {
+    /// On SQLite and on PostgreSQL: the plaintext is stored in the ratchet step's transaction.
+    @Test(arguments: [false, true])
+    func aCrashBetweenDecryptingAndStoringLosesNothingAndStoresOnce(onPostgreSQL: Bool) async throws {
         let double = try await WhatsAppServerDouble()
         let receiver = try await WebhookReceiver.start()
-        let setup = try await setUp(receiver: receiver)
+        let database = onPostgreSQL ? try await PostgresTestServer.shared.newDatabaseURL() : nil
+        let setup = try await setUp(receiver: receiver, database: database)
         defer { try? FileManager.default.removeItem(atPath: setup.data) }
         let first = try serve(setup, double)
         try await link(try await first.baseURL(), setup, double)
@@ -219,6 +227,7 @@ struct LiveMessagingEndToEndTests {
         let stored = try await messages(base, setup.apiKey).filter { $0["message"] as? String == "Survives a crash" }
         #expect(stored.count == 1)
         #expect(stored.first?["from"] as? String == "+" + lena)
+        #expect(FileManager.default.fileExists(atPath: setup.data + "/buzzbridge.sqlite") == !onPostgreSQL, "the backend asked for")
 
         await second.terminate()
         await receiver.stop()

@@ -73,12 +73,19 @@ struct MediaAPITests {
         let files = try await FileServer.start(files: paths)
         let gateway = try await TestGateway.start()
         try await gateway.connect()
+        /// Names the step that failed (a request that timed out once in a full run, in no known step).
+        func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+            do { return try await body() } catch { throw TestFailure("\(name): \(error)") }
+        }
         for (index, file) in Self.everyType.enumerated() {
-            let byURL = try Self.sentID(try await Self.sendJSON(gateway, media: ["type": file.type, "url": files.url("/file-\(index)")]))
-            let byUpload = try Self.sentID(
-                try await Self.multipart(gateway, fields: [("phone", Self.contact), ("type", file.type)], file: file.bytes))
+            let byURL = try await step("\(file.type) by URL") {
+                try Self.sentID(try await Self.sendJSON(gateway, media: ["type": file.type, "url": files.url("/file-\(index)")]))
+            }
+            let byUpload = try await step("\(file.type) by upload") {
+                try Self.sentID(try await Self.multipart(gateway, fields: [("phone", Self.contact), ("type", file.type)], file: file.bytes))
+            }
             for id in [byURL, byUpload] {
-                let served = try await gateway.get("/api/media/\(id)")
+                let served = try await step("\(file.type) served") { try await gateway.get("/api/media/\(id)") }
                 #expect(Array(served.body) == file.bytes, "\(file.type) \(id)")
                 #expect(Self.header(served, "Content-Type") == file.served)
                 #expect(try await Self.message(gateway, id: id)?["message_type"] as? String == file.type)

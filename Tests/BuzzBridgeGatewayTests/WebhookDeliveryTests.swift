@@ -87,18 +87,20 @@ struct WebhookDeliveryTests {
             webhooks: .init(retryDelays: [.seconds(1), .seconds(5), .seconds(15)], allowPrivateAddresses: true))
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
+        let stalls = StallWatch()
         try await gateway.receive("retry me")
 
-        let requests = try await receiver.waitForRequests(3, timeout: .seconds(15))
+        let requests = try await receiver.waitForRequests(3, timeout: .seconds(30))
         try #require(requests.count == 3)
         #expect(Set(requests.map { $0.header("X-BuzzBridge-Delivery") }).count == 1, "a retry is the same delivery")
         #expect(Set(requests.map(\.body)).count == 1, "a retry sends the same bytes")
         let firstGap = requests[1].arrivedAt - requests[0].arrivedAt
         let secondGap = requests[2].arrivedAt - requests[1].arrivedAt
-        // Each retry waits its own delay, not the next one's. (How much later than its delay a
-        // retry leaves depends on the machine's load: the whole suite once made it 3.6 s.)
-        #expect(firstGap >= .milliseconds(990) && firstGap < .milliseconds(4990), "first retry after \(firstGap)")
-        #expect(secondGap >= .milliseconds(4990) && secondGap < .milliseconds(14990), "second retry after \(secondGap)")
+        // Each retry waits its own delay, not the next one's: never earlier, and later by no more
+        // than this process was held up.
+        let slack = stalls.longestStall
+        #expect(firstGap >= .milliseconds(990) && firstGap < .milliseconds(4990) + slack, "first retry after \(firstGap), stalls \(slack)")
+        #expect(secondGap >= .milliseconds(4990) && secondGap < .milliseconds(14990) + slack, "second retry after \(secondGap)")
 
         let id = try #require(requests[0].header("X-BuzzBridge-Delivery"))
         #expect(
@@ -164,8 +166,8 @@ struct WebhookDeliveryTests {
     }
 
     @Test func refusedConnectionIsRetried() async throws {
-        // Held bound but not listening until the endpoint opens: connections are refused, and no
-        // other test can take the port meanwhile (one did, when it was only picked as free).
+        // Bound but not listening until the endpoint opens: connections are refused, and no other
+        // test can take the port meanwhile (one did, when it was only picked as free).
         let (reservation, port) = try Self.reservedPort()
         let gateway = try await TestGateway.start(
             webhooks: .init(
@@ -175,17 +177,10 @@ struct WebhookDeliveryTests {
         try await gateway.connect()
         try await gateway.receive("knock knock")
 
-        // Wait for the refused first attempt, then open the endpoint before the retry.
+        // Wait for the refused first attempt, then open the endpoint: the reserved socket starts
+        // listening, so the port is never free for another socket to take.
         #expect(try await gateway.eventually { (try await gateway.deliveries().first?["attempts"] as? Int ?? 0) >= 1 })
-        close(reservation)
-        // In a full run the port was once still in use for a moment after the reservation closed
-        // (errno 98); the gateway keeps retrying meanwhile.
-        var opened: WebhookReceiver?
-        for _ in 0..<50 where opened == nil {
-            opened = try? await WebhookReceiver.start(port: port)
-            if opened == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let receiver = try #require(opened, "port \(port) stayed in use")
+        let receiver = try await WebhookReceiver.start(boundSocket: reservation)
         let requests = try await receiver.waitForRequests(1)
         #expect(requests.count == 1)
         #expect(try await gateway.eventually { try await gateway.deliveries(state: "succeeded").count == 1 })
@@ -203,12 +198,14 @@ struct WebhookDeliveryTests {
         await receiver.stop()
     }
 
-    /// A loopback port bound by a socket that does not listen, and that socket. Below the kernel's
-    /// ephemeral range: there, the gateway's own connection attempts to the closed port can pick
-    /// it as their source port and connect to themselves, which held it for good once.
+    /// A loopback port bound by a socket that does not listen yet, and that socket. Below the
+    /// kernel's ephemeral range: there, the gateway's own connection attempts to the closed port
+    /// could pick it as their source port and connect to themselves.
     static func reservedPort() throws -> (Int32, Int) {
         for _ in 0..<100 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            // Close-on-exec: a child process another test starts meanwhile would otherwise
+            // inherit the socket and hold the port after this test closes it.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
             let port = Int.random(in: 20_000..<32_000)
             var address = sockaddr_in()

@@ -8,7 +8,8 @@ import Testing
 @Suite("Webhook attempts on graceful shutdown")
 struct WebhookShutdownTests {
     @Test func aStopLetsTheAttemptUnderWayFinishAndStartsNoOther() async throws {
-        let receiver = try await WebhookReceiver.start { _, _ in .delayed(.milliseconds(1500), status: 200) }
+        let gate = WebhookReceiver.AnswerGate()
+        let receiver = try await WebhookReceiver.start { index, _ in index == 0 ? .held(gate, status: 200) : .status(200) }
         let gateway = try await TestGateway.start()
         try await gateway.addWebhook(url: receiver.url, events: ["message.received"])
         try await gateway.connect()
@@ -17,8 +18,12 @@ struct WebhookShutdownTests {
 
         let open = try await receiver.waitForRequests(1)
         try #require(open.count == 1)
+        // The first answer is held until the stop is under way, then given a second later.
         let stopped = ContinuousClock.now
-        try await gateway.stop()
+        let stopping = Task { try await gateway.stop() }
+        try await Task.sleep(for: .seconds(1))
+        gate.release()
+        try await stopping.value
         let stopTook = ContinuousClock.now - stopped
 
         #expect(receiver.answeredAt(0) != nil, "the attempt under way was answered")

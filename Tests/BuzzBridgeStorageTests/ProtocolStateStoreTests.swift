@@ -1,27 +1,35 @@
 import BuzzBridgeCore
+import BuzzBridgePostgres
 import BuzzBridgeStorage
 import Foundation
+import TestSupport
 import Testing
 
-/// The byte-level protocol state on a real SQLite file: every operation, transactions that keep
-/// all or nothing, and the wipe at logout.
-@Suite("SQLite store: protocol state")
+/// The byte-level protocol state on every backend (a real SQLite file, a real PostgreSQL
+/// database): every operation, transactions that keep all or nothing, and the wipe at logout.
+@Suite("Store contract: protocol state")
 struct ProtocolStateStoreTests {
     private let alice = ProtocolAddressKey(user: "60123456789", device: 0)
     private let alicePhone2 = ProtocolAddressKey(user: "60123456789", device: 3)
     private let bob = ProtocolAddressKey(user: "60198765432", device: 0)
 
-    private func withSessions(_ body: (SQLiteStore, SessionID, SessionID, String) async throws -> Void) async throws {
-        try await withTemporaryStore { store, path in
+    typealias Store = any GatewayStore & ProtocolStateStore
+
+    /// Two sessions in a fresh store of `backend`; `body` also gets a way to close the store and
+    /// open the same data again (a restart).
+    private func withSessions(
+        _ backend: StoreBackend, _ body: (Store, SessionID, SessionID, @escaping () async throws -> Store) async throws -> Void
+    ) async throws {
+        try await withProtocolStore(backend) { store, reopen in
             let one = activeSession("session_protocol_one", name: "One"), two = activeSession("session_protocol_two", name: "Two")
             try await store.createSession(one)
             try await store.createSession(two)
-            try await body(store, one.id, two.id, path)
+            try await body(store, one.id, two.id, reopen)
         }
     }
 
-    @Test func deviceBlobsAreStoredPerSessionAndReplaced() async throws {
-        try await withSessions { store, one, two, _ in
+    @Test(arguments: StoreBackend.allCases) func deviceBlobsAreStoredPerSessionAndReplaced(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, _ in
             #expect(try await store.readProtocolState(session: one) { try $0.credentials() } == nil)
             try await store.withTransaction(session: one) { tx in
                 try tx.setCredentials([1, 2, 3])
@@ -42,8 +50,8 @@ struct ProtocolStateStoreTests {
         }
     }
 
-    @Test func preKeyIDsAreNeverGivenOutTwiceAndUploadsAreMarked() async throws {
-        try await withSessions { store, one, two, path in
+    @Test(arguments: StoreBackend.allCases) func preKeyIDsAreNeverGivenOutTwiceAndUploadsAreMarked(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, reopen in
             let first = try await store.withTransaction(session: one) { tx in
                 let ids = try tx.reservePreKeyIDs(count: 5)
                 for id in ids { try tx.putPreKey(id: id, record: [UInt8(id)]) }
@@ -62,8 +70,7 @@ struct ProtocolStateStoreTests {
             // A used prekey is removed; its id is still never given out again, not even after a reopen.
             try await store.withTransaction(session: one) { tx in try tx.removePreKey(id: 5) }
             #expect(try await store.readProtocolState(session: one) { try $0.preKey(id: 5) } == nil)
-            try await store.close()
-            let reopened = try await SQLiteStore.open(path: path)
+            let reopened = try await reopen()
             #expect(try await reopened.readProtocolState(session: one) { try $0.nextPreKeyID() } == 6)
             #expect(try await reopened.withTransaction(session: one) { try $0.reservePreKeyIDs(count: 3) } == [6, 7, 8])
             // Storing a prekey under an id already stored is refused, never an overwrite.
@@ -71,12 +78,11 @@ struct ProtocolStateStoreTests {
                 try await reopened.withTransaction(session: one) { tx in try tx.putPreKey(id: 1, record: [0]) }
             }
             #expect(try await reopened.readProtocolState(session: one) { try $0.preKey(id: 1) }?.record == [1])
-            try await reopened.close()
         }
     }
 
-    @Test func identitiesAndSignalSessionsAreKeyedByAddress() async throws {
-        try await withSessions { store, one, two, _ in
+    @Test(arguments: StoreBackend.allCases) func identitiesAndSignalSessionsAreKeyedByAddress(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, _ in
             let (alice, alicePhone2, bob) = (alice, alicePhone2, bob)
             try await store.withTransaction(session: one) { tx in
                 try tx.putIdentity([0xA1], of: alice)
@@ -112,8 +118,8 @@ struct ProtocolStateStoreTests {
         }
     }
 
-    @Test func senderKeysLIDMapAndDeviceLists() async throws {
-        try await withSessions { store, one, _, _ in
+    @Test(arguments: StoreBackend.allCases) func senderKeysLIDMapAndDeviceLists(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, _, _ in
             let (alice, bob) = (alice, bob)
             let group = "120363000000000001@g.us"
             try await store.withTransaction(session: one) { tx in
@@ -150,8 +156,8 @@ struct ProtocolStateStoreTests {
 
     struct Abandoned: Error {}
 
-    @Test func aTransactionThatThrowsKeepsNothingEvenBesideConcurrentWrites() async throws {
-        try await withSessions { store, one, two, _ in
+    @Test(arguments: StoreBackend.allCases) func aTransactionThatThrowsKeepsNothingEvenBesideConcurrentWrites(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, _ in
             let alice = alice
             try await store.withTransaction(session: one) { tx in try tx.setCredentials([1]) }
             // Group commit puts concurrent writes in one SQLite transaction; the failing body must
@@ -193,8 +199,8 @@ struct ProtocolStateStoreTests {
         }
     }
 
-    @Test func wipeRemovesEverythingOfOneSessionOnly() async throws {
-        try await withSessions { store, one, two, _ in
+    @Test(arguments: StoreBackend.allCases) func wipeRemovesEverythingOfOneSessionOnly(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, _ in
             let (alice, bob) = (alice, bob)
             for session in [one, two] {
                 try await store.withTransaction(session: session) { tx in
@@ -219,8 +225,76 @@ struct ProtocolStateStoreTests {
         }
     }
 
+    @Test(arguments: StoreBackend.allCases)
+    func theDecryptBufferKeepsItsFirstPlaintextUntilClearedAndAges(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, two, reopen in
+            let (alice, hash, other) = (alice, [UInt8](repeating: 0xAB, count: 32), [UInt8](repeating: 0xCD, count: 32))
+            let old = Timestamp(millisecondsSinceEpoch: 1_000), recent = Timestamp(millisecondsSinceEpoch: 9_000)
+            // The plaintext goes in with the ratchet step it came from: both or neither.
+            await #expect(throws: Abandoned.self) {
+                try await store.withTransaction(session: one) { tx in
+                    try tx.putSignalSession([1], with: alice)
+                    try tx.putBufferedDecryption(hash: hash, plaintext: [0x68, 0x00, 0x69], serverTimestamp: old, insertedAt: old)
+                    throw Abandoned()
+                }
+            }
+            try await store.readProtocolState(session: one) { (state) throws -> Void in
+                #expect(try state.bufferedDecryption(hash: hash) == nil)
+                #expect(try state.signalSession(with: alice) == nil)
+            }
+            try await store.withTransaction(session: one) { tx in
+                try tx.putSignalSession([1], with: alice)
+                try tx.putBufferedDecryption(hash: hash, plaintext: [0x68, 0x00, 0x69], serverTimestamp: old, insertedAt: old)
+                try tx.putBufferedDecryption(hash: other, plaintext: [7], serverTimestamp: recent, insertedAt: recent)
+            }
+            // A second decryption of the same ciphertext keeps the first entry.
+            try await store.withTransaction(session: one) { tx in
+                try tx.putBufferedDecryption(hash: hash, plaintext: [9], serverTimestamp: recent, insertedAt: recent)
+            }
+            let store = try await reopen()
+            #expect(
+                try await store.readProtocolState(session: one) { try $0.bufferedDecryption(hash: hash) }
+                    == StoredDecryption(plaintext: [0x68, 0x00, 0x69], insertedAt: old))
+            #expect(try await store.readProtocolState(session: one) { try $0.signalSession(with: alice) } == [1])
+            #expect(try await store.readProtocolState(session: two) { try $0.bufferedDecryption(hash: hash) } == nil)
+            try await store.withTransaction(session: one) { tx in try tx.clearBufferedPlaintext(hash: hash) }
+            #expect(
+                try await store.readProtocolState(session: one) { try $0.bufferedDecryption(hash: hash) }
+                    == StoredDecryption(plaintext: nil, insertedAt: old))
+            try await store.withTransaction(session: one) { tx in
+                try tx.removeBufferedDecryptions(insertedBefore: Timestamp(millisecondsSinceEpoch: 5_000))
+            }
+            try await store.readProtocolState(session: one) { (state) throws -> Void in
+                #expect(try state.bufferedDecryption(hash: hash) == nil)
+                #expect(try state.bufferedDecryption(hash: other) == StoredDecryption(plaintext: [7], insertedAt: recent))
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentReservationsOfOneSessionNeverShareAnID(backend: StoreBackend) async throws {
+        try await withSessions(backend) { store, one, _, _ in
+            // Each transaction reads the counter and moves it: run at once, they must still go one after the other.
+            let reserved = try await withThrowingTaskGroup(of: [UInt32].self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await store.withTransaction(session: one) { tx in
+                            let ids = try tx.reservePreKeyIDs(count: 5)
+                            for id in ids { try tx.putPreKey(id: id, record: [UInt8(id % 256)]) }
+                            return ids
+                        }
+                    }
+                }
+                return try await group.reduce(into: [UInt32]()) { $0 += $1 }
+            }
+            #expect(reserved.sorted() == Array(1...100))
+            #expect(try await store.readProtocolState(session: one) { try $0.nextPreKeyID() } == 101)
+            #expect(try await store.readProtocolState(session: one) { try $0.unuploadedPreKeys(limit: 1000) }.count == 100)
+        }
+    }
+
     /// Whether each kind of state is present.
-    private func snapshot(_ store: SQLiteStore, _ session: SessionID) async throws -> [Bool] {
+    private func snapshot(_ store: Store, _ session: SessionID) async throws -> [Bool] {
         let (alice, bob) = (alice, bob)
         return try await store.readProtocolState(session: session) { state in
             [

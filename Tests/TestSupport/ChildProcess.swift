@@ -38,11 +38,7 @@ public enum ChildProcess {
     public static func run(
         _ executable: URL, arguments: [String], input: Data = Data(), environment: [String: String]? = nil
     ) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(executable, arguments: arguments, input: input, environment: environment) })
-            }
-        }
+        try await BlockingWork.run { try runBlocking(executable, arguments: arguments, input: input, environment: environment) }
     }
 
     /// Waits up to `timeout` for `process` to exit, polling, so that no thread is held; returns
@@ -86,8 +82,10 @@ public enum ChildProcess {
         )
     }
 
-    /// Runs a program to completion with posix_spawn, its standard streams on files (the test
-    /// process's own descriptors are close-on-exec: NIO's sockets, SQLite's files). Children run to completion use this
+    /// Runs a program to completion with posix_spawn, its standard streams on files. The child
+    /// inherits every descriptor of the test process that is not close-on-exec (NIO's sockets and
+    /// SQLite's files are): a test's own socket must be opened with `SOCK_CLOEXEC`, or a child
+    /// run meanwhile holds it open. Children run to completion use this
     /// rather than Foundation's `Process.run()`, which crashed (a bad read in its memcpy) in full
     /// test runs while other tests held hundreds of sockets open.
     private static func spawnAndWait(

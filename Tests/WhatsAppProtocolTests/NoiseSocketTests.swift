@@ -31,11 +31,9 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
 
     func receive() async throws -> Data? {
         let handle = output.fileHandleForReading
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let data = handle.availableData
-                continuation.resume(returning: data.isEmpty ? nil : data)
-            }
+        return await BlockingWork.run {
+            let data = handle.availableData
+            return data.isEmpty ? nil : data
         }
     }
 
@@ -46,12 +44,10 @@ final class ProcessTransport: MessageTransport, @unchecked Sendable {
     /// Waits for the peer to exit and returns its status and standard error.
     func finish() async -> (status: Int32, stderr: String) {
         let process = process, errors = errors
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, text))
-            }
+        return await BlockingWork.run {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
         }
     }
 }

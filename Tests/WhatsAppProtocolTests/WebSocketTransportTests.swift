@@ -30,16 +30,14 @@ final class LocalWhatsAppServer: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         try ChildProcess.launch(process)
-        let line = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var data = Data()
-                while !data.contains(0x0A) {
-                    let chunk = output.fileHandleForReading.availableData
-                    if chunk.isEmpty { break }
-                    data += chunk
-                }
-                continuation.resume(returning: data)
+        let line = await BlockingWork.run {
+            var data = Data()
+            while !data.contains(0x0A) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                data += chunk
             }
+            return data
         }
         let info = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
         wsPort = try #require(info["wsPort"] as? Int)

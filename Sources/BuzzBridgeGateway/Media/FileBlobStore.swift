@@ -176,29 +176,56 @@ final class FileBlobWriter: BlobWriter {
     }
 }
 
-/// A blob file read in pieces for an engine.
+/// A blob file read in pieces for an engine. Each piece is read when the engine asks for it, so
+/// a slow consumer (an upload to WhatsApp's media hosts) never makes the file pile up in memory.
 struct FileContentSource: MediaContentSource {
+    static let pieceSize = 256 * 1024
+
     let path: URL
     let threadPool: NIOThreadPool
 
     func chunks() -> AsyncThrowingStream<[UInt8], any Error> {
+        let reader = FileContentReader(path: path, threadPool: threadPool)
+        return AsyncThrowingStream { try await reader.next() }
+    }
+}
+
+/// The open file behind one ``FileContentSource/chunks()`` stream: opened on the first read,
+/// closed at the end of the file or when the stream is dropped.
+final class FileContentReader: Sendable {
+    private let path: URL
+    private let threadPool: NIOThreadPool
+    private let handle = Mutex<FileHandle?>(nil)
+    private let done = Atomic(false)
+
+    init(path: URL, threadPool: NIOThreadPool) {
+        self.path = path
+        self.threadPool = threadPool
+    }
+
+    deinit {
+        handle.withLock { try? $0?.close() }
+    }
+
+    /// The next piece; nil at the end of the file.
+    func next() async throws -> [UInt8]? {
+        guard !done.load(ordering: .acquiring) else { return nil }
         let path = path
-        let threadPool = threadPool
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let handle = try FileHandle(forReadingFrom: path)
-                    defer { try? handle.close() }
-                    while !Task.isCancelled, let chunk = try await threadPool.runIfActive({ try handle.read(upToCount: 256 * 1024) }), !chunk.isEmpty
-                    {
-                        continuation.yield(Array(chunk))
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+        let piece = try await threadPool.runIfActive { [self] () throws -> Data? in
+            try handle.withLock { handle -> Data? in
+                if handle == nil { handle = try FileHandle(forReadingFrom: path) }
+                let data = try handle?.read(upToCount: FileContentSource.pieceSize)
+                if data?.isEmpty ?? true {
+                    try? handle?.close()
+                    handle = nil
                 }
+                return data
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
+        guard let piece, !piece.isEmpty else {
+            done.store(true, ordering: .releasing)
+            return nil
+        }
+        return Array(piece)
     }
 }

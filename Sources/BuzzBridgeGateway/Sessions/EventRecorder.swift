@@ -13,6 +13,8 @@ struct EventRecorder: EngineEventSink {
     /// Where incoming files go, and the base of their `media_url`.
     let blobs: any BlobStore
     let mediaBaseURL: String
+    /// Fetches files that arrive as `.remote` after their message is stored.
+    var downloads: MediaDownloads?
     let metrics: MessageMetrics
     let logger: Logger
     var privacy = LogPrivacy()
@@ -104,6 +106,8 @@ struct EventRecorder: EngineEventSink {
         let events = incoming.undecryptable || incoming.fromOwnDevice ? [] : [WebhookEvents.received(message)]
         if try await store.insertMessage(message, events: events) {
             if !incoming.undecryptable { metrics.received(by: kind) }
+            // Only now, with the message and its download source stored: the event never waits for the file.
+            if message.media?.downloadSource != nil { await downloads?.enqueue(message) }
             logger.debug(
                 "message received",
                 metadata: [
@@ -125,6 +129,14 @@ struct EventRecorder: EngineEventSink {
         switch media.content {
         case .pending:
             attachment.status = .pending
+            return attachment
+        case .unavailable:
+            attachment.status = .failed
+            return attachment
+        case .remote(let source, let size):
+            attachment.status = .pending
+            attachment.size = size
+            attachment.downloadSource = source
             return attachment
         case .stored(let sha256, let size):
             blob = BlobReference(hash: sha256, size: size)

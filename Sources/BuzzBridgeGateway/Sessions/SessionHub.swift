@@ -13,15 +13,17 @@ actor SessionHub {
     private let logger: Logger
     private let blobs: any BlobStore
     private let mediaBaseURL: String
+    private let downloads: MediaDownloads?
     private var engines: [SessionID: any WhatsAppEngine] = [:]
     private var restored = false
     /// Active sessions whose engine could not be started at restore.
     private var unrestored: Set<SessionID> = []
 
     init(
-        store: any GatewayStore, factory: any EngineFactory, blobs: any BlobStore, mediaBaseURL: String, messageMetrics: MessageMetrics,
-        privacy: LogPrivacy, logger: Logger
+        store: any GatewayStore, factory: any EngineFactory, blobs: any BlobStore, mediaBaseURL: String, downloads: MediaDownloads? = nil,
+        messageMetrics: MessageMetrics, privacy: LogPrivacy, logger: Logger
     ) {
+        self.downloads = downloads
         self.blobs = blobs
         self.mediaBaseURL = mediaBaseURL
         self.privacy = privacy
@@ -38,8 +40,8 @@ actor SessionHub {
             engine = try factory.makeEngine(
                 for: session,
                 events: EventRecorder(
-                    sessionID: session.id, kind: session.kind, store: store, blobs: blobs, mediaBaseURL: mediaBaseURL, metrics: messageMetrics,
-                    logger: logger, privacy: privacy))
+                    sessionID: session.id, kind: session.kind, store: store, blobs: blobs, mediaBaseURL: mediaBaseURL, downloads: downloads,
+                    metrics: messageMetrics, logger: logger, privacy: privacy))
         } catch {
             throw APIError(error)
         }

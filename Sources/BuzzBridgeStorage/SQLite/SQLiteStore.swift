@@ -162,7 +162,7 @@ public final class SQLiteStore: GatewayStore {
                     group_id = excluded.group_id, group_subject = excluded.group_subject,
                     media_mime_type = excluded.media_mime_type, media_file_name = excluded.media_file_name,
                     media_size = excluded.media_size, media_width = excluded.media_width, media_height = excluded.media_height,
-                    media_status = excluded.media_status, media_blob = excluded.media_blob
+                    media_status = excluded.media_status, media_blob = excluded.media_blob, media_source = excluded.media_source
                 WHERE messages.status = 'undecryptable' AND excluded.status <> 'undecryptable'
                 RETURNING seq
                 """,
@@ -289,7 +289,7 @@ public final class SQLiteStore: GatewayStore {
             let rows = try db.rows(
                 """
                 UPDATE messages SET media_mime_type = ?, media_file_name = ?, media_size = ?, media_width = ?, media_height = ?,
-                    media_status = ?, media_blob = ?
+                    media_status = ?, media_blob = ?, media_source = ?
                 WHERE id = ? AND session_id = ? AND media_status IS NOT NULL
                 RETURNING \(Self.messageColumns)
                 """,
@@ -302,6 +302,16 @@ public final class SQLiteStore: GatewayStore {
         }
         if updated != nil { deliveryBell.ring() }
         return updated
+    }
+
+    public func messagesAwaitingMedia() async throws -> [Message] {
+        try database.read { db in
+            try db.rows(
+                """
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE media_source IS NOT NULL AND media_status IN ('pending', 'downloading') ORDER BY timestamp, id
+                """, [], Message.init(row:))
+        }
     }
 
     public func message(mediaOf id: MessageID) async throws -> Message? {
@@ -441,14 +451,17 @@ public final class SQLiteStore: GatewayStore {
         id, session_id, external_id, direction, from_number, from_name, to_number, body, status, message_type, \
         media_url, reply_to, timestamp, read_at, lid, chat_jid, sender_jid, group_id, group_subject, \(mediaColumns)
         """
-    static let messageColumnCount = 26
+    static let messageColumnCount = 27
 
-    /// A media message's file, in columns 19 to 25 of ``messageColumns``; all null for text.
-    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob"
-    static let mediaPlaceholders = "?, ?, ?, ?, ?, ?, ?"
+    /// A media message's file, in columns 19 to 26 of ``messageColumns``; all null for text.
+    static let mediaColumns = "media_mime_type, media_file_name, media_size, media_width, media_height, media_status, media_blob, media_source"
+    static let mediaPlaceholders = "?, ?, ?, ?, ?, ?, ?, ?"
 
     static func mediaArguments(_ media: MediaAttachment?) -> StatementArguments {
-        [media?.mimeType, media?.fileName, media?.size, media?.width, media?.height, media?.status.rawValue, media?.blobHash]
+        [
+            media?.mimeType, media?.fileName, media?.size, media?.width, media?.height, media?.status.rawValue, media?.blobHash,
+            media?.downloadSource,
+        ]
     }
 
     /// Every message change is session activity; kept in the change's own transaction.
@@ -580,7 +593,8 @@ extension Message {
             throw StoreError.corruptRow("bad media columns")
         }
         return MediaAttachment(
-            mimeType: mimeType, fileName: row[20], size: row[21], width: row[22], height: row[23], status: status, blobHash: row[25]
+            mimeType: mimeType, fileName: row[20], size: row[21], width: row[22], height: row[23], status: status, blobHash: row[25],
+            downloadSource: row[26]
         )
     }
 

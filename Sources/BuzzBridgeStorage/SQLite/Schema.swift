@@ -312,5 +312,11 @@ enum Schema {
             "ALTER TABLE messages ADD COLUMN media_status TEXT",
             "ALTER TABLE messages ADD COLUMN media_blob TEXT",
         ],
+        // Incoming files still to be fetched from WhatsApp: what the engine needs to fetch them,
+        // so that downloads pending at a crash resume after the restart.
+        [
+            "ALTER TABLE messages ADD COLUMN media_source TEXT",
+            "CREATE INDEX messages_pending_media ON messages(media_status) WHERE media_source IS NOT NULL",
+        ],
     ]
 }

@@ -115,7 +115,9 @@ extension WhatsAppClient {
         }
         let ownUser = chat.isLID ? (device.lid ?? device.jid).withoutDevice : device.jid.withoutDevice
         let deviceSent = content.deviceSent(chat)
-        recentMessages.add(.init(chat: chat, id: id, plaintext: content.plaintext, deviceSentPlaintext: deviceSent, type: content.type))
+        recentMessages.add(
+            .init(chat: chat, id: id, plaintext: content.plaintext, deviceSentPlaintext: deviceSent, type: content.type, mediaType: content.mediaType)
+        )
 
         let allDevices: [JID]
         do {
@@ -124,7 +126,8 @@ extension WhatsAppClient {
             throw SendFailure.query(error)
         }
         let targets = allDevices.filter { !isOwnDevice($0, device) }
-        let encrypted = try await encrypt(for: targets, plaintext: content.plaintext, ownPlaintext: deviceSent, ownUsers: ownUsers(device))
+        let encrypted = try await encrypt(
+            for: targets, plaintext: content.plaintext, ownPlaintext: deviceSent, ownUsers: ownUsers(device), mediaType: content.mediaType)
         guard encrypted.nodes.contains(where: { node in node.attributes.jid("jid").map { !isOwnUser($0, device) } ?? false }) else {
             throw SendFailure.noDeviceEncrypted(encrypted.failures.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))
         }
@@ -159,8 +162,11 @@ extension WhatsAppClient {
 
     /// `<to jid><enc v="2" type="msg|pkmsg"/></to>` for each device that could be encrypted for:
     /// sessions are built first from prekey bundles fetched in one IQ for the devices without one.
-    /// A device that fails is left out (as whatsmeow does) and named in `failures`.
-    func encrypt(for devices: [JID], plaintext: Data, ownPlaintext: Data, ownUsers: Set<JID>) async throws -> EncryptedParts {
+    /// A device that fails is left out (as whatsmeow does) and named in `failures`. A media
+    /// message's `enc` nodes carry `mediatype`, the own devices' copies too (send.go: encAttrs).
+    func encrypt(for devices: [JID], plaintext: Data, ownPlaintext: Data, ownUsers: Set<JID>, mediaType: String? = nil) async throws
+        -> EncryptedParts
+    {
         var parts = EncryptedParts()
         var withoutSession: [JID] = []
         for device in devices where try await !hasSession(device) { withoutSession.append(device) }
@@ -190,7 +196,8 @@ extension WhatsAppClient {
         for device in devices where parts.failures[device] == nil {
             do {
                 let text = ownUsers.contains(device.withoutDevice) ? ownPlaintext : plaintext
-                let enc = try await withSessionLock(device.signalAddress) { try await encryptedNode(text, for: device) }
+                var enc = try await withSessionLock(device.signalAddress) { try await encryptedNode(text, for: device) }
+                if let mediaType { enc.attributes["mediatype"] = .string(mediaType) }
                 parts.nodes.append(BinaryNode(tag: "to", attributes: ["jid": .jid(device)], children: [enc]))
                 if enc.attributes.string("type") == "pkmsg" { parts.includeIdentity = true }
             } catch {
@@ -320,6 +327,7 @@ extension WhatsAppClient {
                 return try await encryptedNode(plaintext, for: target)
             }
             enc.attributes["count"] = .string(String(retry.count))
+            if let mediaType = entry.mediaType { enc.attributes["mediatype"] = .string(mediaType) }
             var attributes: BinaryNode.Attributes = [
                 "to": receipt.node.attributes["from"] ?? .jid(target), "type": .string(entry.type), "id": .string(retry.messageID),
             ]

@@ -61,6 +61,8 @@ public actor WhatsAppClient {
     /// decrypting one, re-encrypting for a retry receipt): each must start from the session the
     /// previous one stored, or a ratchet step is lost. Different peers never wait for each other.
     var sessionGate = KeyedGate<ProtocolAddress>()
+    /// The last `media_conn` answer, kept until it expires.
+    let mediaConnections = MediaConnectionCache()
 
     private struct Connection {
         let generation: Int

@@ -26,11 +26,15 @@ public struct MessageContent: Sendable, Equatable {
     public var text: String
     public var media: MediaKind?
     public var quote: Quote?
+    /// The media's file: where it is, its key and digests, and what it is (nil for text, or
+    /// for media missing what a download needs).
+    public var file: DownloadableMedia?
 
-    public init(text: String, media: MediaKind? = nil, quote: Quote? = nil) {
+    public init(text: String, media: MediaKind? = nil, quote: Quote? = nil, file: DownloadableMedia? = nil) {
         self.text = text
         self.media = media
         self.quote = quote
+        self.file = file
     }
 
     /// The content of `message`, looking through the wrappers WhatsApp puts around it (a
@@ -61,6 +65,7 @@ public struct MessageContent: Sendable, Equatable {
         } else {
             return nil
         }
+        if self.media != nil { file = DownloadableMedia(of: message) }
     }
 
     /// `message` without its wrappers (whatsmeow types/events: UnwrapRaw).

@@ -10,10 +10,14 @@ public struct OutgoingContent: Sendable {
     public var deviceSent: @Sendable (_ chat: JID) -> Data
     /// The stanza `type` (whatsmeow send.go: getTypeFromMessage); `text` for text messages.
     public var type: String
+    /// The `mediatype` every `enc` node of a media message carries (send.go:
+    /// getMediaTypeFromMessage: `image`, `video`, `audio`, `ptt`, `document`…); nil otherwise.
+    public var mediaType: String?
 
-    public init(plaintext: Data, type: String = "text", deviceSent: @escaping @Sendable (_ chat: JID) -> Data) {
+    public init(plaintext: Data, type: String = "text", mediaType: String? = nil, deviceSent: @escaping @Sendable (_ chat: JID) -> Data) {
         self.plaintext = plaintext
         self.type = type
+        self.mediaType = mediaType
         self.deviceSent = deviceSent
     }
 }

@@ -15,13 +15,16 @@ public struct RecentMessages: Sendable {
         public var deviceSentPlaintext: Data?
         /// The stanza's `type` (`text`, `media`…).
         public var type: String
+        /// The `enc` nodes' `mediatype` of a media message.
+        public var mediaType: String?
 
-        public init(chat: JID, id: String, plaintext: Data, deviceSentPlaintext: Data?, type: String) {
+        public init(chat: JID, id: String, plaintext: Data, deviceSentPlaintext: Data?, type: String, mediaType: String? = nil) {
             self.chat = chat
             self.id = id
             self.plaintext = plaintext
             self.deviceSentPlaintext = deviceSentPlaintext
             self.type = type
+            self.mediaType = mediaType
         }
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Small files with real signatures (and, for images, real headers), padded with random bytes.
@@ -31,5 +32,9 @@ enum SampleMedia {
 
     static func pdf(padding: Int = 4000) -> [UInt8] {
         Array("%PDF-1.7\n".utf8) + random(padding) + Array("\n%%EOF\n".utf8)
+    }
+
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -27,6 +27,32 @@ final class WebhookReceiver: Sendable {
         case delayed(Duration, status: Int)
         /// Read the request, never answer.
         case silence
+        /// Answer with this status once the gate is released.
+        case held(AnswerGate, status: Int)
+    }
+
+    /// Holds answers until the test releases them: an order of events that no machine's load can
+    /// change, where a delay would only make it likely.
+    final class AnswerGate: Sendable {
+        private let state = Mutex<(released: Bool, waiting: [@Sendable () -> Void])>((false, []))
+
+        func release() {
+            let waiting = state.withLock { state in
+                state.released = true
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for answer in waiting { answer() }
+        }
+
+        /// Runs `answer` on release, or now if released already.
+        func whenReleased(_ answer: @escaping @Sendable () -> Void) {
+            let now = state.withLock { state in
+                if !state.released { state.waiting.append(answer) }
+                return state.released
+            }
+            if now { answer() }
+        }
     }
 
     /// Decides the answer from the request's position (0 for the first) and the request.
@@ -47,7 +73,21 @@ final class WebhookReceiver: Sendable {
     /// Starts on `port` (0: any free port).
     static func start(port: Int = 0, responder: @escaping Responder = { _, _ in .status(200) }) async throws -> WebhookReceiver {
         let recorder = Recorder(responder: responder)
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await bootstrap(recorder).bind(host: "127.0.0.1", port: port).get()
+        return WebhookReceiver(recorder: recorder, channel: channel, port: channel.localAddress?.port ?? port)
+    }
+
+    /// Starts listening on `socket`, a bound socket that did not listen yet (so that connections
+    /// to its port were refused until now), and takes it over. The port is never free in between.
+    static func start(boundSocket socket: Int32, responder: @escaping Responder = { _, _ in .status(200) }) async throws -> WebhookReceiver {
+        guard listen(socket, 128) == 0 else { throw TestFailure("listen: errno \(errno)") }
+        let recorder = Recorder(responder: responder)
+        let channel = try await bootstrap(recorder).withBoundSocket(socket).get()
+        return WebhookReceiver(recorder: recorder, channel: channel, port: channel.localAddress?.port ?? 0)
+    }
+
+    private static func bootstrap(_ recorder: Recorder) -> ServerBootstrap {
+        ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 recorder.track(channel)
@@ -56,8 +96,6 @@ final class WebhookReceiver: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ReceiverHandler(recorder: recorder))
                 }
             }
-            .bind(host: "127.0.0.1", port: port).get()
-        return WebhookReceiver(recorder: recorder, channel: channel, port: channel.localAddress?.port ?? port)
     }
 
     /// A loopback port that nothing listens on (until a receiver is started on it).
@@ -191,6 +229,15 @@ private final class ReceiverHandler: ChannelInboundHandler {
                 context.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
                     let (handler, context) = bound.value
                     handler.reply(code, index: index, context: context)
+                }
+            case .held(let gate, let code):
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                gate.whenReleased {
+                    eventLoop.execute {
+                        let (handler, context) = bound.value
+                        handler.reply(code, index: index, context: context)
+                    }
                 }
             }
         }
