@@ -111,7 +111,8 @@ class BuzzBridge(LiveBuzzBridge):
         self.process = subprocess.Popen(
             [self.binary, "serve", "--data", self.data, "--port", "0", "--log-level", "warning",
              "--wa-proxy", f"http://127.0.0.1:{info['proxyPort']}", "--wa-ca-file", info["caFile"],
-             "--wa-noise-root-key", info["noiseRootPublicKey"], *self.LIMITS, "--send-pause", self.send_pause],
+             "--wa-noise-root-key", info["noiseRootPublicKey"], *self.LIMITS,
+             *(["--send-pause", self.send_pause] if self.send_pause != "none" else [])],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         for line in self.process.stdout:
@@ -458,7 +459,8 @@ def main() -> None:
     parser.add_argument("--clients", default="buzzbridge,neonize")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for the last message of a round")
     parser.add_argument("--send-pause", default="0",
-                        help="BuzzBridge's --send-pause (ms, MIN-MAX): 0 (default) leaves only the work; 300-1500 is the production pause")
+                        help="BuzzBridge's --send-pause (ms, MIN-MAX): 0 (default) leaves only the work; 300-1500 is the production pause;"
+                             " none passes no flag (binaries from before it)")
     options = parser.parse_args()
     directions = options.directions.split(",")
     rows = []

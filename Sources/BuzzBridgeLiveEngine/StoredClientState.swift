@@ -11,6 +11,8 @@ import WhatsAppProtocol
 struct StoredClientState: ClientStateStore {
     let store: any ProtocolStateStore
     let session: SessionID
+    /// Decoded records read before (this session's engine is the only writer of its state).
+    var cache = ProtocolStateCache()
 
     enum Failure: Error, Equatable, CustomStringConvertible {
         case noCredentials
@@ -38,12 +40,18 @@ struct StoredClientState: ClientStateStore {
     // MARK: DeviceStore
 
     func loadCredentials() async throws -> DeviceCredentials? {
-        try RecordCoding.decode(DeviceCredentials.self, try await read { try $0.credentials() })
+        let (cached, version) = cache.lookUp { $0.credentials }
+        if let cached { return cached }
+        let credentials = try RecordCoding.decode(DeviceCredentials.self, try await read { try $0.credentials() })
+        cache.fill(readAt: version) { $0.credentials = .some(credentials) }
+        return credentials
     }
 
     func saveCredentials(_ credentials: DeviceCredentials) async throws {
         let bytes = try RecordCoding.encode(credentials)
+        cache.update { $0.credentials = nil }
         try await write { try $0.setCredentials(bytes) }
+        cache.update { $0.credentials = .some(credentials) }
     }
 
     func loadPairedDevice() async throws -> PairedDevice? {
@@ -56,7 +64,9 @@ struct StoredClientState: ClientStateStore {
     }
 
     func removeAll() async throws {
+        cache.clear()
         try await store.wipeProtocolState(session: session)
+        cache.clear()
     }
 
     // MARK: ClientStateStore
@@ -66,6 +76,7 @@ struct StoredClientState: ClientStateStore {
         let identity = Array(pairing.primaryIdentity.serialized)
         let address = RecordCoding.key(pairing.primaryAddress)
         let mapping = pairing.lidMapping.map { (lid: $0.lid.user, phone: $0.phone.user) }
+        cache.update { $0.identities[pairing.primaryAddress] = nil }
         try await write { tx in
             try tx.setPairedDevice(device)
             try tx.putIdentity(identity, of: address)
@@ -128,34 +139,46 @@ struct StoredClientState: ClientStateStore {
 
     /// Keyed by `user@server`, so that a phone-number user and a LID user never share a list.
     func deviceList(of user: JID) async throws -> DeviceList? {
-        let key = user.withoutDevice.description
-        guard let stored = try await read({ try $0.deviceList(ofUser: key) }) else { return nil }
-        return try RecordCoding.decode(DeviceList.self, stored.record)
+        let user = user.withoutDevice
+        let (cached, version) = cache.lookUp { $0.deviceLists[user] }
+        if let cached { return cached }
+        let key = user.description
+        let list = try await read({ try $0.deviceList(ofUser: key) }).flatMap { try RecordCoding.decode(DeviceList.self, $0.record) }
+        cache.fill(readAt: version) { $0.deviceLists.updateValue(list, forKey: user) }
+        return list
     }
 
     func storeDeviceList(_ list: DeviceList) async throws {
         let key = list.user.description
         let stored = StoredDeviceList(
             record: try RecordCoding.encode(list), fetchedAt: Timestamp(millisecondsSinceEpoch: Int64(list.fetchedAt.timeIntervalSince1970 * 1000)))
+        cache.update { $0.deviceLists[list.user] = nil }
         try await write { try $0.putDeviceList(stored, ofUser: key) }
+        cache.update { $0.deviceLists.updateValue(list, forKey: list.user) }
     }
 
     func removeDeviceList(of user: JID) async throws {
-        let key = user.withoutDevice.description
+        let user = user.withoutDevice
+        let key = user.description
+        cache.update { $0.deviceLists[user] = nil }
         try await write { try $0.removeDeviceList(ofUser: key) }
+        cache.update { $0.deviceLists.updateValue(nil, forKey: user) }
     }
 
     func deleteSession(for address: ProtocolAddress) async throws {
         let key = RecordCoding.key(address)
+        cache.update { $0.sessions[address] = nil }
         try await write { try $0.removeSignalSession(with: key) }
     }
 
     func deleteAllSessions(ofUser name: String) async throws {
+        cache.update { state in state.sessions = state.sessions.filter { $0.key.name != name } }
         try await write { try $0.removeAllSignalSessions(ofUser: name) }
     }
 
     func deleteIdentity(for address: ProtocolAddress) async throws {
         let key = RecordCoding.key(address)
+        cache.update { $0.identities[address] = nil }
         try await write { try $0.removeIdentity(of: key) }
     }
 
@@ -177,12 +200,20 @@ struct StoredClientState: ClientStateStore {
         let senderKeys = changes.senderKeys.map { ($0.key.groupId, RecordCoding.key($0.key.sender), Array($0.value.serialized)) }
         let hash = Array(commit.bufferKey), plaintext = Array(commit.plaintext)
         let serverTimestamp = Timestamp(millisecondsSinceEpoch: Int64(commit.serverTimestamp.timeIntervalSince1970 * 1000))
+        cache.update { state in
+            for address in changes.sessions.keys { state.sessions[address] = nil }
+            for address in changes.identities.keys { state.identities[address] = nil }
+        }
         try await write { tx in
             for (address, record) in sessions { try tx.putSignalSession(record, with: address) }
             for (address, identity) in identities { try tx.putIdentity(identity, of: address) }
             for id in preKeys { try tx.removePreKey(id: id) }
             for (group, sender, record) in senderKeys { try tx.putSenderKey(record, group: group, sender: sender) }
             try tx.putBufferedDecryption(hash: hash, plaintext: plaintext, serverTimestamp: serverTimestamp, insertedAt: .now())
+        }
+        cache.update { state in
+            for (address, record) in changes.sessions { state.sessions.updateValue(record, forKey: address) }
+            for (address, identity) in changes.identities { state.identities.updateValue(identity, forKey: address) }
         }
     }
 
@@ -224,11 +255,14 @@ struct StoredClientState: ClientStateStore {
     func saveIdentity(_ identity: ECPublicKey, for address: ProtocolAddress) async throws -> Bool {
         let key = RecordCoding.key(address)
         let bytes = Array(identity.serialized)
-        return try await write { tx in
+        cache.update { $0.identities[address] = nil }
+        let replaced = try await write { tx in
             let previous = try tx.identity(of: key)
             try tx.putIdentity(bytes, of: key)
             return previous != nil && previous != bytes
         }
+        cache.update { $0.identities.updateValue(identity, forKey: address) }
+        return replaced
     }
 
     /// Trust on first use, as whatsmeow's store: an unknown identity is trusted, a known one only
@@ -239,8 +273,12 @@ struct StoredClientState: ClientStateStore {
     }
 
     func identity(for address: ProtocolAddress) async throws -> ECPublicKey? {
+        let (cached, version) = cache.lookUp { $0.identities[address] }
+        if let cached { return cached }
         let key = RecordCoding.key(address)
-        return try RecordCoding.identity(try await read { try $0.identity(of: key) })
+        let identity = try RecordCoding.identity(try await read { try $0.identity(of: key) })
+        cache.fill(readAt: version) { $0.identities.updateValue(identity, forKey: address) }
+        return identity
     }
 
     func loadPreKey(id: UInt32) async throws -> PreKeyRecord? {
@@ -280,14 +318,19 @@ struct StoredClientState: ClientStateStore {
     }
 
     func loadSession(for address: ProtocolAddress) async throws -> SessionRecord? {
+        let (cached, version) = cache.lookUp { $0.sessions[address] }
+        if let cached { return cached }
         let key = RecordCoding.key(address)
-        guard let bytes = try await read({ try $0.signalSession(with: key) }) else { return nil }
-        return try SessionRecord(serialized: Data(bytes))
+        let record = try await read({ try $0.signalSession(with: key) }).map { try SessionRecord(serialized: Data($0)) }
+        cache.fill(readAt: version) { $0.sessions.updateValue(record, forKey: address) }
+        return record
     }
 
     func storeSession(_ record: SessionRecord, for address: ProtocolAddress) async throws {
         let (key, bytes) = (RecordCoding.key(address), Array(record.serialized))
+        cache.update { $0.sessions[address] = nil }
         try await write { try $0.putSignalSession(bytes, with: key) }
+        cache.update { $0.sessions.updateValue(record, forKey: address) }
     }
 
     func loadSenderKey(for name: SenderKeyName) async throws -> SenderKeyRecord? {

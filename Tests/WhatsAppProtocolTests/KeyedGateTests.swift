@@ -16,6 +16,7 @@ import Testing
 
         func leave(_ key: String) { gate.leave(key) }
         func isHeld(_ key: String) -> Bool { gate.isHeld(key) }
+        func waiters(_ key: String) -> Int { gate.waiters(key) }
     }
 
     @Test func differentKeysDoNotWaitAndOneKeyIsHandedOnInOrder() async throws {
@@ -25,9 +26,9 @@ import Testing
         #expect(await holder.order == ["send to tom", "decrypt from lena"])
 
         let second = Task { await holder.enter("tom", as: "decrypt from tom") }
-        try await Task.sleep(for: .milliseconds(50))
+        while await holder.waiters("tom") < 1 { await Task.yield() }
         let third = Task { await holder.enter("tom", as: "retry for tom") }
-        try await Task.sleep(for: .milliseconds(50))
+        while await holder.waiters("tom") < 2 { await Task.yield() }
         #expect(await holder.order.count == 2, "both wait while tom's session is held")
 
         await holder.leave("tom")

@@ -32,6 +32,9 @@ struct EventRecorder: EngineEventSink {
                 // A receipt for a message this gateway did not send (one sent from the phone, or
                 // already gone) changes nothing.
                 guard let message = try await store.message(externalID: externalID, direction: .outgoing, in: sessionID) else { return }
+                // A receipt that changes nothing (the second device's `delivered`, a `delivered`
+                // after `read`) costs no write; a pending message may still need its `sent` first.
+                guard message.status == .pending || message.status.canAdvance(to: change.status) else { return }
                 messageID = message.id
             }
             let announce: @Sendable (Message) -> [OutboxEvent] = { message in

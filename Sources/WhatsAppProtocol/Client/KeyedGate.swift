@@ -30,4 +30,7 @@ struct KeyedGate<Key: Hashable & Sendable>: Sendable {
 
     /// Whether anyone holds `key`.
     func isHeld(_ key: Key) -> Bool { held[key] != nil }
+
+    /// How many callers wait for `key`.
+    func waiters(_ key: Key) -> Int { held[key]?.count ?? 0 }
 }
