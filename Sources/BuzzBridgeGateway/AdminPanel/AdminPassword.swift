@@ -2,7 +2,6 @@ import BuzzBridgeCore
 import BuzzBridgeStorage
 import Crypto
 import Foundation
-import NIOPosix
 import _CryptoExtras
 
 /// The admin panel's password, kept as a PBKDF2-SHA256 hash in the instance settings:
@@ -53,14 +52,23 @@ public struct AdminPassword: Sendable {
         return [scheme, String(rounds), Data(salt).base64EncodedString(), Data(derived).base64EncodedString()].joined(separator: "$")
     }
 
-    /// Runs on NIO's thread pool for blocking work: 600,000 rounds take a tenth of a second of CPU,
-    /// and on an event loop (where requests run) every other connection of that loop would wait.
+    /// Runs on a thread of its own: 600,000 rounds take a tenth of a second of CPU. Not on an event
+    /// loop (every other connection of that loop would wait), and not on NIO's shared thread pool,
+    /// where the media blob store's file I/O would queue behind every login (a burst of logins
+    /// held a media send past its deadline once). Logins are few: they are rate-limited per client
+    /// address and bounded by the connection cap.
     static func derive(_ password: String, salt: [UInt8], rounds: Int, length: Int) async throws -> [UInt8] {
-        try await NIOThreadPool.singleton.runIfActive {
-            let key = try KDF.Insecure.PBKDF2.deriveKey(
-                from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: length, rounds: rounds
-            )
-            return key.withUnsafeBytes { Array($0) }
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(
+                    with: Result {
+                        let key = try KDF.Insecure.PBKDF2.deriveKey(
+                            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: length, rounds: rounds
+                        )
+                        return key.withUnsafeBytes { Array($0) }
+                    })
+            }
+            thread.start()
         }
     }
 }
