@@ -118,6 +118,10 @@ struct AdminRoutes {
 
     /// Renames a session or sets its push name: the name WhatsApp shows contacts, announced with
     /// presence (without one WhatsApp treats the device as inactive and its receipts as such).
+    // Not optimised: swiftc 6.3.1 crashes (signal 11 in LLVM's coroutine splitting) optimising this
+    // route for a release build, which README's first command makes. An admin edit gains nothing
+    // from optimisation.
+    @_optimize(none)
     @Sendable func updateSession(request: Request, context: GatewayRequestContext) async throws -> Success<SessionSummary> {
         var session = try await session(context)
         let body = try await JSONObjectInput.read(request, context: context, fields: ["name", "push_name"])
