@@ -112,9 +112,11 @@ actor EventLog {
         for await event in stream { events.append(event) }
     }
 
-    /// The first event after the previous match that satisfies `predicate`.
+    /// The first event after the previous match that satisfies `predicate`. The default wait is
+    /// long: in a full run on two cores, a client that starts beside dozens of peers once saw no
+    /// event for 30 s (the double and the Noise handshake start after everything queued before).
     @discardableResult
-    func next(_ what: String, within timeout: Duration = .seconds(30), _ predicate: (ClientEvent) -> Bool) async throws -> ClientEvent {
+    func next(_ what: String, within timeout: Duration = .seconds(90), _ predicate: (ClientEvent) -> Bool) async throws -> ClientEvent {
         let deadline = ContinuousClock.now + timeout
         while true {
             while cursor < events.count {
