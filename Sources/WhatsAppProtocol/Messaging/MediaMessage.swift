@@ -55,14 +55,7 @@ public enum MediaMessage {
         switch description.kind {
         case .video:
             var video = WAVideoMessage()
-            video.url = file.url
-            video.directPath = file.directPath
-            video.mediaKey = Data(file.mediaKey)
-            video.fileSha256 = Data(file.digest.fileSHA256)
-            video.fileEncSha256 = Data(file.digest.fileEncSHA256)
-            video.fileLength = UInt64(file.digest.fileLength)
-            video.mimetype = description.mimeType
-            video.mediaKeyTimestamp = keyTime
+            video.describe(file, mimeType: description.mimeType, keyTime: keyTime)
             if let caption { video.caption = caption }
             if let width = description.width, let height = description.height {
                 video.width = UInt32(clamping: width)
@@ -72,27 +65,13 @@ public enum MediaMessage {
             message.videoMessage = video
         case .audio:
             var audio = WAAudioMessage()
-            audio.url = file.url
-            audio.directPath = file.directPath
-            audio.mediaKey = Data(file.mediaKey)
-            audio.fileSha256 = Data(file.digest.fileSHA256)
-            audio.fileEncSha256 = Data(file.digest.fileEncSHA256)
-            audio.fileLength = UInt64(file.digest.fileLength)
-            audio.mimetype = description.mimeType
-            audio.mediaKeyTimestamp = keyTime
+            audio.describe(file, mimeType: description.mimeType, keyTime: keyTime)
             audio.ptt = description.voiceNote
             if let context { audio.contextInfo = context }
             message.audioMessage = audio
         case .document:
             var document = WADocumentMessage()
-            document.url = file.url
-            document.directPath = file.directPath
-            document.mediaKey = Data(file.mediaKey)
-            document.fileSha256 = Data(file.digest.fileSHA256)
-            document.fileEncSha256 = Data(file.digest.fileEncSHA256)
-            document.fileLength = UInt64(file.digest.fileLength)
-            document.mimetype = description.mimeType
-            document.mediaKeyTimestamp = keyTime
+            document.describe(file, mimeType: description.mimeType, keyTime: keyTime)
             let name = description.fileName.flatMap { $0.isEmpty ? nil : $0 } ?? "document"
             document.fileName = name
             document.title = name
@@ -109,14 +88,7 @@ public enum MediaMessage {
             }
         default:
             var image = WAImageMessage()
-            image.url = file.url
-            image.directPath = file.directPath
-            image.mediaKey = Data(file.mediaKey)
-            image.fileSha256 = Data(file.digest.fileSHA256)
-            image.fileEncSha256 = Data(file.digest.fileEncSHA256)
-            image.fileLength = UInt64(file.digest.fileLength)
-            image.mimetype = description.mimeType
-            image.mediaKeyTimestamp = keyTime
+            image.describe(file, mimeType: description.mimeType, keyTime: keyTime)
             if let caption { image.caption = caption }
             if let width = description.width, let height = description.height {
                 image.width = UInt32(clamping: width)
@@ -159,3 +131,34 @@ public enum MediaMessage {
         return context
     }
 }
+
+/// The file fields every media message carries, under the same names in each generated type.
+protocol MediaFileFields {
+    var url: String { get set }
+    var directPath: String { get set }
+    var mediaKey: Data { get set }
+    var fileSha256: Data { get set }
+    var fileEncSha256: Data { get set }
+    var fileLength: UInt64 { get set }
+    var mimetype: String { get set }
+    var mediaKeyTimestamp: Int64 { get set }
+}
+
+extension MediaFileFields {
+    /// Where the uploaded file is, its key and digests, its type and when the key was made.
+    mutating func describe(_ file: UploadedMedia, mimeType: String, keyTime: Int64) {
+        url = file.url
+        directPath = file.directPath
+        mediaKey = Data(file.mediaKey)
+        fileSha256 = Data(file.digest.fileSHA256)
+        fileEncSha256 = Data(file.digest.fileEncSHA256)
+        fileLength = UInt64(file.digest.fileLength)
+        mimetype = mimeType
+        mediaKeyTimestamp = keyTime
+    }
+}
+
+extension WAImageMessage: MediaFileFields {}
+extension WAVideoMessage: MediaFileFields {}
+extension WAAudioMessage: MediaFileFields {}
+extension WADocumentMessage: MediaFileFields {}
