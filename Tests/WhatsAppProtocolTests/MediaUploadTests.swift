@@ -122,4 +122,23 @@ struct MediaUploadTests {
         // took over 10 s to get back to this test).
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(60), "\(elapsed)")
     }
+
+    /// A host may answer before the request is whole, or answer and close just as its last part
+    /// goes out: its answer is the outcome, not the write that the close then failed. Here the
+    /// fake CDN answers 500 and closes once it has the body, before the request's end is written.
+    @Test func anAnswerThatArrivesBeforeTheRequestEndsIsTheOutcome() async throws {
+        let double = try await ServerDouble()
+        defer { Task { await double.stop() } }
+        _ = try await double.ok("POST", "/cdn/fault", ["op": "upload", "status": 500])
+        let client = MediaHostClient(
+            proxy: .httpConnect(host: "127.0.0.1", port: double.endpoints.proxyPort), additionalTrustedCAFile: double.endpoints.caFile)
+        let body = [UInt8](repeating: 7, count: 64 * 1024)
+        let response = try await client.post(host: "mmg.whatsapp.net", target: "/mms/image/x", contentLength: body.count) { write in
+            try await write(body)
+            // The host has the whole body now; it answers and closes while this upload still holds
+            // the end of its request.
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(response.status == 500)
+    }
 }

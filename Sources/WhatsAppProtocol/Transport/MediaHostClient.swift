@@ -71,10 +71,19 @@ public struct MediaHostClient: Sendable {
         let channel = try await connect(to: host)
         do {
             return try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(head))
-                try await body { bytes in try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes)))) }
-                try await outbound.write(.end(nil))
-                return try await Self.response(from: inbound, host: host, limit: answerLimit)
+                // The answer is read while the request is written: a host may answer before the
+                // request is whole (a refusal) and close, and then its answer is the outcome, not
+                // the write that the close failed.
+                async let answer = Self.response(from: inbound, host: host, limit: answerLimit)
+                do {
+                    try await outbound.write(.head(head))
+                    try await body { bytes in try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes)))) }
+                    try await outbound.write(.end(nil))
+                } catch  where Self.isConnectionFailure(error) {
+                    guard let early = try? await answer else { throw error }
+                    return early
+                }
+                return try await answer
             }
         } catch let error as MediaHostError {
             throw error
@@ -85,6 +94,11 @@ public struct MediaHostClient: Sendable {
         } catch let error as IOError {
             throw MediaHostError.connectionFailed(host: host, reason: "\(error)")
         }
+    }
+
+    /// The connection failed under a write (closed, reset, TLS), as opposed to the body's source.
+    private static func isConnectionFailure(_ error: any Error) -> Bool {
+        error is ChannelError || error is IOError || error is NIOSSLError
     }
 
     private static func response(
