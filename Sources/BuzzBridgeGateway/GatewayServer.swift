@@ -96,15 +96,19 @@ public struct GatewayServer: Service {
         try DocsRoutes().register(on: router)
         HealthRoutes(store: store, hub: hub).register(on: router)
 
-        // One budget of failed authentications per client address, shared by every credential.
-        let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
+        // One budget of failed authentications per client address, shared by every credential
+        // (and by every node, when the store is shared).
+        let failedAuth = FailedAuthLimiter(
+            limiter: store.sharedRateLimitCounter(named: "failed-auth", window: 60) ?? SlidingWindowLimiter(),
+            limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
         let provisioning = Provisioning(store: store)
         MetricsRoutes(
             metrics: metrics, store: store, access: MetricsAccess(provisioning: provisioning, metricsToken: security.metricsToken),
             failures: failedAuth
         ).register(on: router)
         let authenticator = APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth, latency: metrics.store)
-        let rateLimit = APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
+        let rateLimit = APIRateLimitMiddleware(
+            limiter: store.sharedRateLimitCounter(named: "api-key", window: 60) ?? SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
         // Media files also answer signed links without a key; everything else there takes one.
         MediaRoutes(services: services).register(
             on: router.group("api/media").add(
