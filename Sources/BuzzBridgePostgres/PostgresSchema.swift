@@ -260,5 +260,12 @@ enum PostgresSchema {
             )
             """,
         ],
+        // Several nodes serving (``PostgresSessionOwnership``): each node's heartbeat, by the
+        // database's clock, and a move an operator asked for (`buzzbridge sessions move`), kept
+        // until the target node has the lease.
+        [
+            "CREATE TABLE cluster_nodes (node_id TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
+            "ALTER TABLE session_leases ADD COLUMN move_to TEXT",
+        ],
     ]
 }

@@ -13,11 +13,12 @@ import Synchronization
 /// store opened with these leases writes protocol state only under them (the fence in
 /// ``PostgresProtocolState/begin(_:session:connection:logger:)``).
 ///
-/// Only the primitives: nothing here renews on a timer or takes over dead nodes' sessions yet.
+/// Only the primitives: the gateway's `SessionOwnership` renews them and takes over dead nodes' sessions,
+/// through ``PostgresSessionOwnership``.
 public final class SessionLeases: Sendable {
     public let policy: SessionLeasePolicy
-    private let client: PostgresClient
-    private let logger: Logger
+    let client: PostgresClient
+    let logger: Logger
     /// The token of every lease this node holds, by session.
     private let held = Mutex<[SessionID: Int64]>([:])
 
@@ -63,6 +64,12 @@ public final class SessionLeases: Sendable {
         return try await client.withConnection { connection in try await Self.now(connection, logger: logger) }
     }
 
+    /// Stops writing under `lease` without telling the database (it may be unreachable): the
+    /// lease then expires by itself.
+    public func abandon(_ lease: SessionLease) {
+        forget(lease)
+    }
+
     private func forget(_ lease: SessionLease) {
         held.withLock { if $0[lease.session] == lease.token { $0[lease.session] = nil } }
     }
@@ -105,7 +112,7 @@ public final class SessionLeases: Sendable {
         }.get()
     }
 
-    private static func now(_ connection: PostgresConnection, logger: Logger) async throws -> Timestamp {
+    static func now(_ connection: PostgresConnection, logger: Logger) async throws -> Timestamp {
         var milliseconds: Int64 = 0
         for try await value in try await connection.query(
             "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT", logger: logger
