@@ -66,7 +66,7 @@ struct SessionsCommand: AsyncParsableCommand {
             print("live nodes: \(nodes.isEmpty ? "none" : nodes.joined(separator: ", "))")
             var table = TextTable("SESSION", "OWNER", "UNTIL", "MOVE TO")
             for owner in owners {
-                table.add(owner.session.rawValue, owner.owner ?? "-", owner.until?.iso8601 ?? "-", owner.moveTo ?? "-")
+                table.add(owner.session.rawValue, owner.owner ?? "-", owner.until?.iso8601 ?? "-", owner.pinnedTo ?? "-")
             }
             print(table.render())
         }
@@ -76,27 +76,40 @@ struct SessionsCommand: AsyncParsableCommand {
     struct Move: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Several nodes (PostgreSQL): hand a session to another node.",
-            discussion: "The owner stops the session's connection and releases it at its next round; NODE then logs it in."
+            discussion: """
+                The owner stops the session's connection and releases it at its next round; NODE then logs it in and keeps it while \
+                it runs (if NODE is down, the other nodes serve it until it is back). --anywhere lets any node serve it again.
+                """
         )
         @OptionGroup var dataOptions: DataOptions
         @Argument(help: "The session to move.")
         var session: String
         @Option(help: "The node id to move it to (see `buzzbridge sessions owners`).")
-        var to: String
+        var to: String?
+        @Flag(help: "Undo a move: the session goes wherever the nodes spread it.")
+        var anywhere = false
+
+        func validate() throws {
+            guard (to == nil) != !anywhere else { throw ValidationError("give either --to NODE or --anywhere") }
+        }
 
         func run() async throws {
             guard let url = dataOptions.databaseURL else { throw ValidationError("moving needs --database postgres://…") }
             let store = try await PostgresStore.open(url: url)
             let moved: Bool
             do {
-                moved = try await store.requestMove(SessionID(rawValue: session), to: to)
+                moved = try await store.pin(SessionID(rawValue: session), to: to)
                 try await store.close()
             } catch {
                 try? await store.close()
                 throw error
             }
             guard moved else { throw ValidationError("no session \(session)") }
-            print("moving \(session) to \(to): its owner hands it over at its next round")
+            if let to {
+                print("moving \(session) to \(to): its owner hands it over at its next round")
+            } else {
+                print("\(session) may be served by any node again")
+            }
         }
     }
 }

@@ -265,7 +265,7 @@ enum PostgresSchema {
         // until the target node has the lease.
         [
             "CREATE TABLE cluster_nodes (node_id TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
-            "ALTER TABLE session_leases ADD COLUMN move_to TEXT",
+            "ALTER TABLE session_leases ADD COLUMN pinned_to TEXT",
         ],
     ]
 }

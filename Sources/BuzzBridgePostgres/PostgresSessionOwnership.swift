@@ -41,11 +41,11 @@ public struct PostgresSessionOwnership: SessionOwnershipStore {
                 live.insert(id)
             }
             var states: [SessionID: LeaseState] = [:]
-            for try await (session, owner, expiresAt, moveTo) in try await connection.query(
-                "SELECT session_id, owner, expires_at, move_to FROM session_leases", logger: logger
+            for try await (session, owner, expiresAt, pinnedTo) in try await connection.query(
+                "SELECT session_id, owner, expires_at, pinned_to FROM session_leases", logger: logger
             ).decode((String, String?, Int64, String?).self) {
                 states[SessionID(rawValue: session)] = LeaseState(
-                    owner: owner, expiresAt: Timestamp(millisecondsSinceEpoch: expiresAt), moveTo: moveTo)
+                    owner: owner, expiresAt: Timestamp(millisecondsSinceEpoch: expiresAt), pinnedTo: pinnedTo)
             }
             return OwnershipSurvey(now: now, leases: states, liveNodes: live)
         }
@@ -58,9 +58,6 @@ public struct PostgresSessionOwnership: SessionOwnershipStore {
         } catch SessionLeaseError.held {
             return nil
         }
-        // A move to this node is done.
-        try await leases.client.query(
-            "UPDATE session_leases SET move_to = NULL WHERE session_id = \(session.rawValue) AND move_to = \(node)", logger: leases.logger)
         return OwnedLease(session: session, token: lease.token, expiresAt: lease.expiresAt)
     }
 

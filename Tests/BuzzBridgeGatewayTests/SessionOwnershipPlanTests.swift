@@ -88,7 +88,7 @@ struct SessionOwnershipPlanTests {
         let sessions = active("s1", "s2")
         let s1 = SessionID(rawValue: "s1")
         var leases = [s1: live("a"), SessionID(rawValue: "s2"): live("a")]
-        leases[s1]?.moveTo = "b"
+        leases[s1]?.pinnedTo = "b"
         let held = Set(ids("s1", "s2"))
         let toLive = SessionOwnershipPlan(node: "a").leaseActions(
             sessions: sessions, held: held, survey: OwnershipSurvey(now: now, leases: leases, liveNodes: ["a", "b"]))
@@ -98,10 +98,21 @@ struct SessionOwnershipPlanTests {
             sessions: sessions, held: held, survey: OwnershipSurvey(now: now, leases: leases, liveNodes: ["a"]))
         #expect(toDead.release.isEmpty, "b is not live: a keeps it")
         // Released, it goes to b even though a is the less loaded node.
-        leases[s1] = LeaseState(owner: nil, expiresAt: now, moveTo: "b")
+        leases[s1] = LeaseState(owner: nil, expiresAt: now, pinnedTo: "b")
         let survey = OwnershipSurvey(now: now, leases: leases, liveNodes: ["a", "b"])
         #expect(SessionOwnershipPlan(node: "a").leaseActions(sessions: sessions, held: Set(ids("s2")), survey: survey).acquire.isEmpty)
         #expect(SessionOwnershipPlan(node: "b").leaseActions(sessions: sessions, held: [], survey: survey).acquire == ids("s1"))
+    }
+
+    @Test func aSessionMovedToANodeStaysThereWhenTheNodesRebalance() {
+        let sessions = active("s1", "s2")
+        var leases = [SessionID(rawValue: "s1"): live("b"), SessionID(rawValue: "s2"): live("b")]
+        leases[SessionID(rawValue: "s2")]?.pinnedTo = "b"
+        // b is above its share of one: it releases s1, not s2 (the bigger id, but pinned to b).
+        let actions = SessionOwnershipPlan(node: "b").leaseActions(
+            sessions: sessions, held: Set(ids("s1", "s2")), survey: OwnershipSurvey(now: now, leases: leases, liveNodes: ["a", "b"]))
+        #expect(actions.release == ids("s1"))
+        #expect(actions.renew == ids("s2"))
     }
 
     @Test func aDeletedSessionsLeaseIsForgotten() {

@@ -116,27 +116,34 @@ struct SeveralNodesServeTests {
         #expect(incoming.status == 200, "\(note): \(incoming.json)")
     }
 
-    @Test func sessionsSpreadAKilledNodesSessionsAreTakenOverAndAStoppedNodeHandsThemOverAtOnce() async throws {
-        let database = try await PostgresTestServer.shared.newDatabaseURL()
-        let a = try await start("node-a", database: database)
-        let admin = try announced("Admin token (shown once", in: a.output)
+    /// The first start's sandbox session and `more` others, made and paired through `node`, the
+    /// only node yet: session id → API key.
+    private func pairedSessions(on node: Node, more: Int) async throws -> [String: String] {
+        let admin = try announced("Admin token (shown once", in: node.output)
         var keys: [String: String] = [:]
-        // The first start's session, and three more.
-        let firstKey = try announced("API key (shown once", in: a.output)
-        let first = try await call(.GET, a.url + "/api/session/status", bearer: firstKey)
+        let firstKey = try announced("API key (shown once", in: node.output)
+        let first = try await call(.GET, node.url + "/api/session/status", bearer: firstKey)
         keys[try #require((first.json["data"] as? [String: Any])?["session_id"] as? String)] = firstKey
-        for index in 1...3 {
-            let made = try await call(.POST, a.url + "/admin/api/sessions", bearer: admin, body: #"{"kind":"sandbox","name":"node test \#(index)"}"#)
+        for index in 0..<more {
+            let made = try await call(
+                .POST, node.url + "/admin/api/sessions", bearer: admin, body: #"{"kind":"sandbox","name":"node test \#(index)"}"#)
             #expect(made.status == 201, "\(made.json)")
             let data = try #require(made.json["data"] as? [String: Any])
             let id = try #require((data["session"] as? [String: Any])?["session_id"] as? String)
             keys[id] = try #require(data["api_key"] as? String)
         }
-        // Paired through node-a, the only node: it holds every lease.
         for key in keys.values {
-            #expect(try await call(.GET, a.url + "/api/qr", bearer: key).status == 200)
-            #expect(try await call(.POST, a.url + "/api/sandbox/scan", bearer: key).status == 200)
+            #expect(try await call(.GET, node.url + "/api/qr", bearer: key).status == 200)
+            #expect(try await call(.POST, node.url + "/api/sandbox/scan", bearer: key).status == 200)
         }
+        return keys
+    }
+
+    @Test func sessionsSpreadAKilledNodesSessionsAreTakenOverAndAStoppedNodeHandsThemOverAtOnce() async throws {
+        let database = try await PostgresTestServer.shared.newDatabaseURL()
+        let a = try await start("node-a", database: database)
+        // Four sessions paired through node-a, the only node: it holds every lease.
+        let keys = try await pairedSessions(on: a, more: 3)
         let alone = try await waitForOwners(database, within: .seconds(10), "node-a owning all") { $0.count == 4 && Set($0.values) == ["node-a"] }
         #expect(alone.owners.count == 4)
 
@@ -162,6 +169,7 @@ struct SeveralNodesServeTests {
             $0.count == 4 && Set($0.values) == ["node-a"]
         }
         #expect(takeover.took < .milliseconds(Int64(Self.leaseSeconds * 1000 * 4 / 3)) + .seconds(3), "took \(takeover.took)")
+        print("several nodes: kill -9 → takeover in \(takeover.took) (lease \(Self.leaseSeconds) s)")
         for (session, key) in keys { try await expectServed(session, key: key, by: a.url, "after the kill") }
 
         // node-b again, then SIGTERM node-a: node-b has every session long before node-a's leases
@@ -177,6 +185,7 @@ struct SeveralNodesServeTests {
             $0.count == 4 && Set($0.values) == ["node-b"]
         }
         let observed = try await databaseNow(database)
+        print("several nodes: SIGTERM → handover in \(handover.took), \(before.expiry - observed) ms before node-a's leases would have expired")
         #expect(
             observed < before.expiry, "taken over \(observed - before.expiry) ms after node-a's leases would have expired (took \(handover.took))")
         for (session, key) in keys { try await expectServed(session, key: key, by: b.url, "after SIGTERM") }
@@ -187,6 +196,33 @@ struct SeveralNodesServeTests {
         let listed = try await BuzzBridgeExecutable.run(["sessions", "owners", "--database", database])
         #expect(listed.status == 0)
         #expect(listed.output.contains("live nodes: node-b"), "\(listed.output)")
+        await b.process.terminate()
+    }
+
+    @Test func aMovedSessionGoesToItsNodeAndStaysThereWhileTheNodesRebalance() async throws {
+        let database = try await PostgresTestServer.shared.newDatabaseURL()
+        let a = try await start("node-a", database: database)
+        let keys = try await pairedSessions(on: a, more: 1)
+        let b = try await start("node-b", database: database)
+        let spread = try await waitForOwners(database, within: .seconds(20), "one session each") { Set($0.values) == ["node-a", "node-b"] }
+        let moved = try #require(spread.owners.first { $0.value == "node-a" }?.key)
+        let other = try #require(spread.owners.first { $0.value == "node-b" }?.key)
+
+        let move = try await BuzzBridgeExecutable.run(["sessions", "move", moved, "--to", "node-b", "--database", database])
+        #expect(move.status == 0, "\(move.output)")
+        // node-a hands the session over; node-b, above its share, gives its other one to node-a.
+        _ = try await waitForOwners(database, within: .seconds(20), "the moved session on node-b, the other on node-a") {
+            $0[moved] == "node-b" && $0[other] == "node-a"
+        }
+        try await expectServed(moved, key: try #require(keys[moved]), by: b.url, "moved")
+        try await expectServed(other, key: try #require(keys[other]), by: a.url, "rebalanced")
+        // Several rounds later it is still there.
+        try await Task.sleep(for: .milliseconds(Int64(Self.leaseSeconds * 1000)))
+        let later = try await owners(database)
+        #expect(later[moved] == "node-b" && later[other] == "node-a", "\(later)")
+        let listed = try await BuzzBridgeExecutable.run(["sessions", "owners", "--database", database])
+        #expect(listed.output.contains("node-a, node-b"), "\(listed.output)")
+        await a.process.terminate()
         await b.process.terminate()
     }
 }

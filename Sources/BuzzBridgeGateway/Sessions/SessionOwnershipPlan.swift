@@ -8,9 +8,11 @@ import BuzzBridgeStorage
 /// Guarantees:
 /// - every session is wanted by exactly one live node when all of them decide on the same survey:
 ///   a free or expired session goes to the least-loaded live node (ties to the smallest node id),
-///   or to the node an operator moves it to, if that node is live;
+///   or to the node an operator moved (pinned) it to, if that node is live;
+/// - a node holding a session pinned to another live node releases it;
 /// - a node holding more than its fair share (sessions ÷ live nodes, rounded up) releases the
-///   excess, never a session in the middle of pairing, so that a node joining gets its part;
+///   excess, never a session in the middle of pairing nor one pinned to it, so that a node
+///   joining gets its part;
 /// - a node renews every lease it keeps and gives up, before it expires, any lease it could not
 ///   renew in time (``expiring(_:now:within:)``), so it never talks to WhatsApp for a session
 ///   another node may have taken;
@@ -22,7 +24,8 @@ struct SessionOwnershipPlan: Sendable, Equatable {
     struct LeaseActions: Sendable, Equatable {
         /// Held and kept: renew them.
         var renew: [SessionID] = []
-        /// Held, but to be handed over (excess or a move): stop the engine, then release.
+        /// Held, but to be handed over (excess, or pinned to another live node): stop the engine,
+        /// then release.
         var release: [SessionID] = []
         /// Held, but the session is gone from the store: stop the engine and forget the lease.
         var forget: [SessionID] = []
@@ -39,14 +42,14 @@ struct SessionOwnershipPlan: Sendable, Equatable {
         actions.forget = held.filter { sessions[$0] == nil }.sorted(by: Self.order)
         var kept = held.filter { sessions[$0] != nil }
 
-        // A move to another live node hands the session over now.
-        let moving = kept.filter { id in survey.leases[id]?.moveTo.map { $0 != node && live.contains($0) } ?? false }
+        // Pinned to another live node (a move): handed over now.
+        let moving = kept.filter { id in survey.leases[id]?.pinnedTo.map { $0 != node && live.contains($0) } ?? false }
         kept.subtract(moving)
-        // Beyond the fair share: the excess goes, sessions being paired stay.
+        // Beyond the fair share: the excess goes; sessions being paired and pinned here stay.
         let share = (sessions.count + live.count - 1) / live.count
         var excess: [SessionID] = []
         if kept.count > share {
-            let releasable = kept.filter { sessions[$0] != .pending && survey.leases[$0]?.moveTo != node }.sorted(by: Self.order).reversed()
+            let releasable = kept.filter { sessions[$0] != .pending && survey.leases[$0]?.pinnedTo != node }.sorted(by: Self.order).reversed()
             excess = Array(releasable.prefix(kept.count - share))
             kept.subtract(excess)
         }
@@ -66,8 +69,8 @@ struct SessionOwnershipPlan: Sendable, Equatable {
             // restart under the same id): not free yet.
             if lease?.holder(at: now) != nil { continue }
             let target: String
-            if let moveTo = lease?.moveTo, live.contains(moveTo) {
-                target = moveTo
+            if let pinnedTo = lease?.pinnedTo, live.contains(pinnedTo) {
+                target = pinnedTo
             } else {
                 target = load.min { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }?.key ?? node
             }

@@ -18,7 +18,7 @@ public protocol SessionOwnershipStore: Sendable {
     func survey() async throws -> OwnershipSurvey
 
     /// Takes the session's lease if it is free or expired, with a new token; `nil` when another
-    /// grant is still live. A pending move to this node is done with it.
+    /// grant is still live.
     func acquire(_ session: SessionID) async throws -> OwnedLease?
 
     /// Moves the lease's expiry on, keeping its token; `nil` when this node no longer holds it
@@ -56,13 +56,14 @@ public struct LeaseState: Sendable, Equatable {
     public var owner: String?
     /// By the database's clock; past it, the lease is free to take whoever `owner` says.
     public var expiresAt: Timestamp
-    /// A node an operator asked to hand the session to (`buzzbridge sessions move`), until it has it.
-    public var moveTo: String?
+    /// The node an operator moved the session to (`buzzbridge sessions move`): while that node is
+    /// live, the session is its own and stays with it; when it is not, any node may serve it.
+    public var pinnedTo: String?
 
-    public init(owner: String?, expiresAt: Timestamp, moveTo: String? = nil) {
+    public init(owner: String?, expiresAt: Timestamp, pinnedTo: String? = nil) {
         self.owner = owner
         self.expiresAt = expiresAt
-        self.moveTo = moveTo
+        self.pinnedTo = pinnedTo
     }
 
     /// The node holding a live grant at `now`, if any.
