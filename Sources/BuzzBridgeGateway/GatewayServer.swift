@@ -175,7 +175,8 @@ public struct GatewayServer: Service {
             // This node's first share of the sessions is taken before it answers requests.
             await ownership.round()
         }
-        await downloads.resumeAwaiting()
+        // With several nodes, each session's files are resumed by the node that takes it.
+        if ownership == nil { await downloads.resumeAwaiting() }
         try await withThrowingDiscardingTaskGroup { group in
             if let ownership {
                 // Ends on graceful shutdown by releasing every lease, so other nodes take over at once.

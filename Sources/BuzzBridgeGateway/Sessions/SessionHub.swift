@@ -112,6 +112,8 @@ actor SessionHub {
             try await endPairing(session)
         } else if Self.isLinked(session) {
             await start(session)
+            // Files the previous owner had not fetched yet.
+            await downloads?.resumeAwaiting(session: session.id)
         }
     }
 
