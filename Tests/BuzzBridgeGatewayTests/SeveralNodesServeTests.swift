@@ -52,44 +52,6 @@ struct SeveralNodesServeTests {
         return String(value)
     }
 
-    /// Live grants in `session_leases` by the database's clock: session → owner.
-    private func owners(_ database: String) async throws -> [String: String] {
-        let result = try await ChildProcess.run(
-            URL(fileURLWithPath: "/usr/bin/psql"),
-            arguments: [
-                database, "-At", "-F", " ", "-c",
-                "SELECT session_id, owner FROM session_leases WHERE owner IS NOT NULL AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT",
-            ])
-        guard result.status == 0 else { throw TestFailure("psql failed: \(result.text)") }
-        var owners: [String: String] = [:]
-        for line in result.text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2 { owners[String(parts[0])] = String(parts[1]) }
-        }
-        return owners
-    }
-
-    /// The earliest expiry among `node`'s live grants, and the database's clock, in milliseconds.
-    private func earliestExpiry(of node: String, _ database: String) async throws -> (expiry: Int64, now: Int64) {
-        let result = try await ChildProcess.run(
-            URL(fileURLWithPath: "/usr/bin/psql"),
-            arguments: [
-                database, "-At", "-F", " ", "-c",
-                "SELECT min(expires_at), (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT FROM session_leases WHERE owner = '\(node)'",
-            ])
-        let parts = result.text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-        guard parts.count == 2, let expiry = Int64(parts[0]), let now = Int64(parts[1]) else { throw TestFailure("psql: \(result.text)") }
-        return (expiry, now)
-    }
-
-    private func databaseNow(_ database: String) async throws -> Int64 {
-        let result = try await ChildProcess.run(
-            URL(fileURLWithPath: "/usr/bin/psql"),
-            arguments: [database, "-At", "-c", "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT"])
-        guard let now = Int64(result.text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestFailure("psql: \(result.text)") }
-        return now
-    }
-
     /// Polls the leases until `done` holds, returning them and how long it took.
     private func waitForOwners(
         _ database: String, within limit: Duration, _ what: String, until done: ([String: String]) -> Bool
@@ -97,7 +59,7 @@ struct SeveralNodesServeTests {
         let start = ContinuousClock.now
         var last: [String: String] = [:]
         while ContinuousClock.now - start < limit {
-            last = try await owners(database)
+            last = try await LeaseTable.owners(database)
             if done(last) { return (last, ContinuousClock.now - start) }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -178,13 +140,13 @@ struct SeveralNodesServeTests {
         _ = try await waitForOwners(database, within: .seconds(20), "two sessions each again") { owners in
             owners.count == 4 && owners.values.filter { $0 == "node-b" }.count == 2
         }
-        let before = try await earliestExpiry(of: "node-a", database)
+        let before = try await LeaseTable.earliestExpiry(of: "node-a", database)
         #expect(before.expiry > before.now)
         a.process.process.terminate()
         let handover = try await waitForOwners(database, within: .seconds(30), "node-b owning all after SIGTERM") {
             $0.count == 4 && Set($0.values) == ["node-b"]
         }
-        let observed = try await databaseNow(database)
+        let observed = try await LeaseTable.databaseNow(database)
         print("several nodes: SIGTERM → handover in \(handover.took), \(before.expiry - observed) ms before node-a's leases would have expired")
         #expect(
             observed < before.expiry, "taken over \(observed - before.expiry) ms after node-a's leases would have expired (took \(handover.took))")
@@ -218,7 +180,7 @@ struct SeveralNodesServeTests {
         try await expectServed(other, key: try #require(keys[other]), by: a.url, "rebalanced")
         // Several rounds later it is still there.
         try await Task.sleep(for: .milliseconds(Int64(Self.leaseSeconds * 1000)))
-        let later = try await owners(database)
+        let later = try await LeaseTable.owners(database)
         #expect(later[moved] == "node-b" && later[other] == "node-a", "\(later)")
         let listed = try await BuzzBridgeExecutable.run(["sessions", "owners", "--database", database])
         #expect(listed.output.contains("node-a, node-b"), "\(listed.output)")
