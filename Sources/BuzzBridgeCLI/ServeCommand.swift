@@ -165,7 +165,14 @@ struct ServeCommand: AsyncParsableCommand {
     var nodeId: String?
     private var nodeID: String {
         nodeId ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_NODE_ID"]
-            ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+            ?? "\(Self.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The host's name as the kernel has it (Foundation's `hostName` may ask DNS).
+    private static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "node" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     @Option(
