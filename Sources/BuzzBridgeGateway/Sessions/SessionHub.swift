@@ -46,7 +46,8 @@ actor SessionHub {
     func engine(for session: Session) async throws(APIError) -> any WhatsAppEngine {
         if let engine = engines[session.id] { return engine }
         if let owned, !owned.contains(session.id) {
-            guard let claimer, await claimer(session) else {
+            // Claimed, and still this node's once the claim is over (a round may have dropped it).
+            guard let claimer, await claimer(session), self.owned?.contains(session.id) != false else {
                 throw APIError(.serviceUnavailable, "Service temporarily unavailable: another node serves this session; retry shortly")
             }
             if let engine = engines[session.id] { return engine }
