@@ -81,7 +81,9 @@ public struct GatewayServer: Service {
         let hub = SessionHub(
             store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, downloads: downloads,
             messageMetrics: metrics.messages, privacy: configuration.logPrivacy, logger: logger, leased: configuration.ownership != nil)
-        self.ownership = configuration.ownership.map { SessionOwnership(leases: $0, store: store, hub: hub, logger: logger) }
+        self.ownership = configuration.ownership.map {
+            SessionOwnership(leases: $0, store: store, hub: hub, metrics: OwnershipMetrics(factory: metrics.factory), logger: logger)
+        }
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         let services = GatewayServices(
             store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing),

@@ -45,6 +45,13 @@ struct SeveralNodesServeTests {
         return (Int(response.status.code), json)
     }
 
+    private func text(_ url: String, bearer: String) async throws -> String {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
+        return String(buffer: try await response.body.collect(upTo: 1 << 22))
+    }
+
     private func announced(_ label: String, in output: String) throws -> String {
         guard let line = output.split(separator: "\n").first(where: { $0.contains(label) }), let value = line.split(separator: " ").last else {
             throw TestFailure("no \(label) in: \(output)")
@@ -133,6 +140,9 @@ struct SeveralNodesServeTests {
         #expect(takeover.took < .milliseconds(Int64(Self.leaseSeconds * 1000 * 4 / 3)) + .seconds(3), "took \(takeover.took)")
         print("several nodes: kill -9 → takeover in \(takeover.took) (lease \(Self.leaseSeconds) s)")
         for (session, key) in keys { try await expectServed(session, key: key, by: a.url, "after the kill") }
+        let metrics = try await text(a.url + "/metrics", bearer: try announced("Admin token (shown once", in: a.output))
+        #expect(metrics.contains("buzzbridge_session_leases_held 4"), "\(metrics)")
+        #expect(metrics.contains(#"buzzbridge_session_leases_total{change="released"} 2"#), "the excess at node-b's start: \(metrics)")
 
         // node-b again, then SIGTERM node-a: node-b has every session long before node-a's leases
         // would have expired.

@@ -24,11 +24,15 @@ actor SessionOwnership {
     private let store: any GatewayStore
     private let hub: SessionHub
     private let logger: Logger
+    private let metrics: OwnershipMetrics
     private let plan: SessionOwnershipPlan
-    private var held: [SessionID: Held] = [:]
+    private var held: [SessionID: Held] = [:] {
+        didSet { metrics.held.record(held.count) }
+    }
     private var stopped = false
 
-    init(leases: any SessionOwnershipStore, store: any GatewayStore, hub: SessionHub, logger: Logger) {
+    init(leases: any SessionOwnershipStore, store: any GatewayStore, hub: SessionHub, metrics: OwnershipMetrics, logger: Logger) {
+        self.metrics = metrics
         self.leases = leases
         self.store = store
         self.hub = hub
@@ -55,6 +59,7 @@ actor SessionOwnership {
                 return false
             }
             held[session.id] = Held(lease: lease, validUntil: started + leases.leaseDuration)
+            metrics.acquired.increment()
             logger.info("session ownership: claimed for a request", metadata: ["session": "\(session.id)", "token": "\(lease.token)"])
             try await hub.adopt(session)
             return true
@@ -96,6 +101,7 @@ actor SessionOwnership {
         for id in actions.release {
             guard let lease = held.removeValue(forKey: id)?.lease else { continue }
             await hub.drop(id)
+            metrics.released.increment()
             do {
                 try await leases.release(lease)
                 logger.info("session ownership: released", metadata: ["session": "\(id)"])
@@ -129,6 +135,7 @@ actor SessionOwnership {
             do {
                 guard let lease = try await leases.acquire(id) else { continue }
                 held[id] = Held(lease: lease, validUntil: started + leases.leaseDuration)
+                metrics.acquired.increment()
                 logger.info("session ownership: acquired", metadata: ["session": "\(id)", "token": "\(lease.token)"])
                 try await hub.adopt(session)
             } catch {
@@ -160,6 +167,7 @@ actor SessionOwnership {
 
     private func giveUp(_ id: SessionID, reason: String) async {
         guard let lease = held.removeValue(forKey: id)?.lease else { return }
+        metrics.lost.increment()
         leases.abandon(lease)
         await hub.drop(id)
         logger.warning("session ownership: gave up a session", metadata: ["session": "\(id)", "reason": "\(reason)"])
@@ -171,6 +179,7 @@ actor SessionOwnership {
         for (id, current) in held.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             held[id] = nil
             await hub.drop(id)
+            metrics.released.increment()
             do {
                 try await leases.release(current.lease)
             } catch {
