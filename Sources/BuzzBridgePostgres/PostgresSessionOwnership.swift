@@ -61,13 +61,8 @@ public struct PostgresSessionOwnership: SessionOwnershipStore {
         return OwnedLease(session: session, token: lease.token, expiresAt: lease.expiresAt)
     }
 
-    public func renew(_ lease: OwnedLease) async throws -> OwnedLease? {
-        do {
-            let renewed = try await leases.renew(sessionLease(lease))
-            return OwnedLease(session: lease.session, token: renewed.token, expiresAt: renewed.expiresAt)
-        } catch SessionLeaseError.notHolder {
-            return nil
-        }
+    public func renew(_ held: [OwnedLease]) async throws -> [OwnedLease] {
+        try await leases.renew(all: held.map(sessionLease)).map { OwnedLease(session: $0.session, token: $0.token, expiresAt: $0.expiresAt) }
     }
 
     public func release(_ lease: OwnedLease) async throws {

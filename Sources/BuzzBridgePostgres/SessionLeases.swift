@@ -47,6 +47,36 @@ public final class SessionLeases: Sendable {
         }
     }
 
+    /// Renews every lease of `leases` in one statement, as ``renew(_:)`` would one by one: each
+    /// whose row still has this node as owner with that token gets the same token and a new expiry
+    /// (the statement's row locks stand for ``renew(_:)``'s `FOR UPDATE`); the others are
+    /// forgotten and left out of the answer.
+    public func renew(all leases: [SessionLease]) async throws -> [SessionLease] {
+        guard !leases.isEmpty else { return [] }
+        let (node, logger) = (policy.node, logger)
+        let components = policy.duration.components
+        let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        let sessions = leases.map(\.session.rawValue)
+        let tokens = leases.map(\.token)
+        var renewed: [SessionLease] = []
+        for try await (session, token, expiresAt) in try await client.query(
+            """
+            UPDATE session_leases AS lease SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT + \(milliseconds)
+            FROM unnest(\(sessions)::TEXT[], \(tokens)::BIGINT[]) AS held(session_id, token)
+            WHERE lease.session_id = held.session_id AND lease.token = held.token AND lease.owner = \(node)
+            RETURNING lease.session_id, lease.token, lease.expires_at
+            """,
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            renewed.append(
+                SessionLease(
+                    session: SessionID(rawValue: session), owner: node, token: token, expiresAt: Timestamp(millisecondsSinceEpoch: expiresAt)))
+        }
+        let kept = Set(renewed.map(\.session))
+        for lease in leases where !kept.contains(lease.session) { forget(lease) }
+        return renewed
+    }
+
     /// Frees `lease` at once for any node to take; this node stops writing under it.
     public func release(_ lease: SessionLease) async throws {
         forget(lease)

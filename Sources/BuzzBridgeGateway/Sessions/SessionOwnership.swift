@@ -110,23 +110,25 @@ actor SessionOwnership {
                 logger.warning("session ownership: release failed", metadata: ["session": "\(id)", "error": "\(error)"])
             }
         }
-        for id in actions.renew {
-            guard let current = held[id] else { continue }
-            let started = ContinuousClock.now
-            do {
-                if let renewed = try await leases.renew(current.lease) {
-                    if held[id] == nil {
+        let toRenew = actions.renew.compactMap { held[$0]?.lease }
+        let started = ContinuousClock.now
+        do {
+            let renewed = Dictionary(try await leases.renew(toRenew).map { ($0.session, $0) }, uniquingKeysWith: { first, _ in first })
+            for lease in toRenew {
+                let current = held[lease.session]?.lease
+                if let fresh = renewed[lease.session] {
+                    if current == nil {
                         // Given up by the expiry watch while the renewal was under way.
-                        try? await leases.release(renewed)
-                    } else {
-                        held[id] = Held(lease: renewed, validUntil: started + leases.leaseDuration)
+                        try? await leases.release(fresh)
+                    } else if current?.token == lease.token {
+                        held[lease.session] = Held(lease: fresh, validUntil: started + leases.leaseDuration)
                     }
-                } else {
-                    await giveUp(id, reason: "lease lost")
+                } else if current?.token == lease.token {
+                    await giveUp(lease.session, reason: "lease lost")
                 }
-            } catch {
-                logger.warning("session ownership: renewal failed", metadata: ["session": "\(id)", "error": "\(error)"])
             }
+        } catch {
+            logger.warning("session ownership: renewal failed", metadata: ["sessions": "\(toRenew.count)", "error": "\(error)"])
         }
         let byID = Dictionary(sessions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for id in actions.acquire {

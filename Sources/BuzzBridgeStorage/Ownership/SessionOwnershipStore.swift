@@ -21,9 +21,10 @@ public protocol SessionOwnershipStore: Sendable {
     /// grant is still live.
     func acquire(_ session: SessionID) async throws -> OwnedLease?
 
-    /// Moves the lease's expiry on, keeping its token; `nil` when this node no longer holds it
-    /// (another node took it after it expired, or the session is gone).
-    func renew(_ lease: OwnedLease) async throws -> OwnedLease?
+    /// Moves the leases' expiries on, keeping their tokens, all in one request; the answer leaves
+    /// out those this node no longer holds (another node took them after they expired, or the
+    /// session is gone).
+    func renew(_ leases: [OwnedLease]) async throws -> [OwnedLease]
 
     /// Frees the lease at once for any node to take.
     func release(_ lease: OwnedLease) async throws
