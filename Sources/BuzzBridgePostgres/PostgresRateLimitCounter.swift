@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// A sliding-window request counter in PostgreSQL, shared by every node on the database: the
 /// instants of a key's counted requests are one row's array, read, trimmed to the window and
-/// extended under the row's lock in one call of `buzzbridge_rate_limit_reserve` (migration 6), so
+/// extended under the row's lock in one call of `buzzbridge_rate_limit_reserve` (migration 7), so
 /// that requests racing on several nodes are counted one after the other and never exceed the
 /// limit. Instants are the database's clock, so the nodes' own clocks do not matter.
 struct PostgresRateLimitCounter: RateLimitCounter {

@@ -260,6 +260,13 @@ enum PostgresSchema {
             )
             """,
         ],
+        // Several nodes serving (``PostgresSessionOwnership``): each node's heartbeat, by the
+        // database's clock, and a move an operator asked for (`buzzbridge sessions move`), kept
+        // until the target node has the lease.
+        [
+            "CREATE TABLE cluster_nodes (node_id TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
+            "ALTER TABLE session_leases ADD COLUMN pinned_to TEXT",
+        ],
         // Rate limits shared by the nodes (``PostgresRateLimitCounter``): per counter and key, the
         // instants (database clock, seconds) of the requests counted in the sliding window. The
         // function counts one request under the row's lock, so racing nodes never exceed a limit;
