@@ -303,5 +303,9 @@ enum PostgresSchema {
             $$
             """,
         ],
+        // The node sending a delivery, so that another node puts it back only once that node is dead.
+        [
+            "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT"
+        ],
     ]
 }

@@ -6,7 +6,9 @@ import PostgresNIO
 
 /// ``WebhookStore`` on PostgreSQL, with ``SQLiteStore``'s contract. A claim takes a transaction
 /// advisory lock on its endpoint, so however many nodes dispatch, one at a time claims an
-/// endpoint's deliveries and the conversation barriers hold across nodes.
+/// endpoint's deliveries and the conversation barriers hold across nodes; the rows it takes are
+/// locked `FOR UPDATE … SKIP LOCKED` and marked with the claiming node, so each delivery goes out
+/// from one node, and only that node, or a node taking over from it once it is dead, puts it back.
 extension PostgresStore: WebhookStore {
     // MARK: Endpoints
 
@@ -80,11 +82,35 @@ extension PostgresStore: WebhookStore {
     // MARK: Dispatching
 
     public func requeueInterruptedDeliveries(at time: Timestamp) async throws -> Int {
-        try await all(
+        guard let node = leases?.policy.node else {
+            return try await all(
+                """
+                UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = \(time.millisecondsSinceEpoch),
+                    updated_at = \(time.millisecondsSinceEpoch)
+                WHERE state = 'delivering' RETURNING id
+                """
+            ) { _ in () }.count
+        }
+        return try await requeueDeliveries(claimedByDeadNodesOr: node)
+    }
+
+    public func requeueDeliveriesOfDeadNodes() async throws -> Int {
+        guard leases != nil else { return 0 }
+        return try await requeueDeliveries(claimedByDeadNodesOr: nil)
+    }
+
+    /// Deliveries being sent by `node` or by a node whose heartbeat (`cluster_nodes`) has run out
+    /// by the database's clock, or claimed before nodes were recorded, back to the queue.
+    private func requeueDeliveries(claimedByDeadNodesOr node: String?) async throws -> Int {
+        let time = Timestamp.now().millisecondsSinceEpoch
+        return try await all(
             """
-            UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = \(time.millisecondsSinceEpoch),
-                updated_at = \(time.millisecondsSinceEpoch)
-            WHERE state = 'delivering' RETURNING id
+            UPDATE webhook_deliveries d SET state = 'pending', next_attempt_at = \(time), updated_at = \(time), claimed_by = NULL
+            WHERE d.state = 'delivering' AND (
+                d.claimed_by IS NULL OR d.claimed_by = \(node) OR NOT EXISTS (
+                    SELECT 1 FROM cluster_nodes c WHERE c.node_id = d.claimed_by
+                        AND c.alive_until > (extract(epoch FROM clock_timestamp()) * 1000)::bigint))
+            RETURNING d.id
             """
         ) { _ in () }.count
     }
@@ -125,6 +151,7 @@ extension PostgresStore: WebhookStore {
             WHERE d.endpoint_id = \(endpoint.rawValue) AND d.state = 'pending' AND d.next_attempt_at <= \(now.millisecondsSinceEpoch)
                 AND (b.seq IS NULL OR d.event_seq < b.seq)
             ORDER BY d.event_seq LIMIT \(limit)
+            FOR UPDATE OF d SKIP LOCKED
             """,
             logger: logger)
         var ids: [String] = []
@@ -136,6 +163,7 @@ extension PostgresStore: WebhookStore {
         endpoint: WebhookEndpointID, now: Timestamp, limit: Int, settling: DeliverySettlement
     ) async throws -> [ClaimedDelivery] {
         let logger = logger
+        let node = leases?.policy.node
         return try await client.withTransaction(logger: logger) { connection -> [ClaimedDelivery] in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(endpoint.rawValue)))", logger: logger)
             try await Self.settle(settling, at: now, on: connection, logger: logger)
@@ -143,7 +171,7 @@ extension PostgresStore: WebhookStore {
             guard !candidates.isEmpty else { return [] }
             try await connection.query(
                 """
-                UPDATE webhook_deliveries SET state = 'delivering', updated_at = \(now.millisecondsSinceEpoch)
+                UPDATE webhook_deliveries SET state = 'delivering', updated_at = \(now.millisecondsSinceEpoch), claimed_by = \(node)
                 WHERE id = ANY(\(candidates))
                 """,
                 logger: logger)

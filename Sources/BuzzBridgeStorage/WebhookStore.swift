@@ -22,7 +22,12 @@ public protocol WebhookStore: Sendable {
 
     // Dispatching
     /// After a crash: deliveries that were being sent go back to the queue, keeping their id.
+    /// Where several nodes share the store, only those this node or a node no longer alive was
+    /// sending: another live node's attempts under way are its own.
     func requeueInterruptedDeliveries(at: Timestamp) async throws -> Int
+    /// Deliveries a node that has since died was sending go back to the queue, keeping their id;
+    /// asked for now and then while serving. Nothing to do where one node serves the store.
+    func requeueDeliveriesOfDeadNodes() async throws -> Int
     /// Active endpoints with queued deliveries, each with the earliest time one is due.
     func pendingWebhookWork() async throws -> [PendingWebhookWork]
     /// First writes `settling` (outcomes of earlier claims, and claimed deliveries handed back
@@ -299,4 +304,8 @@ public final class DeliveryBell: Sendable {
     public func removeListener(_ token: Int) {
         _ = listeners.withLock { $0.removeValue(forKey: token) }
     }
+}
+
+extension WebhookStore {
+    public func requeueDeliveriesOfDeadNodes() async throws -> Int { 0 }
 }

@@ -49,7 +49,12 @@ final class WebhookDispatcher: Sendable {
         let token = store.deliveryBell.addListener { [wakeup] in wakeup.signal() }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { workers in
+                var nextOrphanCheck = ContinuousClock.now + Self.orphanCheckInterval
                 while !Task.isCancelled, !stopping.load(ordering: .acquiring) {
+                    if ContinuousClock.now >= nextOrphanCheck {
+                        await requeueDeliveriesOfDeadNodes()
+                        nextOrphanCheck = ContinuousClock.now + Self.orphanCheckInterval
+                    }
                     let nextScan = await self.startDueDrains(in: &workers, sender: sender)
                     await self.wakeup.wait(until: nextScan)
                 }
@@ -65,6 +70,20 @@ final class WebhookDispatcher: Sendable {
         }
         store.deliveryBell.removeListener(token)
         try await client.shutdown()
+    }
+
+    /// How often deliveries that a dead node was sending are looked for (several nodes only).
+    private static let orphanCheckInterval = Duration.seconds(5)
+
+    /// Where several nodes share the store: a node that died mid-attempt left its deliveries
+    /// marked as being sent; they go back to the queue under their ids and are sent from here.
+    private func requeueDeliveriesOfDeadNodes() async {
+        do {
+            let requeued = try await store.requeueDeliveriesOfDeadNodes()
+            if requeued > 0 { logger.notice("requeued webhook deliveries a stopped node was sending", metadata: ["count": "\(requeued)"]) }
+        } catch {
+            logger.error("could not look for webhook deliveries of stopped nodes", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Stops starting drains and tells the running ones to start no new attempt.
