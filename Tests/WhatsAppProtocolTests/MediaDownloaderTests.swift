@@ -118,6 +118,32 @@ struct MediaDownloaderTests {
         #expect(!FileManager.default.fileExists(atPath: destination.path))
     }
 
+    @Test func aHostThatStopsSendingMidFileFailsTheDownloadAfterTheIdleTimeout() async throws {
+        let double = try await ServerDouble()
+        defer { Task { await double.stop() } }
+        let (media, _) = try await Self.sentFile(double, size: 100_000)
+        // A tenth of the file every 30 s: the connection goes quiet for longer than the idle timeout.
+        try await double.ok("POST", "/cdn/fault", ["kind": "slow", "seconds": 300])
+        let client = MediaHostClient(
+            proxy: .httpConnect(host: "127.0.0.1", port: double.endpoints.proxyPort), additionalTrustedCAFile: double.endpoints.caFile,
+            idleTimeout: .seconds(1), requestTimeout: .seconds(120))
+        let destination = Self.destination()
+        let started = ContinuousClock.now
+        var failure: MediaDownloadError?
+        do {
+            try await MediaDownloader(client: client).download(media, hosts: ["mmg.whatsapp.net"], to: destination, maxBytes: 1 << 20)
+        } catch {
+            failure = error
+        }
+        guard case .transient(let reason)? = failure else {
+            Issue.record("expected a transient failure, got \(String(describing: failure))")
+            return
+        }
+        #expect(reason.contains("nothing was read or written"), "\(reason)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(!FileManager.default.fileExists(atPath: destination.path))
+    }
+
     @Test func aDownloadThatOutlastsTheRequestTimeoutFailsAsTransient() async throws {
         let double = try await ServerDouble()
         defer { Task { await double.stop() } }
@@ -134,10 +160,11 @@ struct MediaDownloaderTests {
         } catch {
             failure = error
         }
-        guard case .transient? = failure else {
+        guard case .transient(let reason)? = failure else {
             Issue.record("expected a transient failure, got \(String(describing: failure))")
             return
         }
+        #expect(reason.contains("took longer than 2 s"), "\(reason)")
         #expect(ContinuousClock.now - started < .seconds(6))
         #expect(!FileManager.default.fileExists(atPath: destination.path))
     }
