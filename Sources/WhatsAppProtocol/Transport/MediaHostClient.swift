@@ -98,17 +98,7 @@ public struct MediaHostClient: Sendable {
                 try await outbound.write(.head(head))
                 try await outbound.write(.end(nil))
                 var parts = inbound.makeAsyncIterator()
-                var answer: HTTPResponseHead?
-                while answer == nil {
-                    switch try await parts.next() {
-                    // 1xx heads are interim; the final head follows.
-                    case .head(let head)? where head.status.code >= 200: answer = head
-                    case .head?: continue
-                    case .body?, .end?: throw MediaHostError.connectionFailed(host: host, reason: "an answer without a head")
-                    case nil: throw MediaHostError.connectionFailed(host: host, reason: "the connection closed before the answer")
-                    }
-                }
-                guard let answer else { throw MediaHostError.connectionFailed(host: host, reason: "no answer") }
+                let answer = try await Self.finalHead(from: &parts, host: host)
                 return try await read(
                     MediaHostResponseHead(status: Int(answer.status.code), headers: answer.headers),
                     MediaHostResponseBody(parts: parts, host: host))
@@ -116,6 +106,17 @@ public struct MediaHostClient: Sendable {
         } catch {
             throw MediaHostError.from(error, host: host)
         }
+    }
+
+    /// The answer's head, past any interim (1xx) ones; the body's parts follow it in `parts`.
+    private static func finalHead(
+        from parts: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String
+    ) async throws -> HTTPResponseHead {
+        while let part = try await parts.next() {
+            guard case .head(let head) = part else { throw MediaHostError.connectionFailed(host: host, reason: "an answer without a head") }
+            if head.status.code >= 200 { return head }
+        }
+        throw MediaHostError.connectionFailed(host: host, reason: "the connection closed before the answer")
     }
 
     private func requestHeaders(host: String, port: Int) -> HTTPHeaders {
