@@ -3,6 +3,7 @@ import BuzzBridgeCore
 import BuzzBridgeEngines
 import BuzzBridgeGateway
 import BuzzBridgeLiveEngine
+import BuzzBridgePostgres
 import BuzzBridgeStorage
 import CoreMetrics
 import Foundation
@@ -157,6 +158,29 @@ struct ServeCommand: AsyncParsableCommand {
         )
     }
 
+    @Option(
+        help:
+            "Several nodes on one PostgreSQL database: this node's id, unique among them (env BUZZBRIDGE_NODE_ID; default HOSTNAME-PID). Only with --database."
+    )
+    var nodeId: String?
+    private var nodeID: String {
+        nodeId ?? ProcessInfo.processInfo.environment["BUZZBRIDGE_NODE_ID"]
+            ?? "\(Self.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The host's name as the kernel has it (Foundation's `hostName` may ask DNS).
+    private static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "node" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    @Option(
+        help:
+            "Several nodes: seconds a session lease lasts; a dead node's sessions are taken over within 4/3 of it (env BUZZBRIDGE_LEASE_DURATION)."
+    )
+    var leaseDuration: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_LEASE_DURATION"] ?? "") ?? 10
+
     @Option(help: "Seconds a client has to send a request's headers, from connecting or from its first byte (env BUZZBRIDGE_HEADER_TIMEOUT).")
     var headerTimeout: Double = Double(ProcessInfo.processInfo.environment["BUZZBRIDGE_HEADER_TIMEOUT"] ?? "") ?? 10
 
@@ -222,6 +246,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let token = metricsTokenValue, token.count < 16 {
             throw ValidationError("--metrics-token must be at least 16 characters")
         }
+        guard (1...3600).contains(leaseDuration) else { throw ValidationError("--lease-duration must be between 1 and 3600 seconds") }
+        guard !nodeID.isEmpty, nodeID.count <= 200, !nodeID.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw ValidationError("--node-id must be 1 to 200 characters without spaces")
+        }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard rateLimit > 0, failedAuthLimit > 0, sendRate > 0, sendQueueLimit > 0 else {
             throw ValidationError("--rate-limit, --failed-auth-limit, --send-rate and --send-queue-limit must be positive")
@@ -246,7 +274,19 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "buzzbridge")
-        let store = try await dataOptions.openStore()
+        // On PostgreSQL every node holds leases on its sessions, so that several may share the
+        // database; on SQLite the one process owns every session.
+        let store: any GatewayStore & WebhookStore
+        var ownership: (any SessionOwnershipStore)?
+        if let url = dataOptions.databaseURL {
+            let postgres = try await PostgresStore.open(
+                url: url, leases: SessionLeasePolicy(node: nodeID, duration: .milliseconds(Int64(leaseDuration * 1000))))
+            store = postgres
+            ownership = postgres.leases.map(PostgresSessionOwnership.init(leases:))
+            logger.info("several-node mode: session leases", metadata: ["node": "\(nodeID)", "lease_seconds": "\(leaseDuration)"])
+        } else {
+            store = try await dataOptions.openStore()
+        }
         let provisioning = Provisioning(store: store)
         if let (session, key) = try await provisioning.firstStart() {
             announce("BuzzBridge first start: created sandbox session \(session.id)")
@@ -303,7 +343,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let configuration = GatewayConfiguration(
             host: host, port: port, dataDirectory: dataOptions.data, sandbox: sandbox, webhooks: webhooks, security: security, liveEngines: live,
-            media: media, logPrivacy: privacy
+            media: media, logPrivacy: privacy, ownership: ownership
         )
         let scheme = security.tls == nil ? "http" : "https"
         let server = try GatewayServer(configuration: configuration, store: store, logger: logger) { port in

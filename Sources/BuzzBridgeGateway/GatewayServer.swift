@@ -22,13 +22,17 @@ public struct GatewayConfiguration: Sendable {
     public var media: MediaConfiguration
     /// What logs may show of message text, phone numbers and URLs (`--log-sensitive`).
     public var logPrivacy: LogPrivacy
+    /// Session leases shared with other nodes on one database (`--node-id`): engines then run only
+    /// for the sessions this node holds. `nil`: one node owns every session.
+    public var ownership: (any SessionOwnershipStore)?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./data", sandbox: SandboxConfiguration = .init(),
         webhooks: WebhookConfiguration = .init(), security: SecurityConfiguration = .init(), liveEngines: (any EngineFactory)? = nil,
         media: MediaConfiguration = .init(),
-        logPrivacy: LogPrivacy = LogPrivacy()
+        logPrivacy: LogPrivacy = LogPrivacy(), ownership: (any SessionOwnershipStore)? = nil
     ) {
+        self.ownership = ownership
         self.media = media
         self.logPrivacy = logPrivacy
         self.liveEngines = liveEngines
@@ -57,6 +61,8 @@ public struct GatewayServer: Service {
     let downloads: MediaDownloads
     let store: any GatewayStore
     let webhooks: WebhookDispatcher
+    /// Which sessions this node runs, with several nodes; `nil` with one.
+    let ownership: SessionOwnership?
     /// This gateway's metrics (its own registry), served at `/metrics`.
     public let metrics: GatewayMetrics
 
@@ -74,7 +80,10 @@ public struct GatewayServer: Service {
             logger: logger)
         let hub = SessionHub(
             store: store, factory: factory, blobs: blobs, mediaBaseURL: configuration.media.publicBaseURL, downloads: downloads,
-            messageMetrics: metrics.messages, privacy: configuration.logPrivacy, logger: logger)
+            messageMetrics: metrics.messages, privacy: configuration.logPrivacy, logger: logger, leased: configuration.ownership != nil)
+        self.ownership = configuration.ownership.map {
+            SessionOwnership(leases: $0, store: store, hub: hub, metrics: OwnershipMetrics(factory: metrics.factory), logger: logger)
+        }
         let urlPolicy = WebhookURLPolicy(allowPrivateAddresses: configuration.webhooks.allowPrivateAddresses)
         let services = GatewayServices(
             store: store, hub: hub, pacer: SendPacer(configuration: configuration.security.sendPacing),
@@ -96,15 +105,19 @@ public struct GatewayServer: Service {
         try DocsRoutes().register(on: router)
         HealthRoutes(store: store, hub: hub).register(on: router)
 
-        // One budget of failed authentications per client address, shared by every credential.
-        let failedAuth = FailedAuthLimiter(limiter: SlidingWindowLimiter(), limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
+        // One budget of failed authentications per client address, shared by every credential
+        // (and by every node, when the store is shared).
+        let failedAuth = FailedAuthLimiter(
+            limiter: store.sharedRateLimitCounter(named: "failed-auth", window: 60) ?? SlidingWindowLimiter(),
+            limit: security.failedAuthPerMinute, trustProxy: security.trustProxy)
         let provisioning = Provisioning(store: store)
         MetricsRoutes(
             metrics: metrics, store: store, access: MetricsAccess(provisioning: provisioning, metricsToken: security.metricsToken),
             failures: failedAuth
         ).register(on: router)
         let authenticator = APIKeyAuthenticator(store: store, usage: KeyUsageRecorder(), failures: failedAuth, latency: metrics.store)
-        let rateLimit = APIRateLimitMiddleware(limiter: SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
+        let rateLimit = APIRateLimitMiddleware(
+            limiter: store.sharedRateLimitCounter(named: "api-key", window: 60) ?? SlidingWindowLimiter(), defaultLimit: security.requestsPerMinute)
         // Media files also answer signed links without a key; everything else there takes one.
         MediaRoutes(services: services).register(
             on: router.group("api/media").add(
@@ -163,8 +176,18 @@ public struct GatewayServer: Service {
     public func run() async throws {
         await downloads.attach { [hub] session in await hub.runningEngine(for: session) }
         try await hub.restore()
-        await downloads.resumeAwaiting()
+        if let ownership {
+            await hub.claim { session in await ownership.claim(session) }
+            // This node's first share of the sessions is taken before it answers requests.
+            await ownership.round()
+        }
+        // With several nodes, each session's files are resumed by the node that takes it.
+        if ownership == nil { await downloads.resumeAwaiting() }
         try await withThrowingDiscardingTaskGroup { group in
+            if let ownership {
+                // Ends on graceful shutdown by releasing every lease, so other nodes take over at once.
+                group.addTask { await ownership.run() }
+            }
             // Stops by itself on graceful shutdown, like the application.
             group.addTask { try await webhooks.run() }
             try await withGracefulShutdownHandler {

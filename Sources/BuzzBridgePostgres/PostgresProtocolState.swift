@@ -73,7 +73,7 @@ struct PostgresProtocolState: ProtocolStateTransaction {
             try run("COMMIT", connection, logger)
             return value
         } catch {
-            try? run("ROLLBACK", connection, logger)
+            _ = try? run("ROLLBACK", connection, logger)
             throw error
         }
     }

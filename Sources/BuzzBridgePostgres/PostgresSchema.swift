@@ -260,5 +260,48 @@ enum PostgresSchema {
             )
             """,
         ],
+        // Several nodes serving (``PostgresSessionOwnership``): each node's heartbeat, by the
+        // database's clock, and a move an operator asked for (`buzzbridge sessions move`), kept
+        // until the target node has the lease.
+        [
+            "CREATE TABLE cluster_nodes (node_id TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
+            "ALTER TABLE session_leases ADD COLUMN pinned_to TEXT",
+        ],
+        // Rate limits shared by the nodes (``PostgresRateLimitCounter``): per counter and key, the
+        // instants (database clock, seconds) of the requests counted in the sliding window. The
+        // function counts one request under the row's lock, so racing nodes never exceed a limit;
+        // now and then it drops the rows of keys that have gone quiet.
+        [
+            """
+            CREATE TABLE rate_limit_windows (
+                counter TEXT NOT NULL,
+                key TEXT NOT NULL,
+                hits DOUBLE PRECISION[] NOT NULL,
+                PRIMARY KEY (counter, key)
+            )
+            """,
+            """
+            CREATE FUNCTION buzzbridge_rate_limit_reserve(
+                p_counter TEXT, p_key TEXT, p_limit BIGINT, p_window DOUBLE PRECISION,
+                OUT granted BOOLEAN, OUT window_hits DOUBLE PRECISION[], OUT at_seconds DOUBLE PRECISION
+            ) LANGUAGE plpgsql AS $$
+            BEGIN
+                at_seconds := extract(epoch FROM clock_timestamp());
+                INSERT INTO rate_limit_windows (counter, key, hits) VALUES (p_counter, p_key, '{}') ON CONFLICT DO NOTHING;
+                SELECT ARRAY(SELECT h FROM unnest(w.hits) AS h WHERE h > at_seconds - p_window ORDER BY h) INTO window_hits
+                FROM rate_limit_windows w WHERE w.counter = p_counter AND w.key = p_key FOR UPDATE;
+                granted := cardinality(window_hits) < p_limit;
+                IF granted THEN
+                    window_hits := window_hits || at_seconds;
+                END IF;
+                UPDATE rate_limit_windows SET hits = window_hits WHERE counter = p_counter AND key = p_key;
+                IF random() < 0.001 THEN
+                    DELETE FROM rate_limit_windows
+                    WHERE counter = p_counter AND (cardinality(hits) = 0 OR hits[cardinality(hits)] <= at_seconds - p_window);
+                END IF;
+            END
+            $$
+            """,
+        ],
     ]
 }

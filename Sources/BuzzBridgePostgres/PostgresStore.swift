@@ -90,6 +90,10 @@ public final class PostgresStore: GatewayStore {
         }
     }
 
+    public func sharedRateLimitCounter(named name: String, window: Double) -> (any RateLimitCounter)? {
+        PostgresRateLimitCounter(client: client, logger: logger, name: name, window: window)
+    }
+
     public func schemaStatus() async throws -> SchemaStatus {
         let applied = try await first("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { try $0[0].decode(Int.self) } ?? 0
         return SchemaStatus(applied: applied, known: PostgresSchema.migrations.count)

@@ -13,11 +13,12 @@ import Synchronization
 /// store opened with these leases writes protocol state only under them (the fence in
 /// ``PostgresProtocolState/begin(_:session:connection:logger:)``).
 ///
-/// Only the primitives: nothing here renews on a timer or takes over dead nodes' sessions yet.
+/// Only the primitives: the gateway's `SessionOwnership` renews them and takes over dead nodes' sessions,
+/// through ``PostgresSessionOwnership``.
 public final class SessionLeases: Sendable {
     public let policy: SessionLeasePolicy
-    private let client: PostgresClient
-    private let logger: Logger
+    let client: PostgresClient
+    let logger: Logger
     /// The token of every lease this node holds, by session.
     private let held = Mutex<[SessionID: Int64]>([:])
 
@@ -46,6 +47,36 @@ public final class SessionLeases: Sendable {
         }
     }
 
+    /// Renews every lease of `leases` in one statement, as ``renew(_:)`` would one by one: each
+    /// whose row still has this node as owner with that token gets the same token and a new expiry
+    /// (the statement's row locks stand for ``renew(_:)``'s `FOR UPDATE`); the others are
+    /// forgotten and left out of the answer.
+    public func renew(all leases: [SessionLease]) async throws -> [SessionLease] {
+        guard !leases.isEmpty else { return [] }
+        let (node, logger) = (policy.node, logger)
+        let components = policy.duration.components
+        let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        let sessions = leases.map(\.session.rawValue)
+        let tokens = leases.map(\.token)
+        var renewed: [SessionLease] = []
+        for try await (session, token, expiresAt) in try await client.query(
+            """
+            UPDATE session_leases AS lease SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT + \(milliseconds)
+            FROM unnest(\(sessions)::TEXT[], \(tokens)::BIGINT[]) AS held(session_id, token)
+            WHERE lease.session_id = held.session_id AND lease.token = held.token AND lease.owner = \(node)
+            RETURNING lease.session_id, lease.token, lease.expires_at
+            """,
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            renewed.append(
+                SessionLease(
+                    session: SessionID(rawValue: session), owner: node, token: token, expiresAt: Timestamp(millisecondsSinceEpoch: expiresAt)))
+        }
+        let kept = Set(renewed.map(\.session))
+        for lease in leases where !kept.contains(lease.session) { forget(lease) }
+        return renewed
+    }
+
     /// Frees `lease` at once for any node to take; this node stops writing under it.
     public func release(_ lease: SessionLease) async throws {
         forget(lease)
@@ -61,6 +92,12 @@ public final class SessionLeases: Sendable {
     public func databaseTime() async throws -> Timestamp {
         let logger = logger
         return try await client.withConnection { connection in try await Self.now(connection, logger: logger) }
+    }
+
+    /// Stops writing under `lease` without telling the database (it may be unreachable): the
+    /// lease then expires by itself.
+    public func abandon(_ lease: SessionLease) {
+        forget(lease)
     }
 
     private func forget(_ lease: SessionLease) {
@@ -105,7 +142,7 @@ public final class SessionLeases: Sendable {
         }.get()
     }
 
-    private static func now(_ connection: PostgresConnection, logger: Logger) async throws -> Timestamp {
+    static func now(_ connection: PostgresConnection, logger: Logger) async throws -> Timestamp {
         var milliseconds: Int64 = 0
         for try await value in try await connection.query(
             "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT", logger: logger

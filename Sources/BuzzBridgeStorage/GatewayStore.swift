@@ -66,7 +66,15 @@ public protocol GatewayStore: Sendable {
     /// Reads the schema version: answers only when the store does.
     func schemaStatus() async throws -> SchemaStatus
 
+    /// A request counter that every node sharing this store sees (`name` keeps counters apart),
+    /// or nil when the store serves one node and a counter in memory is exact and cheaper.
+    func sharedRateLimitCounter(named name: String, window: Double) -> (any RateLimitCounter)?
+
     func close() async throws
+}
+
+extension GatewayStore {
+    public func sharedRateLimitCounter(named name: String, window: Double) -> (any RateLimitCounter)? { nil }
 }
 
 /// Migrations applied to the database and known to this build; equal once migrated.

@@ -79,4 +79,52 @@ struct PostgresServeTests {
         await second.terminate()
         await receiver.stop()
     }
+
+    /// Two nodes on one database give a key one budget, and an address one budget of failed
+    /// authentications, however the requests are spread over them.
+    @Test func twoNodesShareTheRateLimits() async throws {
+        let database = try await PostgresTestServer.shared.newDatabaseURL()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-pglimits-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        func node() throws -> ServerProcess {
+            try ServerProcess(
+                arguments: ["serve", "--data", data, "--port", "0", "--log-level", "error", "--rate-limit", "10", "--failed-auth-limit", "4"],
+                environment: ["BUZZBRIDGE_DATABASE_URL": database])
+        }
+        let first = try node()
+        let key = try announced("API key (shown once", in: try await first.waitFor("listening on"))
+        let second = try node()
+        _ = try await second.waitFor("listening on")
+        let urls = [try await first.baseURL(), try await second.baseURL()]
+
+        func get(_ url: String, bearer: String) async throws -> HTTPClientResponse {
+            var request = HTTPClientRequest(url: url + "/api/messages")
+            request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+            let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            return response
+        }
+        var remaining: [String] = []
+        for index in 0..<10 {
+            let response = try await get(urls[index % 2], bearer: key)
+            #expect(response.status == .ok)
+            remaining.append(response.headers.first(name: "X-RateLimit-Remaining") ?? "-")
+        }
+        #expect(remaining == (0..<10).reversed().map(String.init), "one budget counted down across both nodes")
+        for url in urls {
+            let refused = try await get(url, bearer: key)
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers.first(name: "Retry-After") != nil)
+        }
+
+        let wrong = "bzk_live_" + String(repeating: "x", count: 40)
+        for index in 0..<4 {
+            #expect(try await get(urls[index % 2], bearer: wrong).status == .unauthorized)
+        }
+        for url in urls {
+            #expect(try await get(url, bearer: wrong).status == .tooManyRequests, "the fifth failure from this address, on either node")
+        }
+        await first.terminate()
+        await second.terminate()
+    }
 }

@@ -160,6 +160,39 @@ struct SessionLeaseTests {
         }
     }
 
+    @Test func renewingAllAtOnceKeepsTheLeasesStillHeldAndForgetsTheOthers() async throws {
+        try await withTwoNodes(duration: .seconds(2)) { nodeA, nodeB, kept in
+            let a = try #require(nodeA.leases)
+            let b = try #require(nodeB.leases)
+            let other = activeSession("session_taken", name: "Taken")
+            try await nodeA.createSession(other)
+            let keptLease = try await a.acquire(kept)
+            let takenLease = try await a.acquire(other.id)
+            #expect(try await a.renew(all: []).isEmpty)
+
+            // A's leases expire unrenewed; B takes one of them.
+            try await waitUntilExpired(takenLease, b)
+            let leaseB = try await b.acquire(other.id)
+
+            // One statement: the lease nobody took is renewed (expired but unreplaced, its token is
+            // still current), the taken one is left out and forgotten, so A's writes there are fenced.
+            let renewed = try await a.renew(all: [keptLease, takenLease])
+            #expect(renewed.map(\.session) == [kept])
+            #expect(renewed.first?.token == keptLease.token)
+            #expect(try #require(renewed.first?.expiresAt) > keptLease.expiresAt)
+            #expect(a.token(of: kept) == keptLease.token)
+            #expect(a.token(of: other.id) == nil)
+            await #expect(throws: SessionLeaseError.held(owner: "node-a", until: try #require(renewed.first?.expiresAt))) {
+                try await b.acquire(kept)
+            }
+            await #expect(throws: SessionLeaseError.fenced(session: other.id, writerToken: nil, currentToken: leaseB.token)) {
+                try await nodeA.withTransaction(session: other.id) { [peer] tx in try tx.putSignalSession([7], with: peer) }
+            }
+            try await nodeA.withTransaction(session: kept) { [peer] tx in try tx.putSignalSession([8], with: peer) }
+            #expect(try await signalRecord(nodeA, kept) == [8])
+        }
+    }
+
     @Test func aStoreWithoutLeasesWritesAsOneNodeAlways() async throws {
         let store = try await PostgresStore.open(url: try await PostgresTestServer.shared.newDatabaseURL())
         let session = activeSession("session_single", name: "Single")

@@ -12,7 +12,7 @@ struct AdminAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = BearerToken.token(in: request),
             try await provisioning.isAdminToken(token)
-        else { throw failures.refusal(APIError(.unauthorized, "Invalid or missing admin token"), request: request, context: context) }
+        else { throw try await failures.refusal(APIError(.unauthorized, "Invalid or missing admin token"), request: request, context: context) }
         return try await next(request, context)
     }
 }

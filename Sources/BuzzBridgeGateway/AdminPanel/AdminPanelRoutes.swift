@@ -81,11 +81,11 @@ struct AdminPanelRoutes: Sendable {
             throw APIError(.forbidden, "The form's security token is missing or wrong (CSRF); reload the page and try again")
         }
         // The attempt is counted before the PBKDF2 check, so concurrent guesses cannot outrun the limit.
-        let reservation = try failedLogins.reserve(for: request, context: context).get()
+        let reservation = try await failedLogins.reserve(for: request, context: context).get()
         guard let candidate = form["password"], try await password.verify(candidate) else {
             return try loginForm(problem: "Wrong password.", status: .unauthorized)
         }
-        failedLogins.release(reservation)
+        try await failedLogins.release(reservation)
         let id = logins.start()
         return Self.redirect(
             "/admin/sessions",

@@ -18,9 +18,9 @@ struct APIKeyAuthenticator: RouterMiddleware {
             let record = try await latency.measure(.apiKey, { try await store.apiKey(id: id) }),
             record.revokedAt == nil,
             APIKeyFormat.constantTimeEquals(APIKeyFormat.hash(key), record.secretHash)
-        else { throw failures.refusal(unauthorized, request: request, context: context) }
+        else { throw try await failures.refusal(unauthorized, request: request, context: context) }
         guard !record.isExpired(at: .now()) else {
-            throw failures.refusal(APIError(.unauthorized, "API key has expired"), request: request, context: context)
+            throw try await failures.refusal(APIError(.unauthorized, "API key has expired"), request: request, context: context)
         }
         var context = context
         context.caller = Caller(

@@ -71,10 +71,11 @@ actor MediaDownloads {
         }
     }
 
-    /// After a restart: every file still awaited is fetched again from the start.
-    func resumeAwaiting() async {
+    /// After a restart: every file still awaited is fetched again from the start; only `session`'s
+    /// when given (with several nodes, each fetches the files of the sessions it takes).
+    func resumeAwaiting(session: SessionID? = nil) async {
         do {
-            let awaiting = try await store.messagesAwaitingMedia()
+            let awaiting = try await store.messagesAwaitingMedia().filter { session == nil || $0.sessionID == session }
             if !awaiting.isEmpty { logger.info("resuming media downloads", metadata: ["count": "\(awaiting.count)"]) }
             for message in awaiting { enqueue(message) }
         } catch {

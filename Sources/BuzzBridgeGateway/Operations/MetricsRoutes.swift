@@ -17,7 +17,8 @@ struct MetricsRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         router.get("metrics") { request, context in
             guard let token = BearerToken.token(in: request), try await access.admits(token) else {
-                throw failures.refusal(APIError(.unauthorized, "Invalid or missing metrics or admin token"), request: request, context: context)
+                throw try await failures.refusal(
+                    APIError(.unauthorized, "Invalid or missing metrics or admin token"), request: request, context: context)
             }
             let body = try await metrics.scrape(from: store)
             return Response(

@@ -1,3 +1,4 @@
+import BuzzBridgeStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,12 +9,12 @@ import Hummingbird
 /// answer is 429 RATE_LIMIT_EXCEEDED with `Retry-After`. Runs after the key is authenticated.
 struct APIRateLimitMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let limiter: SlidingWindowLimiter
+    let limiter: any RateLimitCounter
     let defaultLimit: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let caller = try context.requireCaller()
-        let decision = limiter.acquire(caller.keyID, limit: caller.requestsPerMinute ?? defaultLimit)
+        let decision = try await limiter.acquire(caller.keyID, limit: caller.requestsPerMinute ?? defaultLimit)
         var response: Response
         if decision.allowed {
             do {
@@ -46,30 +47,30 @@ struct APIRateLimitMiddleware: RouterMiddleware {
 /// - The admin password can be guessed and costs a PBKDF2 to check: its attempt is reserved
 ///   *before* the check (``reserve(for:context:)``), and given back only when it was right.
 struct FailedAuthLimiter: Sendable {
-    let limiter: SlidingWindowLimiter
+    let limiter: any RateLimitCounter
     let limit: Int
     let trustProxy: Bool
 
     /// The answer to a credential that did not check out: `unauthorized` while the address has
     /// budget left (the failure is counted), 429 once it has none.
-    func refusal(_ unauthorized: APIError, request: Request, context: GatewayRequestContext) -> APIError {
+    func refusal(_ unauthorized: APIError, request: Request, context: GatewayRequestContext) async throws -> APIError {
         let address = ClientAddress.of(request, context: context, trustProxy: trustProxy)
-        let decision = limiter.reserve(address, limit: limit).decision
+        let decision = try await limiter.reserve(address, limit: limit).decision
         return decision.allowed ? unauthorized : Self.tooManyFailures(decision)
     }
 
     /// A slot for one password check, taken before the check; nil (with the 429 to answer)
     /// when the address has used up its budget.
-    func reserve(for request: Request, context: GatewayRequestContext) -> Result<Reservation, APIError> {
+    func reserve(for request: Request, context: GatewayRequestContext) async throws -> Result<Reservation, APIError> {
         let address = ClientAddress.of(request, context: context, trustProxy: trustProxy)
-        let (decision, instant) = limiter.reserve(address, limit: limit)
+        let (decision, instant) = try await limiter.reserve(address, limit: limit)
         guard let instant else { return .failure(Self.tooManyFailures(decision)) }
         return .success(Reservation(address: address, instant: instant))
     }
 
     /// The password was right: its attempt does not count.
-    func release(_ reservation: Reservation) {
-        limiter.release(reservation.address, instant: reservation.instant)
+    func release(_ reservation: Reservation) async throws {
+        try await limiter.release(reservation.address, instant: reservation.instant)
     }
 
     struct Reservation: Sendable {

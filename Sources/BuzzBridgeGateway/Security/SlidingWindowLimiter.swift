@@ -1,24 +1,13 @@
+import BuzzBridgeStorage
 import DequeModule
 import Foundation
 import Synchronization
-
-/// What a limiter decided about one request, with what the client is told about its budget.
-public struct RateLimitDecision: Sendable, Equatable {
-    public var allowed: Bool
-    public var limit: Int
-    public var remaining: Int
-    /// Seconds until the oldest counted request leaves the window and a slot frees up.
-    public var resetAfter: Double
-
-    /// Whole seconds, rounded up so that a client waiting this long is never refused again.
-    public var retryAfterSeconds: Int { max(1, Int(resetAfter.rounded(.up))) }
-}
 
 /// A sliding-window log: each key keeps the times of its counted requests within the last
 /// `window` seconds. Exact (no burst of twice the limit at a fixed-window boundary), at most
 /// `limit` instants per key, and O(1) per request: instants leave from the front of a deque that
 /// is changed in place.
-public final class SlidingWindowLimiter: Sendable {
+public final class SlidingWindowLimiter: RateLimitCounter {
     public let window: Double
     private let now: @Sendable () -> Double
     fileprivate let state = Mutex<State>(State())
@@ -67,9 +56,7 @@ public final class SlidingWindowLimiter: Sendable {
     var trackedKeys: Int { state.withLock { $0.trackedKeys } }
 
     private func decision(hits: Deque<Double>, limit: Int, allowed: Bool, at time: Double) -> RateLimitDecision {
-        // The slot that frees first is the oldest one still counted.
-        let resetAfter = hits.count >= limit ? max(0, (hits[hits.count - limit] + window) - time) : (hits.first.map { $0 + window - time } ?? 0)
-        return RateLimitDecision(allowed: allowed, limit: limit, remaining: max(0, limit - hits.count), resetAfter: resetAfter)
+        RateLimitDecision(hits: hits, limit: limit, allowed: allowed, window: window, at: time)
     }
 }
 
