@@ -193,8 +193,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                // TLS for the chat socket and the media hosts (MediaHostClient: uploads and downloads).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/WhatsAppProtocol"
         ),

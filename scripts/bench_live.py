@@ -30,14 +30,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def http(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict]:
+def http(method: str, url: str, body: dict | None = None, key: str | None = None, timeout: float = 30) -> tuple[int, dict]:
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
     if key:
         request.add_header("Authorization", f"Bearer {key}")
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
@@ -90,6 +90,7 @@ class BuzzBridge:
         self.log = open(os.path.join(directory, "buzzbridge.log"), "a")
         self.keys: list[str] = []
         self.process: subprocess.Popen | None = None
+        self.extra: list[str] = []  # more `serve` options
 
     def start(self) -> float:
         started = time.time()
@@ -97,7 +98,7 @@ class BuzzBridge:
         self.process = subprocess.Popen(
             [self.binary, "serve", "--data", self.data, "--port", "0", "--log-level", "warning",
              "--wa-proxy", f"http://127.0.0.1:{info['proxyPort']}", "--wa-ca-file", info["caFile"],
-             "--wa-noise-root-key", info["noiseRootPublicKey"]],
+             "--wa-noise-root-key", info["noiseRootPublicKey"], *self.extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         for line in self.process.stdout:

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_live import BuzzBridge, Double, http, rss_kib  # noqa: E402
 
 TOM = "60111222333"
+LENA = "60144455566"
 
 
 def multipart(fields: dict, name: str, data: bytes) -> tuple[bytes, str]:
@@ -73,11 +74,94 @@ def send(bridge: BuzzBridge, size_mb: int) -> dict:
             "growth": (peak.peak - before) // 1024}
 
 
+def media_statuses(bridge: BuzzBridge) -> list:
+    """The `media.status` of every incoming message of the session (GET /api/messages, page by page)."""
+    statuses, offset = [], 0
+    while True:
+        status, page = http("GET", bridge.url + f"/api/messages?limit=100&offset={offset}", key=bridge.keys[0])
+        if status != 200:
+            raise SystemExit(f"bench-live-media: GET /api/messages answered {status}: {page}")
+        data = page.get("data", {})
+        messages = data.get("messages", [])
+        statuses += [(m.get("media") or {}).get("status") for m in messages if m.get("direction") == "incoming"]
+        offset += len(messages)
+        if not messages or not data.get("pagination", {}).get("has_more"):
+            return statuses
+
+
+def receive(bridge: BuzzBridge, own: str, count: int, size_mb: int, timeout: float) -> dict:
+    """Lena's phone sends `count` documents of `size_mb` to the linked account back to back (all encrypted and on
+    the fake CDN first); BuzzBridge fetches them in the background. Lena has one device and the linked account
+    no simulated phone, so BuzzBridge's is the only copy: no device of the double decrypts the files meanwhile.
+    Resident memory is sampled from before the first message until every file is `ready`; the time runs from the
+    first message leaving the phone (the session's only incoming messages are these)."""
+    media = {"type": "document", "fileName": "bench.bin", "mimetype": "application/octet-stream",
+             "size": size_mb * 1024 * 1024, "seed": int(time.time())}
+    before = rss_kib(bridge.process.pid)
+    with PeakRSS(bridge.process.pid) as peak:
+        status, sent = http("POST", bridge.double.control + "/contacts/send",
+                            {"from": LENA, "to": own, "media": media, "repeat": count}, timeout=900)
+        if status != 200:
+            raise SystemExit(f"bench-live-media: the double's phone could not send: {status} {sent}")
+        first = min(sent["sentAt"]) if count > 1 else sent["sentAt"]
+        deadline = time.time() + timeout
+        while True:
+            statuses = media_statuses(bridge)
+            if len(statuses) >= count and all(s in ("ready", "failed") for s in statuses):
+                break
+            if time.time() > deadline:
+                raise SystemExit(f"bench-live-media: not every file was ready within {timeout:.0f} s: {statuses}")
+            time.sleep(0.2)
+        done = time.time()
+    failed = [s for s in statuses if s != "ready"]
+    if failed:
+        raise SystemExit(f"bench-live-media: {len(failed)} downloads failed (see buzzbridge.log)")
+    fetched = [d for d in http("GET", bridge.double.control + "/cdn")[1]["downloads"] if "by" not in d and d.get("status") == 200]
+    return {"seconds": done - first, "before": before // 1024, "peak": peak.peak // 1024, "growth": (peak.peak - before) // 1024,
+            "fetched": len(fetched)}
+
+
+def downloads(args) -> None:
+    """--downloads N: the receiving side, once per --download-concurrency value, each on a fresh server and double."""
+    os.environ["BUZZBRIDGE_MEDIA_MAX_MB"] = str(args.download_size + 1)
+    own = "60100000001"  # what BuzzBridge.link(1) scans with
+    print(f"{'files':>6} {'file MB':>8} {'concurrency':>12} {'all ready s':>12} {'MB/s':>7} {'RSS before MB':>14} {'RSS peak MB':>12} "
+          f"{'growth MB':>10}")
+    for concurrency in [int(c) for c in args.download_concurrency.split(",")]:
+        with tempfile.TemporaryDirectory(prefix="bench-live-media-") as directory:
+            double = Double(directory)
+            bridge = BuzzBridge(args.binary, directory, double)
+            # The status is polled several times a second: above the API's default 100 requests a minute.
+            bridge.extra = ["--media-download-concurrency", str(concurrency), "--rate-limit", "1000000"]
+            try:
+                http("POST", double.control + "/contacts/defaults", {})
+                bridge.start()
+                bridge.link(1)
+                time.sleep(2)  # the session's start-up work settles before "before" is read
+                row = receive(bridge, own, args.downloads, args.download_size, args.download_timeout)
+                if row["fetched"] < args.downloads:
+                    raise SystemExit(f"bench-live-media: the CDN served {row['fetched']} of {args.downloads} files")
+                total = args.downloads * args.download_size
+                print(f"{args.downloads:>6} {args.download_size:>8} {concurrency:>12} {row['seconds']:>12.2f} {total / row['seconds']:>7.1f} "
+                      f"{row['before']:>14} {row['peak']:>12} {row['growth']:>10}", flush=True)
+            finally:
+                if bridge.process:
+                    bridge.kill()
+                double.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--sizes", default="1,50,150")
+    parser.add_argument("--downloads", type=int, default=0, help="receive N files at once instead of sending")
+    parser.add_argument("--download-size", type=int, default=50, help="MB per received file")
+    parser.add_argument("--download-concurrency", default="4,20", help="--media-download-concurrency values, one run each")
+    parser.add_argument("--download-timeout", type=float, default=1800, help="seconds until every file must be ready")
     args = parser.parse_args()
+    if args.downloads:
+        downloads(args)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     os.environ["BUZZBRIDGE_MEDIA_MAX_MB"] = str(max(sizes) + 1)
     # A debug build parses a large multipart body slower than the default 30 s body timeout allows.

@@ -36,12 +36,15 @@ struct LiveMediaReceivingEndToEndTests {
         return Setup(data: data, apiKey: try field("api_key"))
     }
 
-    private func serve(_ setup: Setup, _ double: WhatsAppServerDouble, extra: [String] = []) throws -> ServerProcess {
-        try ServerProcess(
+    /// `proxy` replaces the double's HTTP CONNECT proxy in `--wa-proxy`.
+    private func serve(_ setup: Setup, _ double: WhatsAppServerDouble, proxy: String? = nil, extra: [String] = []) throws -> ServerProcess {
+        var arguments = double.serveArguments
+        if let proxy, let flag = arguments.firstIndex(of: "--wa-proxy") { arguments[flag + 1] = proxy }
+        return try ServerProcess(
             arguments: [
                 "serve", "--data", setup.data, "--port", "0", "--webhook-allow-private-addresses", "--webhook-retry-delays", "1",
                 "--log-level", "warning",
-            ] + double.serveArguments + extra, logs: true)
+            ] + arguments + extra, logs: true)
     }
 
     private func request(_ base: String, _ key: String, _ method: HTTPMethod, _ path: String) async throws -> (Int, HTTPHeaders, [UInt8]) {
@@ -189,6 +192,26 @@ struct LiveMediaReceivingEndToEndTests {
             #expect(fetched.first?["host"] as? String == "mmg.whatsapp.net" && fetched.first?["status"] as? Int == 200)
             #expect(fetched.first?["origin"] as? String == "https://web.whatsapp.com")
         }
+        await server.terminate()
+    }
+
+    /// The media hosts are reached through the session's proxy with its credentials: a SOCKS5 proxy
+    /// that requires them refuses a client that drops them (the old downloader did).
+    @Test func aFileArrivesThroughASOCKS5ProxyThatRequiresCredentials() async throws {
+        let double = try await WhatsAppServerDouble()
+        try await double.ok(.POST, "/proxy", ["socksRequireAuth": true])
+        let receiver = try await WebhookReceiver.start()
+        let setup = try await setUp(receiver: receiver)
+        defer { try? FileManager.default.removeItem(atPath: setup.data) }
+        let server = try serve(setup, double, proxy: "socks5://user:secret@127.0.0.1:\(double.endpoints.socksPort)")
+        let base = try await server.baseURL()
+        try await link(base, setup, double)
+
+        let pdf = try await sendMedia(double, ["type": "document", "fileName": "ticket.pdf", "size": 200_000])
+        _ = try await expectDelivered(base, setup, receiver, type: "document", file: pdf.file)
+        let tunnels = try await double.ok(.GET, "/clients")["tunnels"] as? [[String: Any]] ?? []
+        #expect(tunnels.contains { $0["proxy"] as? String == "socks5" && $0["target"] as? String == "mmg.whatsapp.net:443" }, "\(tunnels)")
+        #expect(!tunnels.contains { $0["proxy"] as? String != "socks5" }, "\(tunnels)")
         await server.terminate()
     }
 

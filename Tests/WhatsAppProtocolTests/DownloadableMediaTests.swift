@@ -84,6 +84,5 @@ import Testing
         await #expect(throws: MediaDownloadError.tooLarge(length: 1234, limit: 1000)) {
             try await downloader.download(media, hosts: ["127.0.0.1"], to: URL(fileURLWithPath: "/nonexistent/x"), maxBytes: 1000)
         }
-        await downloader.shutdown()
     }
 }

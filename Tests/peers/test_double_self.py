@@ -183,6 +183,15 @@ def test_transport_and_control_refusals():
             assert socks.recv(2) == b"\x05\x02"
             socks.sendall(b"\x01\x04user\x05wrong")
             assert socks.recv(2) == b"\x01\x01", "wrong SOCKS5 password refused"
+        # A proxy that requires credentials refuses a client offering none (RFC 1928 method 0xFF).
+        assert double.call("POST", "/proxy", {"socksRequireAuth": True}) == (200, {"socksRequireAuth": True})
+        with socket.create_connection(("127.0.0.1", double.info["socksPort"])) as socks:
+            socks.sendall(b"\x05\x01\x00")
+            assert socks.recv(2) == b"\x05\xff", "no-auth refused when credentials are required"
+        with socket.create_connection(("127.0.0.1", double.info["socksPort"])) as socks:
+            socks.sendall(b"\x05\x02\x00\x02")
+            assert socks.recv(2) == b"\x05\x02", "username/password chosen when offered"
+        assert double.call("POST", "/proxy", {"socksRequireAuth": "yes"})[0] == 400
         with socket.create_connection(("127.0.0.1", double.info["controlPort"])) as control:
             control.sendall(b"POST /fault HTTP/1.1\r\nContent-Length: 1\r\n\r\n{")
             assert control.recv(100).startswith(b"HTTP/1.1 400"), "a body that is not JSON"

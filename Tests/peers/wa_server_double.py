@@ -10,7 +10,8 @@ Prints ONE JSON line on stdout, then serves until its stdin closes:
     CA written to caFile (valid two days).
   - proxyPort: HTTP CONNECT proxy; a tunnel to a media host (mmg.whatsapp.net, mmg-fallback.whatsapp.net) goes to
     the fake CDN (cdnPort, wadouble/cdn.py: uploads, downloads, faults), any other host to the WebSocket server.
-  - socksPort: SOCKS5 proxy (user "user", password "secret", or no auth), same tunnels.
+  - socksPort: SOCKS5 proxy (user "user", password "secret", RFC 1929, or no auth), same tunnels.
+    POST /proxy {"socksRequireAuth": true} makes it refuse a client that offers no credentials (answer: the settings).
   - noiseRootPublicKey: the Curve25519 key the Noise certificate chain is signed under
     (stands in for whatsmeow's WACertPubKey). Same seed, same key; default seed is random.
   - controlPort: the control API, HTTP/1.1 JSON on 127.0.0.1, one request per connection.

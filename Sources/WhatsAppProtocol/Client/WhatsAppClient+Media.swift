@@ -26,12 +26,6 @@ extension WhatsAppClient {
             throw .transient("media_conn: \(error)")
         }
         let downloader = MediaDownloader(proxy: options.proxy, additionalTrustedCAFile: options.additionalTrustedCAFile)
-        do {
-            try await downloader.download(media, hosts: connection.hosts, to: destination, maxBytes: maximumBytes)
-        } catch {
-            await downloader.shutdown()
-            throw error
-        }
-        await downloader.shutdown()
+        try await downloader.download(media, hosts: connection.hosts, to: destination, maxBytes: maximumBytes)
     }
 }

@@ -1,45 +1,26 @@
-import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
-import NIOHTTP1
-import NIOSSL
 
-/// Fetches media files from WhatsApp's media hosts over HTTPS (through the client's proxy and
-/// trust settings), verifying and decrypting them as they stream in.
+/// Fetches media files from WhatsApp's media hosts over HTTPS with ``MediaHostClient`` (through
+/// the client's proxy, with its credentials, and trust settings), verifying and decrypting them as
+/// they stream in.
 ///
-/// Guarantees: memory use is bounded by one response chunk (the body is never held whole);
-/// nothing longer than the message's announced length (plus padding and MAC) is read; the
-/// destination file exists only when every check passed (MAC, SHA-256 of the encrypted and of
-/// the plain file, length), and is removed otherwise.
+/// Guarantees: memory use is bounded by a few response pieces (the body is never held whole:
+/// the connection reads only as the file is written); nothing longer than the message's announced
+/// length (plus padding and MAC) is read; the destination file exists only when every check passed
+/// (MAC, SHA-256 of the encrypted and of the plain file, length), and is removed otherwise; a file
+/// whose encrypted hash is off is fetched from the next host; 403, 404 and 410 are final.
 public struct MediaDownloader: Sendable {
-    private let client: HTTPClient
-    /// How long one request may take in all (large files over slow links need long).
-    public var requestTimeout: TimeAmount
+    public var client: MediaHostClient
 
-    public init(proxy: ProxyConfiguration?, additionalTrustedCAFile: String?, requestTimeout: TimeAmount = .minutes(10)) {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let additionalTrustedCAFile { tls.additionalTrustRoots = [.file(additionalTrustedCAFile)] }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.redirectConfiguration = .disallow
-        configuration.decompression = .disabled
-        configuration.timeout.connect = .seconds(20)
-        switch proxy {
-        case .httpConnect(let host, let port, let credentials)?:
-            configuration.proxy = .server(
-                host: host, port: port,
-                authorization: credentials.map { .basic(username: $0.username, password: $0.password) })
-        case .socks5(let host, let port, _)?:
-            configuration.proxy = .socksServer(host: host, port: port)
-        case nil:
-            break
-        }
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.requestTimeout = requestTimeout
+    public init(client: MediaHostClient) {
+        self.client = client
     }
 
-    public func shutdown() async {
-        try? await client.shutdown()
+    /// `requestTimeout`: how long one request may take in all (large files over slow links need long).
+    public init(proxy: ProxyConfiguration?, additionalTrustedCAFile: String?, requestTimeout: TimeAmount = .minutes(10)) {
+        self.init(client: MediaHostClient(proxy: proxy, additionalTrustedCAFile: additionalTrustedCAFile, requestTimeout: requestTimeout))
     }
 
     /// Downloads `media` from `hosts` (tried in order) into `destination`, verified and decrypted.
@@ -64,23 +45,34 @@ public struct MediaDownloader: Sendable {
     }
 
     private func fetch(_ url: String, media: DownloadableMedia, to destination: URL) async throws(MediaDownloadError) {
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Origin", value: "https://web.whatsapp.com")
-        request.headers.add(name: "Referer", value: "https://web.whatsapp.com/")
-        let response: HTTPClientResponse
+        guard let components = URLComponents(string: url), components.scheme == "https", let host = components.host, !host.isEmpty else {
+            throw .noLocation
+        }
+        // The path and query exactly as written (the hash is already escaped).
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        let target = path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         do {
-            response = try await client.execute(request, timeout: requestTimeout)
+            try await client.get(host: host, port: components.port, target: target) { head, body in
+                try await Self.receive(head, body, media: media, to: destination)
+            }
+        } catch let error as MediaDownloadError {
+            throw error
         } catch {
             throw .transient("\(error)")
         }
-        switch response.status.code {
+    }
+
+    private static func receive(
+        _ head: MediaHostResponseHead, _ body: MediaHostResponseBody, media: DownloadableMedia, to destination: URL
+    ) async throws(MediaDownloadError) {
+        switch head.status {
         case 200: break
-        case 403, 404, 410: throw .unavailable(status: Int(response.status.code))
-        default: throw .transient("HTTP \(response.status.code)")
+        case 403, 404, 410: throw .unavailable(status: head.status)
+        default: throw .transient("HTTP \(head.status)")
         }
         // Ciphertext is the plain length padded to whole blocks (1 to 16 bytes more), then the MAC.
         let maximumLength = media.fileLength + 16 + 10
-        if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maximumLength {
+        if let length = head.contentLength, length > maximumLength {
             throw .verification(.lengthMismatch(expected: media.fileLength, actual: length))
         }
         var decryptor: MediaDecryptor
@@ -96,7 +88,7 @@ public struct MediaDownloader: Sendable {
         var received = 0
         var encryptedHash = SHA256()
         do {
-            for try await chunk in response.body {
+            for try await chunk in body {
                 let bytes = Array(chunk.readableBytesView)
                 received += bytes.count
                 encryptedHash.update(data: bytes)
@@ -104,7 +96,7 @@ public struct MediaDownloader: Sendable {
                     throw MediaDownloadError.verification(.lengthMismatch(expected: media.fileLength, actual: received))
                 }
                 let plain = try decryptor.update(bytes)
-                if !plain.isEmpty { try output.write(contentsOf: plain) }
+                if !plain.isEmpty { try write(plain, to: output) }
             }
         } catch let error as MediaDownloadError {
             throw error
@@ -118,12 +110,20 @@ public struct MediaDownloader: Sendable {
         guard Array(encryptedHash.finalize()) == media.fileEncSHA256 else { throw .verification(.encryptedHashMismatch) }
         do {
             let tail = try decryptor.finish(expecting: media.digest)
-            try output.write(contentsOf: tail)
+            try write(tail, to: output)
             try output.synchronize()
         } catch let error as MediaCryptoError {
             throw .verification(error)
         } catch {
             throw .local("\(error)")
+        }
+    }
+
+    private static func write(_ bytes: [UInt8], to output: FileHandle) throws(MediaDownloadError) {
+        do {
+            try output.write(contentsOf: bytes)
+        } catch {
+            throw .local("writing the file: \(error)")
         }
     }
 }

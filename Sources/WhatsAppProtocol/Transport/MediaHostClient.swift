@@ -4,30 +4,19 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// What a media host answered: the status and a small body (JSON for uploads).
-public struct MediaHostResponse: Sendable, Equatable {
-    public var status: Int
-    public var body: Data
-}
-
-/// Why a request to a media host did not get an answer.
-public enum MediaHostError: Error, Sendable, Equatable {
-    /// No connection (DNS, TCP, proxy, TLS) or it broke before the answer was whole.
-    case connectionFailed(host: String, reason: String)
-    /// The answer's body is larger than the caller accepts.
-    case answerTooLarge(host: String, limit: Int)
-}
-
 /// HTTPS requests to WhatsApp's media hosts (`mmg.whatsapp.net`…), reached the way the chat
-/// socket is: through the same proxy (HTTP CONNECT or SOCKS5) and trusting the same extra
-/// certificate authorities, with WhatsApp Web's `Origin` and `Referer` (whatsmeow upload.go).
+/// socket is: through the same proxy (HTTP CONNECT or SOCKS5, with credentials) and trusting the
+/// same extra certificate authorities, with WhatsApp Web's `Origin` and `Referer` (whatsmeow
+/// upload.go and download.go). Uploads (``post(host:port:target:contentLength:answerLimit:body:)``)
+/// and downloads (``get(host:port:target:_:)``) share it.
 ///
-/// Guarantees: one request per connection (`Connection: close`); the request body is written
-/// piece by piece as the caller produces it, with the channel's back-pressure, so a file of any
-/// size costs the memory of one piece; the answer is read up to `answerLimit` bytes; a connection
-/// on which nothing is read or written for `idleTimeout` is closed and the request fails with
-/// ``MediaHostError/connectionFailed(host:reason:)``, so a host that stops answering never holds
-/// a send for ever.
+/// Guarantees: one request per connection (`Connection: close`); a request body is written piece
+/// by piece as the caller produces it, and an answer's body is read piece by piece as the caller
+/// takes it, both with the channel's back-pressure, so a file of any size costs the memory of a
+/// few pieces; a connection on which nothing is read or written for `idleTimeout`, or that is
+/// still open `requestTimeout` after it was set up, is closed and the request fails with
+/// ``MediaHostError/connectionFailed(host:reason:)``, so a host that stops or trickles never
+/// holds a transfer for ever.
 public struct MediaHostClient: Sendable {
     public static let whatsAppWebHeaders: [(name: String, value: String)] = [
         ("Origin", "https://web.whatsapp.com"), ("Referer", "https://web.whatsapp.com/"),
@@ -36,39 +25,43 @@ public struct MediaHostClient: Sendable {
     public var proxy: ProxyConfiguration?
     /// A PEM file of certificate authorities trusted besides the system's.
     public var additionalTrustedCAFile: String?
+    /// The hosts' port when a request names none.
     public var port: Int
     public var connectTimeout: TimeAmount
     /// How long the connection may go without a byte read or written.
     public var idleTimeout: TimeAmount
+    /// How long one request may take in all, from the connection to the answer's end; nil: no limit
+    /// but the idle timeout.
+    public var requestTimeout: TimeAmount?
     public var eventLoopGroup: any EventLoopGroup
 
     public init(
         proxy: ProxyConfiguration?, additionalTrustedCAFile: String?, port: Int = 443, connectTimeout: TimeAmount = .seconds(20),
-        idleTimeout: TimeAmount = .seconds(60), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        idleTimeout: TimeAmount = .seconds(60), requestTimeout: TimeAmount? = nil,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.proxy = proxy
         self.additionalTrustedCAFile = additionalTrustedCAFile
         self.port = port
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
         self.eventLoopGroup = eventLoopGroup
     }
 
     /// `POST https://host{target}` with a body of exactly `contentLength` bytes, written by `body`
     /// through the `write` function it is given.
     public func post(
-        host: String, target: String, contentLength: Int, answerLimit: Int = 64 * 1024,
+        host: String, port: Int? = nil, target: String, contentLength: Int, answerLimit: Int = 64 * 1024,
         body: (_ write: (_ bytes: [UInt8]) async throws -> Void) async throws -> Void
     ) async throws -> MediaHostResponse {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: port == 443 ? host : "\(host):\(port)")
-        for (name, value) in Self.whatsAppWebHeaders { headers.add(name: name, value: value) }
+        let port = port ?? self.port
+        var headers = requestHeaders(host: host, port: port)
         headers.add(name: "Content-Type", value: "application/octet-stream")
         headers.add(name: "Content-Length", value: String(contentLength))
-        headers.add(name: "Connection", value: "close")
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target, headers: headers)
 
-        let channel = try await connect(to: host)
+        let channel = try await connect(to: host, port: port)
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 // The answer is read while the request is written: a host may answer before the
@@ -85,20 +78,58 @@ public struct MediaHostClient: Sendable {
                 }
                 return try await answer
             }
-        } catch let error as MediaHostError {
-            throw error
-        } catch let error as ChannelError {
-            throw MediaHostError.connectionFailed(host: host, reason: "\(error)")
-        } catch let error as NIOSSLError {
-            throw MediaHostError.connectionFailed(host: host, reason: "TLS: \(error)")
-        } catch let error as IOError {
-            throw MediaHostError.connectionFailed(host: host, reason: "\(error)")
+        } catch {
+            throw MediaHostError.from(error, host: host)
         }
     }
 
-    /// The connection failed under a write (closed, reset, TLS), as opposed to the body's source.
+    /// `GET https://host{target}`: `read` gets the answer's head and then its body as it arrives
+    /// (whatever the status), and its result is the request's. The connection closes when `read`
+    /// returns or throws; an error `read` throws comes out unchanged.
+    public func get<Result: Sendable>(
+        host: String, port: Int? = nil, target: String,
+        _ read: (_ head: MediaHostResponseHead, _ body: MediaHostResponseBody) async throws -> Result
+    ) async throws -> Result {
+        let port = port ?? self.port
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: requestHeaders(host: host, port: port))
+        let channel = try await connect(to: host, port: port)
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(head))
+                try await outbound.write(.end(nil))
+                var parts = inbound.makeAsyncIterator()
+                let answer = try await Self.finalHead(from: &parts, host: host)
+                return try await read(
+                    MediaHostResponseHead(status: Int(answer.status.code), headers: answer.headers),
+                    MediaHostResponseBody(parts: parts, host: host))
+            }
+        } catch {
+            throw MediaHostError.from(error, host: host)
+        }
+    }
+
+    /// The answer's head, past any interim (1xx) ones; the body's parts follow it in `parts`.
+    private static func finalHead(
+        from parts: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String
+    ) async throws -> HTTPResponseHead {
+        while let part = try await parts.next() {
+            guard case .head(let head) = part else { throw MediaHostError.connectionFailed(host: host, reason: "an answer without a head") }
+            if head.status.code >= 200 { return head }
+        }
+        throw MediaHostError.connectionFailed(host: host, reason: "the connection closed before the answer")
+    }
+
+    private func requestHeaders(host: String, port: Int) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: port == 443 ? host : "\(host):\(port)")
+        for (name, value) in Self.whatsAppWebHeaders { headers.add(name: name, value: value) }
+        headers.add(name: "Connection", value: "close")
+        return headers
+    }
+
+    /// The connection failed under a write (closed, reset, TLS, proxy), as opposed to the body's source.
     private static func isConnectionFailure(_ error: any Error) -> Bool {
-        error is ChannelError || error is IOError || error is NIOSSLError
+        error is ChannelError || error is IOError || error is NIOSSLError || error is ProxyError
     }
 
     private static func response(
@@ -122,13 +153,13 @@ public struct MediaHostClient: Sendable {
     }
 
     /// TCP to the proxy or the host → proxy tunnel → TLS (SNI: the host) → HTTP/1.1.
-    private func connect(to host: String) async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
+    private func connect(to host: String, port: Int) async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let additionalTrustedCAFile { tls.additionalTrustRoots = [.file(additionalTrustedCAFile)] }
         let sslContext = try NIOSSLContext(configuration: tls)
         let proxy = self.proxy
-        let port = self.port
         let idleTimeout = self.idleTimeout
+        let requestTimeout = self.requestTimeout
         do {
             return try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(connectTimeout)
@@ -137,6 +168,7 @@ public struct MediaHostClient: Sendable {
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                         try pipeline.addHandler(IdleConnectionCloser(host: host, timeout: idleTimeout))
+                        if let requestTimeout { try pipeline.addHandler(RequestDeadlineHandler(host: host, timeout: requestTimeout)) }
                         if let proxy { try pipeline.addHandler(ProxyTunnelHandler(proxy: proxy, targetHost: host, targetPort: port)) }
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
                         try pipeline.addHTTPClientHandlers()

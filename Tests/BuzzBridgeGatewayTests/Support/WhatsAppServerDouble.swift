@@ -13,6 +13,8 @@ final class WhatsAppServerDouble: @unchecked Sendable {
         let controlPort: Int
         let caFile: String
         let noiseRootPublicKey: String
+        /// SOCKS5 (user "user", password "secret"; `POST /proxy {"socksRequireAuth": true}` makes them required).
+        let socksPort: Int
     }
 
     let endpoints: Endpoints

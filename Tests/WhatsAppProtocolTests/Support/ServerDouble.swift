@@ -16,6 +16,8 @@ final class ServerDouble: @unchecked Sendable {
         let controlPort: Int
         let caFile: String
         let noiseRootPublicKey: String
+        /// SOCKS5 (user "user", password "secret", or no auth unless `POST /proxy` requires it).
+        let socksPort: Int
     }
 
     struct Failure: Error, CustomStringConvertible {

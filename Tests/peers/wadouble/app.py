@@ -40,7 +40,7 @@ async def run(seed: str, state_file: str | None, directory: str | None) -> None:
         cdn_port = cdn.sockets[0].getsockname()[1]
         route = router(ws_port, cdn_port, MEDIA_HOSTS)
         proxy = await asyncio.start_server(http_connect_proxy(route, server.tunnels), "127.0.0.1", 0)
-        socks = await asyncio.start_server(socks5_proxy(route, server.tunnels), "127.0.0.1", 0)
+        socks = await asyncio.start_server(socks5_proxy(route, server.tunnels, server.proxy_settings), "127.0.0.1", 0)
         control = await asyncio.start_server(control_api(server), "127.0.0.1", 0)
         print(json.dumps({
             "proxyPort": proxy.sockets[0].getsockname()[1],

@@ -35,7 +35,8 @@ in wa_server_double.py; the simulated phones (contacts.py, python-axolotl) are d
        With {"from", "group": "<id>@g.us", "text"} instead of "to": a group message, from=GROUP
        participant=SENDER_LID:N participant_pn addressing_mode=lid: a SenderKeyDistributionMessage in a
        pkmsg/msg to each device that lacks it, then one skmsg.
-       With "repeat": N (no "id"): N messages "TEXT #1".."TEXT #N" in turn, answer {"ids", "sentAt"} (for benchmarks).
+       With "repeat": N (no "id"): N messages "TEXT #1".."TEXT #N" in turn, answer {"ids", "sentAt"} (for benchmarks);
+       with "media" too: N files (seeds seed..seed+N-1), all prepared before the first message is sent.
        Answer SENT = {"id", "from", "to", "toPn", "group", "text", "content", "t", "sentAt", "deliveries": [{"to", "jid",
          "type" | "types", "ownCopy", "corrupted", "delivered": "live"|"queued"|"simulated"}], "acks": [companion
          acks], "receipts": [{"from", "type": "inactive"|"delivery"|"read"|"retry"|..., "t"}], "retries":
@@ -63,7 +64,7 @@ Media (issue #18; wadouble/cdn.py, wadouble/media.py, media_crypto.py):
        MEDIA = {"type": "image"|"video"|"audio"|"document"|"sticker", "caption"?, "mimetype"?, "fileName"?, "ptt"?: true,
                 "seconds"?, "width"?, "height"?, "thumbnail"?: false, "seed"?: N (varies the fixture's bytes),
                 "fixture"?: "jpeg"|"pdf"|"ogg"|"mp4" (default by type: image jpeg, video mp4, audio ogg, document pdf),
-                "data"?: base64 (your own bytes instead), "size"?: N (N deterministic bytes instead),
+                "data"?: base64 (your own bytes instead), "size"?: N (N deterministic bytes, SHAKE-256 of the seed, instead),
                 "tamper"?: "hmac" (a ciphertext byte flipped after the MAC; fileEncSha256 matches: the MAC check fails)
                           | "sha256" (wrong fileSha256) | "enc-sha256" (wrong fileEncSha256) | "missing" (not on the CDN: 404)}
        The answer (SENT) gains "media": {"type", "mediatype", "mimetype", "caption", "fileName", "ptt", "sha256" and
@@ -155,6 +156,15 @@ def defaults(server: Server, body: dict) -> dict:
     return {name: account.summary(server.contacts.is_own(account)) for name, account in zip(names, made)}
 
 
+def proxy_settings(server: Server, body: dict) -> dict:
+    """POST /proxy {"socksRequireAuth": bool}: whether the SOCKS5 proxy refuses clients without credentials."""
+    if "socksRequireAuth" in body:
+        if not isinstance(body["socksRequireAuth"], bool):
+            raise ControlError(400, "socksRequireAuth is true or false")
+        server.proxy_settings["socksRequireAuth"] = body["socksRequireAuth"]
+    return dict(server.proxy_settings)
+
+
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            422: "Unprocessable Entity", 500: "Internal Server Error", 504: "Gateway Timeout"}
 
@@ -207,6 +217,8 @@ def control_api(server: Server):
             return server.cdn.add_fault(body)
         if method == "GET" and path == "/contacts/media":
             return received_media(server, query)
+        if method == "POST" and path == "/proxy":
+            return proxy_settings(server, body)
         if method == "POST" and path == "/fault":
             return await server.inject(body.get("jid"), str(body.get("kind", "")))
         raise ControlError(404 if method in ("GET", "POST") else 405, f"no route {method} {path}")

@@ -360,6 +360,7 @@ class Server:
         self.ids = itertools.count(1)
         self.faults: list[dict] = []
         self.tunnels: list[dict] = []
+        self.proxy_settings: dict = {"socksRequireAuth": False}  # POST /proxy
         self.offline: dict[str, list[Node]] = {}  # device JID -> stanzas waiting for its next login
         self.unacked: dict[str, list[Node]] = {}  # device JID -> messages delivered but not yet answered (receipt/ack)
         self.messages: list[dict] = []  # relayed messages: id, from, to, deliveries, receipts

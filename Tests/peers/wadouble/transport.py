@@ -141,8 +141,10 @@ def http_connect_proxy(route, tunnels: list):
     return handle
 
 
-def socks5_proxy(route, tunnels: list, username: bytes = b"user", password: bytes = b"secret"):
-    """SOCKS5 with username/password (RFC 1929) or no auth; CONNECT by domain name or IPv4."""
+def socks5_proxy(route, tunnels: list, settings: dict, username: bytes = b"user", password: bytes = b"secret"):
+    """SOCKS5 with username/password (RFC 1929) or no auth; CONNECT by domain name or IPv4. With
+    settings["socksRequireAuth"] a client that offers only "no authentication" is refused (method 0xFF),
+    as a proxy configured with credentials refuses it: a client that drops its credentials cannot tunnel."""
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await negotiate(reader, writer)
@@ -155,7 +157,8 @@ def socks5_proxy(route, tunnels: list, username: bytes = b"user", password: byte
     async def negotiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         version, count = await reader.readexactly(2)
         methods = await reader.readexactly(count)
-        if version != 5 or not ({0, 2} & set(methods)):
+        accepted = {2} if settings.get("socksRequireAuth") else {0, 2}
+        if version != 5 or not (accepted & set(methods)):
             writer.write(b"\x05\xff")
             return
         if 2 in methods:
