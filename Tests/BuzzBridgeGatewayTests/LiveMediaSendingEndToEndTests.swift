@@ -32,7 +32,7 @@ extension LiveEngineEndToEndTests {
         return found
     }
 
-    @Test func anImageAPDFAndAVoiceNoteReachThePhonesByteForByte() async throws {
+    @Test func anImageAPDFAVoiceNoteAndAVideoReachThePhonesByteForByte() async throws {
         let double = try await WhatsAppServerDouble()
         try await double.ok(.POST, "/contacts/defaults", ["own": phone])
         let receiver = try await WebhookReceiver.start()
@@ -57,6 +57,9 @@ extension LiveEngineEndToEndTests {
                 type: "document", bytes: SampleMedia.pdf(padding: 700_000), extra: ["filename": "itinerary.pdf", "caption": "Itinerary"],
                 mediatype: "document", mimetype: "application/pdf"),
             Case(type: "audio", bytes: Self.voiceNote(), extra: [:], mediatype: "ptt", mimetype: "audio/ogg; codecs=opus"),
+            Case(
+                type: "video", bytes: SampleMedia.mp4(padding: 400_000), extra: ["caption": "The trail at dawn"], mediatype: "video",
+                mimetype: "video/mp4"),
         ]
         for file in cases {
             var media: [String: Any] = ["type": file.type, "data": Data(file.bytes).base64EncodedString()]
@@ -90,6 +93,9 @@ extension LiveEngineEndToEndTests {
                 #expect((received["ptt"] as? Bool ?? false) == (file.mediatype == "ptt"), "\(received)")
                 if file.type == "document" {
                     #expect(received["fileName"] as? String == "itinerary.pdf" && received["caption"] as? String == "Itinerary", "\(received)")
+                }
+                if file.type == "video" {
+                    #expect(received["caption"] as? String == "The trail at dawn", "\(received)")
                 }
                 if file.type == "image" {
                     #expect(received["width"] as? Int == 640 && received["height"] as? Int == 480, "\(received)")
