@@ -7,10 +7,12 @@ final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler
 
     private let host: String
     private let timeout: TimeAmount
+    private let closeReason: ConnectionCloseReason
 
-    init(host: String, timeout: TimeAmount) {
+    init(host: String, timeout: TimeAmount, closeReason: ConnectionCloseReason) {
         self.host = host
         self.timeout = timeout
+        self.closeReason = closeReason
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -19,7 +21,9 @@ final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         let seconds = timeout.nanoseconds / 1_000_000_000
-        context.fireErrorCaught(MediaHostError.connectionFailed(host: host, reason: "nothing was read or written for \(seconds) s"))
+        let reason = MediaHostError.connectionFailed(host: host, reason: "nothing was read or written for \(seconds) s")
+        closeReason.record(reason)
+        context.fireErrorCaught(reason)
         context.close(promise: nil)
     }
 }

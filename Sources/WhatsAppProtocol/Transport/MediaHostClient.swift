@@ -61,7 +61,8 @@ public struct MediaHostClient: Sendable {
         headers.add(name: "Content-Length", value: String(contentLength))
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target, headers: headers)
 
-        let channel = try await connect(to: host, port: port)
+        let closeReason = ConnectionCloseReason()
+        let channel = try await connect(to: host, port: port, closeReason: closeReason)
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 // The answer is read while the request is written: a host may answer before the
@@ -73,13 +74,15 @@ public struct MediaHostClient: Sendable {
                     try await body { bytes in try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes)))) }
                     try await outbound.write(.end(nil))
                 } catch  where Self.isConnectionFailure(error) {
+                    // Closed by this client (idle, deadline): no answer is coming.
+                    if let reason = closeReason.reason { throw reason }
                     guard let early = try? await answer else { throw error }
                     return early
                 }
                 return try await answer
             }
         } catch {
-            throw MediaHostError.from(error, host: host)
+            throw closeReason.reason ?? MediaHostError.from(error, host: host)
         }
     }
 
@@ -92,7 +95,8 @@ public struct MediaHostClient: Sendable {
     ) async throws -> Result {
         let port = port ?? self.port
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: requestHeaders(host: host, port: port))
-        let channel = try await connect(to: host, port: port)
+        let closeReason = ConnectionCloseReason()
+        let channel = try await connect(to: host, port: port, closeReason: closeReason)
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(.head(head))
@@ -101,10 +105,13 @@ public struct MediaHostClient: Sendable {
                 let answer = try await Self.finalHead(from: &parts, host: host)
                 return try await read(
                     MediaHostResponseHead(status: Int(answer.status.code), headers: answer.headers),
-                    MediaHostResponseBody(parts: parts, host: host))
+                    MediaHostResponseBody(parts: parts, host: host, closeReason: closeReason))
             }
+        } catch let error where Self.isConnectionFailure(error) || error is MediaHostError {
+            throw closeReason.reason ?? MediaHostError.from(error, host: host)
         } catch {
-            throw MediaHostError.from(error, host: host)
+            // What `read` threw of its own, unchanged.
+            throw error
         }
     }
 
@@ -153,7 +160,9 @@ public struct MediaHostClient: Sendable {
     }
 
     /// TCP to the proxy or the host → proxy tunnel → TLS (SNI: the host) → HTTP/1.1.
-    private func connect(to host: String, port: Int) async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
+    private func connect(
+        to host: String, port: Int, closeReason: ConnectionCloseReason
+    ) async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let additionalTrustedCAFile { tls.additionalTrustRoots = [.file(additionalTrustedCAFile)] }
         let sslContext = try NIOSSLContext(configuration: tls)
@@ -167,8 +176,10 @@ public struct MediaHostClient: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                        try pipeline.addHandler(IdleConnectionCloser(host: host, timeout: idleTimeout))
-                        if let requestTimeout { try pipeline.addHandler(RequestDeadlineHandler(host: host, timeout: requestTimeout)) }
+                        try pipeline.addHandler(IdleConnectionCloser(host: host, timeout: idleTimeout, closeReason: closeReason))
+                        if let requestTimeout {
+                            try pipeline.addHandler(RequestDeadlineHandler(host: host, timeout: requestTimeout, closeReason: closeReason))
+                        }
                         if let proxy { try pipeline.addHandler(ProxyTunnelHandler(proxy: proxy, targetHost: host, targetPort: port)) }
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
                         try pipeline.addHTTPClientHandlers()

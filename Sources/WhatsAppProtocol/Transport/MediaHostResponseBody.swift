@@ -11,24 +11,28 @@ public struct MediaHostResponseBody: AsyncSequence {
 
     private let parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
     private let host: String
+    private let closeReason: ConnectionCloseReason
 
-    init(parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String) {
+    init(parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String, closeReason: ConnectionCloseReason) {
         self.parts = parts
         self.host = host
+        self.closeReason = closeReason
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(parts: parts, host: host)
+        Iterator(parts: parts, host: host, closeReason: closeReason)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         private var parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
         private let host: String
+        private let closeReason: ConnectionCloseReason
         private var ended = false
 
-        init(parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String) {
+        init(parts: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator, host: String, closeReason: ConnectionCloseReason) {
             self.parts = parts
             self.host = host
+            self.closeReason = closeReason
         }
 
         public mutating func next() async throws -> ByteBuffer? {
@@ -37,7 +41,7 @@ public struct MediaHostResponseBody: AsyncSequence {
             do {
                 part = try await parts.next()
             } catch {
-                throw MediaHostError.from(error, host: host)
+                throw closeReason.reason ?? MediaHostError.from(error, host: host)
             }
             switch part {
             case .body(let piece)?:
@@ -48,7 +52,7 @@ public struct MediaHostResponseBody: AsyncSequence {
             case .head?:
                 throw MediaHostError.connectionFailed(host: host, reason: "a second answer head")
             case nil:
-                throw MediaHostError.connectionFailed(host: host, reason: "the connection closed before the answer was whole")
+                throw closeReason.reason ?? MediaHostError.connectionFailed(host: host, reason: "the connection closed before the answer was whole")
             }
         }
     }

@@ -9,19 +9,23 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let host: String
     private let timeout: TimeAmount
+    private let closeReason: ConnectionCloseReason
     private var deadline: Scheduled<Void>?
 
-    init(host: String, timeout: TimeAmount) {
+    init(host: String, timeout: TimeAmount, closeReason: ConnectionCloseReason) {
         self.host = host
         self.timeout = timeout
+        self.closeReason = closeReason
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let host = self.host, seconds = timeout.nanoseconds / 1_000_000_000
+        let host = self.host, seconds = timeout.nanoseconds / 1_000_000_000, closeReason = self.closeReason
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             let context = bound.value
-            context.fireErrorCaught(MediaHostError.connectionFailed(host: host, reason: "the request took longer than \(seconds) s"))
+            let reason = MediaHostError.connectionFailed(host: host, reason: "the request took longer than \(seconds) s")
+            closeReason.record(reason)
+            context.fireErrorCaught(reason)
             context.close(promise: nil)
         }
     }
