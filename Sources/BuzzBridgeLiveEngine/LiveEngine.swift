@@ -274,7 +274,7 @@ public actor LiveEngine: WhatsAppEngine {
                 Task {
                     await self.startClient()
                     try? await Task.sleep(for: Self.firstQRTimeout)
-                    await self.failQRWaiter(id, with: .unavailable("WhatsApp sent no pairing ref within \(Self.firstQRTimeout)"))
+                    self.failQRWaiter(id, with: .unavailable("WhatsApp sent no pairing ref within \(Self.firstQRTimeout)"))
                 }
             }
         } catch let error as EngineError {
