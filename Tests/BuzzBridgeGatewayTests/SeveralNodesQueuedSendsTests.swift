@@ -175,6 +175,8 @@ struct SeveralNodesQueuedSendsTests {
         // Now node-b owns it: a send there goes straight out, as on one node.
         let direct = try await send("direct on the owner", via: b.url, key: key)
         #expect(direct.status == 200 && direct.data["status"] as? String == "sent", "\(direct.json)")
+        // Graceful shutdown ends the listening connection too.
         await b.process.terminate()
+        #expect(b.process.process.terminationStatus == 0)
     }
 }
