@@ -34,7 +34,7 @@ struct SeveralNodesQueuedSendsTests {
                 // The test polls the message list often, well past the default per-key budget.
                 "--rate-limit", "100000",
             ],
-            environment: ["BUZZBRIDGE_DATABASE_URL": database], logs: logs
+            environment: ["BUZZBRIDGE_DATABASE_URL": database, "BUZZBRIDGE_WEBHOOK_ALLOW_PRIVATE": "1"], logs: logs
         )
         // The announcement, not the HTTP server's log line (the log is collected too with `logs`).
         let output = try await process.waitFor("BuzzBridge listening on ")
@@ -122,6 +122,24 @@ struct SeveralNodesQueuedSendsTests {
         throw TestFailure("message \(id) not sent within \(limit): \(last)")
     }
 
+    /// Waits for the `message.status` webhook saying message `id` is `status`.
+    private func waitForStatusWebhook(_ receiver: WebhookReceiver, id: String, status: String, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        var bodies: [String] = []
+        while ContinuousClock.now < deadline {
+            let requests = try await receiver.waitForRequests(Int.max, timeout: .milliseconds(100))
+            bodies = requests.map { String(decoding: $0.body, as: UTF8.self) }
+            if requests.contains(where: { request in
+                let data = request.json["data"] as? [String: Any]
+                return request.json["event"] as? String == "message.status" && data?["message_id"] as? String == id
+                    && data?["status"] as? String == status
+            }) {
+                return
+            }
+        }
+        throw TestFailure("no message.status \(status) webhook for \(id) within \(limit): \(bodies)")
+    }
+
     private func send(_ text: String, via url: String, key: String, idempotencyKey: String? = nil) async throws -> Answer {
         let body = String(data: try JSONSerialization.data(withJSONObject: ["phone": "+60123456789", "message": text]), encoding: .utf8)!
         return try await call(
@@ -136,6 +154,12 @@ struct SeveralNodesQueuedSendsTests {
         let spread = try await waitForOwners(database, within: .seconds(20), "one session each") { Set($0.values) == ["node-a", "node-b"] }
         let ownedByA = try #require(spread.first { $0.value == "node-a" }?.key)
         let key = try #require(keys[ownedByA])
+        let receiver = try await WebhookReceiver.start()
+        let admin = try announced("Admin token (shown once", in: a.output)
+        let hook = try await call(
+            .POST, a.url + "/admin/api/sessions/\(ownedByA)/webhooks", bearer: admin,
+            body: #"{"url":"http://127.0.0.1:\#(receiver.port)/hook","secret":"queue-secret-123","events":["message.status"]}"#)
+        #expect(hook.status == 201, "\(hook.json)")
 
         // On node-b, which does not own the session: answered at once, pending, with the message's id.
         let text = "queued on the non-owner"
@@ -148,6 +172,8 @@ struct SeveralNodesQueuedSendsTests {
         let took = try await waitUntilSent(id, text: text, at: b.url, key: key, within: .seconds(15))
         print("several nodes: queued send on the non-owner → sent by the owner in \(took)")
         _ = try await waitUntilSent(id, text: text, at: a.url, key: key, within: .seconds(5))
+        // The caller was answered pending: `sent` comes as a webhook.
+        try await waitForStatusWebhook(receiver, id: id, status: "sent", within: .seconds(15))
         #expect(try await messages(text, at: a.url, key: key).count == 1)
 
         // With an Idempotency-Key: a repeat on either node gets the first answer and sends nothing.
@@ -172,11 +198,13 @@ struct SeveralNodesQueuedSendsTests {
         let owners = try await LeaseTable.owners(database)
         #expect(owners[ownedByA] == "node-b", "\(owners)")
         #expect(try await messages(orphan, at: b.url, key: key).count == 1)
+        try await waitForStatusWebhook(receiver, id: orphanID, status: "sent", within: .seconds(15))
         // Now node-b owns it: a send there goes straight out, as on one node.
         let direct = try await send("direct on the owner", via: b.url, key: key)
         #expect(direct.status == 200 && direct.data["status"] as? String == "sent", "\(direct.json)")
         // Graceful shutdown ends the listening connection too.
         await b.process.terminate()
         #expect(b.process.process.terminationStatus == 0)
+        await receiver.stop()
     }
 }
