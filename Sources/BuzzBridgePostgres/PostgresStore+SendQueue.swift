@@ -26,6 +26,15 @@ extension PostgresStore: SendQueueStore {
         }
     }
 
+    public func queuedSessions(among sessions: Set<SessionID>) async throws -> Set<SessionID> {
+        guard !sessions.isEmpty else { return [] }
+        let ids = sessions.map(\.rawValue)
+        return Set(
+            try await all("SELECT DISTINCT session_id FROM send_queue WHERE session_id = ANY(\(ids))") {
+                SessionID(rawValue: try $0[0].decode(String.self))
+            })
+    }
+
     public func claim(session: SessionID, token: Int64, limit: Int) async throws -> QueueClaim {
         try await client.withTransaction(logger: logger) { connection in
             var abandonedIDs: [String] = []

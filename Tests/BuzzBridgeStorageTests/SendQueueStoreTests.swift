@@ -36,6 +36,7 @@ struct SendQueueStoreTests {
         try await queueB.enqueue(first, idempotency: IdempotencyTag(key: "k1", fingerprint: "f1"))
         #expect(try await nodeA.message(first.id, in: session.id)?.status == .pending)
         #expect(try await nodeA.idempotentSend(key: "k1", in: session.id)?.message.id == first.id)
+        #expect(try await queueA.queuedSessions(among: [session.id, SessionID(rawValue: "session_other")]) == [session.id])
         let deadline = ContinuousClock.now + .seconds(5)
         while woken.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(woken.withLock { $0 } == [session.id])
@@ -52,6 +53,7 @@ struct SendQueueStoreTests {
         let failed = try await queueB.finish(first.id, in: session.id, as: .failed, at: .now(), externalID: nil) { _ in [] }
         #expect(failed?.status == .failed)
         #expect(try await queueB.claim(session: session.id, token: 7, limit: 10) == QueueClaim(claimed: [], abandoned: []))
+        #expect(try await queueA.queuedSessions(among: [session.id]).isEmpty)
 
         // A claim given back is claimed again; sent, its entry goes with the status change.
         let second = outgoing(session.id, "second")

@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// Sends, on the node that owns a session, the messages other nodes queued for it.
 ///
 /// Woken by the store's notifications (`LISTEN/NOTIFY` on PostgreSQL) the moment another node
-/// queues a send, and every ``pollInterval`` for each session this node holds as well, so that a
-/// missed notification (a dropped listening connection) or a session just taken over (its
-/// previous owner's queue) is sent all the same. One drain per session at a time, one message
+/// queues a send, and every ``pollInterval`` for the sessions it holds that have queued sends
+/// (found in one request), so that a missed notification (a dropped listening connection) or a
+/// session just taken over (its previous owner's queue) is sent all the same. One drain per session at a time, one message
 /// claimed at a time, in the order they were queued.
 ///
 /// Guarantees (with ``SendQueueStore``): a message is claimed under this node's lease token and
@@ -35,10 +35,19 @@ actor QueuedSends {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen() }
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                for session in await ownership.heldSessions() { wake(session) }
+                await poll()
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.pollInterval) }
             }
             group.cancelAll()
+        }
+    }
+
+    /// Wakes the held sessions that have queued sends, found in one request.
+    private func poll() async {
+        do {
+            for session in try await queue.queuedSessions(among: await ownership.heldSessions()) { wake(session) }
+        } catch {
+            logger.warning("send queue: poll failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -18,6 +18,10 @@ public protocol SendQueueStore: Sendable {
     /// transaction, with `idempotency` when given, and wakes the nodes listening once it commits.
     func enqueue(_ message: Message, idempotency: IdempotencyTag?) async throws
 
+    /// Which of `sessions` have entries in the queue (claimed or not), in one request: what a
+    /// poll looks at before claiming.
+    func queuedSessions(among sessions: Set<SessionID>) async throws -> Set<SessionID>
+
     /// Claims up to `limit` unclaimed entries of `session` under `token` (this node's lease
     /// token), oldest first, skipping entries another transaction is claiming; also answers the
     /// entries claimed under an older token (a previous owner's sends left unrecorded).
