@@ -140,8 +140,10 @@ struct Messaging: Sendable {
             }
             let engine: any WhatsAppEngine
             do {
-                engine = try await services.hub.engine(for: session)
+                // The slot first, then the engine: a lease lost while waiting for the slot gives
+                // the claim back instead of failing the message on a stopped engine.
                 try await services.pacer.awaitTurn(for: session)
+                engine = try await services.hub.engine(for: session)
             } catch {
                 try await queue.unclaim(message.id, in: sessionID)
                 logger.notice("queued send put back", metadata: ["message": "\(message.id)", "error": "\(error)"])
