@@ -63,6 +63,8 @@ public struct GatewayServer: Service {
     let webhooks: WebhookDispatcher
     /// Which sessions this node runs, with several nodes; `nil` with one.
     let ownership: SessionOwnership?
+    /// With several nodes: sends other nodes queued for this node's sessions.
+    let queuedSends: QueuedSends?
     /// This gateway's metrics (its own registry), served at `/metrics`.
     public let metrics: GatewayMetrics
 
@@ -93,6 +95,9 @@ public struct GatewayServer: Service {
             mediaLinks: MediaLinkSigner(store: store),
             metrics: metrics, privacy: configuration.logPrivacy
         )
+        self.queuedSends = ownership.flatMap { ownership in
+            store.sendQueue.map { QueuedSends(queue: $0, messaging: Messaging(services: services), ownership: ownership, logger: logger) }
+        }
         let router = Router(context: GatewayRequestContext.self)
         let security = configuration.security
         // Outermost, so that every answer, refusals and errors included, carries the request's id
@@ -187,6 +192,9 @@ public struct GatewayServer: Service {
             if let ownership {
                 // Ends on graceful shutdown by releasing every lease, so other nodes take over at once.
                 group.addTask { await ownership.run() }
+            }
+            if let queuedSends {
+                group.addTask { await queuedSends.run() }
             }
             // Stops by itself on graceful shutdown, like the application.
             group.addTask { try await webhooks.run() }

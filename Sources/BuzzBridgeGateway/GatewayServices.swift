@@ -16,6 +16,8 @@ struct GatewayServices: Sendable {
     let mediaLinks: MediaLinkSigner
     let metrics: GatewayMetrics
     let privacy: LogPrivacy
+    /// With several nodes: where sends for another node's sessions wait for it.
+    var sendQueue: (any SendQueueStore)? { store.sendQueue }
 
     /// The caller's session; a key whose session vanished is a key that no longer works.
     func session(for context: GatewayRequestContext) async throws -> Session {

@@ -305,7 +305,22 @@ enum PostgresSchema {
         ],
         // The node sending a delivery, so that another node puts it back only once that node is dead.
         [
-            "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT"
+            "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT",
+        ],
+        // Sends accepted by a node that does not own the session (``PostgresStore/enqueue(_:idempotency:)``),
+        // waiting for the owner: the message itself is in `messages` (`pending`); `claim_token` is
+        // the lease token of the owner that claimed the entry to send it, null while unclaimed.
+        [
+            """
+            CREATE TABLE send_queue (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                message_id TEXT NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                queued_at BIGINT NOT NULL,
+                claim_token BIGINT
+            )
+            """,
+            "CREATE INDEX send_queue_by_session ON send_queue(session_id, seq)",
         ],
     ]
 }

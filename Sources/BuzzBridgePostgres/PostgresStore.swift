@@ -229,23 +229,29 @@ public final class PostgresStore: GatewayStore {
 
     public func insertMessage(_ message: Message, idempotency: IdempotencyTag) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
-                    body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint,
-                    \(unescaped: Self.mediaColumns))
-                VALUES (\(message.id.rawValue), \(message.sessionID.rawValue), \(message.externalID), \(message.direction.rawValue),
-                    \(message.from.e164), \(message.fromName.map(Bytea.init)), \(message.to.e164), \(message.contact.e164),
-                    \(Bytea(message.body)), \(message.status.rawValue), \(message.type.rawValue), \(message.mediaURL),
-                    \(message.replyTo?.rawValue), \(message.timestamp.millisecondsSinceEpoch), \(message.readAt?.millisecondsSinceEpoch),
-                    \(message.timestamp.millisecondsSinceEpoch), \(idempotency.key), \(idempotency.fingerprint),
-                    \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
-                    \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
-                    \(message.media?.blobHash), \(message.media?.downloadSource))
-                """,
-                logger: logger)
-            try await Self.touchSession(message.sessionID, at: message.timestamp, on: connection, logger: logger)
+            try await Self.insertOutgoing(message, idempotency: idempotency, on: connection, logger: logger)
         }
+    }
+
+    /// Inserts an outgoing message a request made, with its `Idempotency-Key` when it had one,
+    /// and moves the session's last activity on.
+    static func insertOutgoing(_ message: Message, idempotency: IdempotencyTag?, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO messages (id, session_id, external_id, direction, from_number, from_name, to_number, contact,
+                body, status, message_type, media_url, reply_to, timestamp, read_at, updated_at, idempotency_key, request_fingerprint,
+                \(unescaped: Self.mediaColumns))
+            VALUES (\(message.id.rawValue), \(message.sessionID.rawValue), \(message.externalID), \(message.direction.rawValue),
+                \(message.from.e164), \(message.fromName.map(Bytea.init)), \(message.to.e164), \(message.contact.e164),
+                \(Bytea(message.body)), \(message.status.rawValue), \(message.type.rawValue), \(message.mediaURL),
+                \(message.replyTo?.rawValue), \(message.timestamp.millisecondsSinceEpoch), \(message.readAt?.millisecondsSinceEpoch),
+                \(message.timestamp.millisecondsSinceEpoch), \(idempotency?.key), \(idempotency?.fingerprint),
+                \(message.media?.mimeType), \(message.media?.fileName.map(Bytea.init)), \(message.media?.size.map(Int64.init)),
+                \(message.media?.width.map(Int64.init)), \(message.media?.height.map(Int64.init)), \(message.media?.status.rawValue),
+                \(message.media?.blobHash), \(message.media?.downloadSource))
+            """,
+            logger: logger)
+        try await touchSession(message.sessionID, at: message.timestamp, on: connection, logger: logger)
     }
 
     public func idempotentSend(key: String, in session: SessionID) async throws -> IdempotentSend? {
@@ -281,40 +287,49 @@ public final class PostgresStore: GatewayStore {
         _ id: MessageID, in session: SessionID, to status: MessageStatus, at time: Timestamp,
         externalID: String?, announce: @escaping @Sendable (Message) -> [OutboxEvent]
     ) async throws -> Message? {
-        let allowedFrom = MessageStatus.allCases.filter { $0.canAdvance(to: status) }.map(\.rawValue)
-        guard !allowedFrom.isEmpty else { return nil }
+        guard MessageStatus.allCases.contains(where: { $0.canAdvance(to: status) }) else { return nil }
         let logger = logger
         let advanced = try await client.withTransaction(logger: logger) { connection -> Message? in
-            var moved: Message?
-            let rows = try await connection.query(
-                """
-                UPDATE messages SET status = \(status.rawValue), updated_at = \(time.millisecondsSinceEpoch),
-                    read_at = CASE WHEN \(status.rawValue) = 'read' AND direction = 'incoming' THEN \(time.millisecondsSinceEpoch) ELSE read_at END,
-                    external_id = COALESCE(\(externalID), external_id)
-                WHERE id = \(id.rawValue) AND session_id = \(session.rawValue) AND status = ANY(\(allowedFrom))
-                RETURNING \(unescaped: Self.messageColumns)
-                """,
-                logger: logger)
-            for try await row in rows { moved = try Message(row: row.makeRandomAccess()) }
-            guard let message = moved else {
-                // Already further along (a receipt overtook the send's own record): the status
-                // stays, but WhatsApp's id for the message must not be lost.
-                if let externalID {
-                    try await connection.query(
-                        """
-                        UPDATE messages SET external_id = COALESCE(external_id, \(externalID))
-                        WHERE id = \(id.rawValue) AND session_id = \(session.rawValue)
-                        """,
-                        logger: logger)
-                }
-                return nil
-            }
-            try await Self.touchSession(session, at: time, on: connection, logger: logger)
-            try await Self.record(announce(message), on: connection, logger: logger)
-            return message
+            try await Self.advance(id, in: session, to: status, at: time, externalID: externalID, announce: announce, on: connection, logger: logger)
         }
         if advanced != nil { deliveryBell.ring() }
         return advanced
+    }
+
+    /// ``advanceMessage(_:in:to:at:externalID:announce:)`` inside a transaction under way.
+    static func advance(
+        _ id: MessageID, in session: SessionID, to status: MessageStatus, at time: Timestamp, externalID: String?,
+        announce: @Sendable (Message) -> [OutboxEvent], on connection: PostgresConnection, logger: Logger
+    ) async throws -> Message? {
+        let allowedFrom = MessageStatus.allCases.filter { $0.canAdvance(to: status) }.map(\.rawValue)
+        guard !allowedFrom.isEmpty else { return nil }
+        var moved: Message?
+        let rows = try await connection.query(
+            """
+            UPDATE messages SET status = \(status.rawValue), updated_at = \(time.millisecondsSinceEpoch),
+                read_at = CASE WHEN \(status.rawValue) = 'read' AND direction = 'incoming' THEN \(time.millisecondsSinceEpoch) ELSE read_at END,
+                external_id = COALESCE(\(externalID), external_id)
+            WHERE id = \(id.rawValue) AND session_id = \(session.rawValue) AND status = ANY(\(allowedFrom))
+            RETURNING \(unescaped: Self.messageColumns)
+            """,
+            logger: logger)
+        for try await row in rows { moved = try Message(row: row.makeRandomAccess()) }
+        guard let message = moved else {
+            // Already further along (a receipt overtook the send's own record): the status
+            // stays, but WhatsApp's id for the message must not be lost.
+            if let externalID {
+                try await connection.query(
+                    """
+                    UPDATE messages SET external_id = COALESCE(external_id, \(externalID))
+                    WHERE id = \(id.rawValue) AND session_id = \(session.rawValue)
+                    """,
+                    logger: logger)
+            }
+            return nil
+        }
+        try await touchSession(session, at: time, on: connection, logger: logger)
+        try await record(announce(message), on: connection, logger: logger)
+        return message
     }
 
     public func updateMedia(
@@ -470,7 +485,7 @@ public final class PostgresStore: GatewayStore {
     }
 
     /// Every message change is session activity; kept in the change's own transaction.
-    private static func touchSession(_ id: SessionID, at time: Timestamp, on connection: PostgresConnection, logger: Logger) async throws {
+    static func touchSession(_ id: SessionID, at time: Timestamp, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
             UPDATE sessions SET last_activity = \(time.millisecondsSinceEpoch)

@@ -70,11 +70,16 @@ public protocol GatewayStore: Sendable {
     /// or nil when the store serves one node and a counter in memory is exact and cheaper.
     func sharedRateLimitCounter(named name: String, window: Double) -> (any RateLimitCounter)?
 
+    /// Where a node that does not own a session queues its sends for the owner, or nil when the
+    /// store serves one node (every session is then its own).
+    var sendQueue: (any SendQueueStore)? { get }
+
     func close() async throws
 }
 
 extension GatewayStore {
     public func sharedRateLimitCounter(named name: String, window: Double) -> (any RateLimitCounter)? { nil }
+    public var sendQueue: (any SendQueueStore)? { nil }
 }
 
 /// Migrations applied to the database and known to this build; equal once migrated.

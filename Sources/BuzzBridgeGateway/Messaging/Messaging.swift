@@ -27,6 +27,10 @@ struct Messaging: Sendable {
     /// recorded meanwhile showed it delivered or read, which is then returned as is; an accepted
     /// send is stored as `sent` with WhatsApp's id and announced by a `message.status` webhook.
     ///
+    /// With several nodes, a text send for a session another node serves is stored `pending` with
+    /// an entry in the send queue, in one transaction, and returned at once; the owner sends it
+    /// (``QueuedSends``, ``deliverQueued(_:through:logger:)``).
+    ///
     /// With `idempotency` the key is stored with the message, in the same insert.
     func send(_ request: SendRequest, from sessionID: SessionID, idempotency: IdempotencyTag? = nil, logger: Logger) async throws -> Message {
         guard let session = try await services.store.session(sessionID) else {
@@ -37,6 +41,17 @@ struct Messaging: Sendable {
         if let replyTo = request.replyTo {
             quoted = try await services.store.message(replyTo, in: sessionID)
             guard quoted != nil else { throw APIError.invalid("reply_to", "must name a message of this session") }
+        }
+        // Another node serves the session: the message waits for it in the send queue (text only,
+        // since a file stored here is in this node's data folder).
+        if let queue = services.sendQueue, request.media == nil, await !services.hub.serves(session) {
+            let message = Message(
+                id: .generate(), sessionID: session.id, externalID: nil, direction: .outgoing, from: ownNumber, fromName: session.name,
+                to: request.phone, body: request.text, status: .pending, timestamp: .now(), type: .text, replyTo: request.replyTo
+            )
+            try await services.metrics.store.measure(.insertMessage) { try await queue.enqueue(message, idempotency: idempotency) }
+            logger.debug("message queued for the node serving the session", metadata: ["message": "\(message.id)"])
+            return message
         }
         let engine = try await services.hub.engine(for: session)
         // Waits for the session's next send slot, or refuses when its queue is full.
@@ -102,6 +117,60 @@ struct Messaging: Sendable {
         message.status = sent?.status ?? .sent
         message.externalID = receipt.externalID
         return message
+    }
+
+    /// Sends a message another node queued for this node's session, claimed from `queue`.
+    ///
+    /// Guarantees: the message goes through the session's pacing and engine like any send; its
+    /// WhatsApp id is stored before it leaves; the outcome (`sent`, or `failed` when the engine
+    /// refused it or the session is not active) and the removal of its queue entry are one
+    /// transaction, announced by a `message.status` webhook (the caller was answered `pending`).
+    /// When the send cannot start here (the engine is gone, the lease lost, the pacing queue
+    /// full), the claim is given back untouched for the owner to send later.
+    /// Returns false when the claim was given back (the drain should stop for now).
+    @discardableResult
+    func deliverQueued(_ message: Message, through queue: any SendQueueStore, logger: Logger) async -> Bool {
+        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
+        let sessionID = message.sessionID
+        do {
+            guard let session = try await services.store.session(sessionID), session.status == .active else {
+                _ = try await queue.finish(message.id, in: sessionID, as: .failed, at: .now(), externalID: nil, announce: announce)
+                logger.notice("queued send failed: the session is not active", metadata: ["message": "\(message.id)"])
+                return true
+            }
+            let engine: any WhatsAppEngine
+            do {
+                // The slot first, then the engine: a lease lost while waiting for the slot gives
+                // the claim back instead of failing the message on a stopped engine.
+                try await services.pacer.awaitTurn(for: session)
+                engine = try await services.hub.engine(for: session)
+            } catch {
+                try await queue.unclaim(message.id, in: sessionID)
+                logger.notice("queued send put back", metadata: ["message": "\(message.id)", "error": "\(error)"])
+                return false
+            }
+            let externalID = await engine.newExternalID()
+            try await queue.assign(externalID: externalID, to: message.id, in: sessionID)
+            var quoted: QuotedMessage?
+            if let replyTo = message.replyTo { quoted = try await services.store.message(replyTo, in: sessionID).flatMap(Self.quote) }
+            let receipt: SendReceipt
+            do {
+                receipt = try await engine.send(
+                    OutgoingMessage(id: message.id, externalID: externalID, to: message.to, body: message.body, quoted: quoted, media: nil))
+            } catch {
+                _ = try await queue.finish(message.id, in: sessionID, as: .failed, at: .now(), externalID: nil, announce: announce)
+                logger.notice("queued send failed", metadata: ["message": "\(message.id)", "error": "\(error)"])
+                return true
+            }
+            _ = try await queue.finish(
+                message.id, in: sessionID, as: .sent, at: receipt.timestamp, externalID: receipt.externalID, announce: announce)
+            services.metrics.messages.sent(by: session.kind)
+            logger.debug("queued message sent", metadata: ["message": "\(message.id)"])
+            return true
+        } catch {
+            logger.warning("queued send not recorded", metadata: ["message": "\(message.id)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// What a reply shows of `message`; nil for a message WhatsApp never gave an id.

@@ -123,7 +123,8 @@ struct MessageRoutes {
                 messageID: message.id.rawValue, phone: message.to.e164, message: message.body, status: message.status.rawValue,
                 timestamp: message.timestamp
             ),
-            message: "Message sent successfully"
+            // Queued for the node serving the session (several nodes): sent when it takes it.
+            message: message.status == .pending ? "Message queued for sending" : "Message sent successfully"
         )
     }
 

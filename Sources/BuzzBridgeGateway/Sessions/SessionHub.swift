@@ -69,6 +69,15 @@ actor SessionHub {
         return engine
     }
 
+    /// Whether this node serves `session`'s engine: it holds the lease, or took it now because
+    /// nobody did (as ``engine(for:)`` would); false when another node serves it.
+    func serves(_ session: Session) async -> Bool {
+        if engines[session.id] != nil { return true }
+        guard let owned, !owned.contains(session.id) else { return true }
+        guard let claimer, await claimer(session) else { return false }
+        return self.owned?.contains(session.id) != false
+    }
+
     /// Whether `session` has an account to log in to again: active, or disconnected for a reason
     /// that keeps the account (see ``DisconnectReason/keepsAccount``).
     static func isLinked(_ session: Session) -> Bool {

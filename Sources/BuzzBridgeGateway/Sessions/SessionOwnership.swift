@@ -46,6 +46,9 @@ actor SessionOwnership {
     /// The sessions this node holds a lease on.
     func heldSessions() -> Set<SessionID> { Set(held.keys) }
 
+    /// The fencing token of this node's lease on `session`, nil when it holds none.
+    func token(for session: SessionID) -> Int64? { held[session]?.lease.token }
+
     /// Takes the session's lease now if nobody holds it, for a request that needs its engine
     /// before the next round; returns whether this node holds it.
     func claim(_ session: Session) async -> Bool {
