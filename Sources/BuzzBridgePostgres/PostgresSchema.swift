@@ -305,7 +305,7 @@ enum PostgresSchema {
         ],
         // The node sending a delivery, so that another node puts it back only once that node is dead.
         [
-            "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT"
         ],
         // Sends accepted by a node that does not own the session (``PostgresStore/enqueue(_:idempotency:)``),
         // waiting for the owner: the message itself is in `messages` (`pending`); `claim_token` is

@@ -64,7 +64,8 @@ struct MessageAPITests {
         try await gateway.connect()
         let sent = try await gateway.post("/api/messages/send", #"{"phone":"+60100000002","message":"slow"}"#)
         let id = try #require(try sent.data["message_id"] as? String)
-        let requests = try await receiver.waitForRequests(3)
+        // `read` comes twice the sandbox's delay after the send: give a loaded machine room.
+        let requests = try await receiver.waitForRequests(3, timeout: .seconds(30))
         let changes = requests.compactMap { $0.json["data"] as? [String: Any] }.filter { $0["message_id"] as? String == id }
         #expect(changes.map { $0["status"] as? String } == ["sent", "delivered", "read"])
         #expect(try await status(of: id, in: gateway) == "read")

@@ -11,7 +11,7 @@ import Testing
 /// that takes the session over, once.
 @Suite("Several nodes: sends queued for the owner")
 struct SeveralNodesQueuedSendsTests {
-    private static let leaseSeconds = 4.5
+    private static let leaseSeconds = 9.0
 
     private struct Node {
         let process: ServerProcess

@@ -12,7 +12,7 @@ import Testing
 struct DeliveriesAcrossNodesTests {
     @Test func aLiveNodesAttemptIsLeftAloneAndADeadNodesIsTakenOver() async throws {
         let url = try await PostgresTestServer.shared.newDatabaseURL()
-        let duration = Duration.seconds(2)
+        let duration = Duration.seconds(8)
         let nodeA = try await PostgresStore.open(url: url, leases: SessionLeasePolicy(node: "node-a", duration: duration))
         let nodeB = try await PostgresStore.open(url: url, leases: SessionLeasePolicy(node: "node-b", duration: duration))
         defer {
@@ -37,7 +37,9 @@ struct DeliveriesAcrossNodesTests {
         try #require(claimed.count == 1)
         #expect(try await nodeB.claimDueDeliveries(endpoint: endpoint.id, now: .now(), limit: 10).isEmpty, "one node sends it")
 
-        // B starting, or looking for orphans, leaves a live node's attempt alone.
+        // B starting, or looking for orphans, leaves a live node's attempt alone (A's heartbeat
+        // just written, so a loaded machine cannot make it run out meanwhile).
+        _ = try await ownershipA.survey()
         #expect(try await nodeB.requeueInterruptedDeliveries(at: .now()) == 0)
         #expect(try await nodeB.requeueDeliveriesOfDeadNodes() == 0)
         #expect(try await nodeB.webhookDelivery(id: claimed[0].delivery.id)?.state == .delivering)

@@ -132,7 +132,7 @@ final class WebhookReceiver: Sendable {
     }
 
     /// Polls until `count` requests arrived or `timeout` passed; returns the requests.
-    func waitForRequests(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Request] {
+    func waitForRequests(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [Request] {
         let deadline = ContinuousClock.now + timeout
         while recorder.requests.count < count, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
