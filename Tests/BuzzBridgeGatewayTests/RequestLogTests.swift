@@ -8,14 +8,13 @@ import Testing
 /// carries its id, and message text shows only with `--log-sensitive`.
 @Suite("Request ids and redaction in logs")
 struct RequestLogTests {
-    private func freePort() -> Int { Int.random(in: 20_000..<60_000) }
 
     /// A server child process logging JSON at debug level, its API key, and its address.
     private func startServer(data: String, extra: [String] = [], environment: [String: String] = [:]) async throws
         -> (ServerProcess, key: String, url: String)
     {
         let server = try ServerProcess(
-            arguments: ["serve", "--data", data, "--port", "\(freePort())", "--log-format", "json", "--log-level", "debug"] + extra,
+            arguments: ["serve", "--data", data, "--port", "0", "--log-format", "json", "--log-level", "debug"] + extra,
             environment: environment, logs: true
         )
         // The log (Hummingbird's own "listening on" line among it) shares the pipe: read the announcements.
