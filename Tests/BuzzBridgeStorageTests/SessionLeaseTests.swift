@@ -41,7 +41,8 @@ struct SessionLeaseTests {
     }
 
     @Test func anExpiredOwnerIsFencedOutAndItsSuccessorWrites() async throws {
-        try await withTwoNodes(duration: .seconds(3)) { nodeA, nodeB, session in
+        // Long enough that a loaded machine cannot let it run out before the checks of a live lease.
+        try await withTwoNodes(duration: .seconds(10)) { nodeA, nodeB, session in
             let a = try #require(nodeA.leases)
             let b = try #require(nodeB.leases)
             let leaseA = try await a.acquire(session)

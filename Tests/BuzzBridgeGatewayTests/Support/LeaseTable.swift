@@ -31,6 +31,13 @@ enum LeaseTable {
         return (expiry, now)
     }
 
+    /// How many leases name `node` as their owner, expired or not (a released lease names none).
+    static func named(_ node: String, _ database: String) async throws -> Int {
+        let text = try await psql(database, "SELECT count(*) FROM session_leases WHERE owner = '\(node)'")
+        guard let count = Int(text) else { throw TestFailure("psql: \(text)") }
+        return count
+    }
+
     /// The database's clock, in milliseconds.
     static func databaseNow(_ database: String) async throws -> Int64 {
         let text = try await psql(database, "SELECT \(now)")
