@@ -162,7 +162,7 @@ struct SessionLeaseTests {
     }
 
     @Test func renewingAllAtOnceKeepsTheLeasesStillHeldAndForgetsTheOthers() async throws {
-        try await withTwoNodes(duration: .seconds(2)) { nodeA, nodeB, kept in
+        try await withTwoNodes(duration: .seconds(6)) { nodeA, nodeB, kept in
             let a = try #require(nodeA.leases)
             let b = try #require(nodeB.leases)
             let other = activeSession("session_taken", name: "Taken")
