@@ -325,6 +325,15 @@ struct LiveEngineEndToEndTests {
         return try #require(scanned["jid"] as? String)
     }
 
+    /// Waits until the double sees the device logged in and active (its prekeys are up).
+    func waitUntilActive(_ double: WhatsAppServerDouble, _ jid: String) async throws {
+        try await eventually("the device to be logged in and active") {
+            try await double.clients().contains {
+                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
+            }
+        }
+    }
+
     func logins(_ double: WhatsAppServerDouble, _ jid: String) async throws -> Int {
         try await double.clients().filter { $0["jid"] as? String == jid && $0["payload"] as? String == "login" }.count
     }

@@ -50,11 +50,7 @@ extension LiveEngineEndToEndTests {
         let base = try await first.baseURL()
         let jid = try await link(base, setup, double)
         // Active once its prekeys are up: the upload read them back from PostgreSQL.
-        try await eventually("the device to be logged in and active") {
-            try await double.clients().contains {
-                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
-            }
-        }
+        try await waitUntilActive(double, jid)
 
         // Tom's first message is a pkmsg: a prekey consumed, a Signal session made, the plaintext buffered.
         _ = try await double.ok(.POST, "/contacts/send", ["from": Self.tom, "to": phone, "text": "Hello from Tom on PG"])
@@ -100,11 +96,7 @@ extension LiveEngineEndToEndTests {
         let onSQLite = try serve(setup, double)
         let base = try await onSQLite.baseURL()
         let jid = try await link(base, setup, double)
-        try await eventually("the device to be logged in and active") {
-            try await double.clients().contains {
-                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
-            }
-        }
+        try await waitUntilActive(double, jid)
         _ = try await double.ok(.POST, "/contacts/send", ["from": Self.tom, "to": phone, "text": "Before the move"])
         try await eventually("Tom's message on SQLite") { !receivedTexts(receiver, "Before the move").isEmpty }
         #expect(try await send(base, setup, "+\(Self.tom)", "Reply before the move").0 == 200)

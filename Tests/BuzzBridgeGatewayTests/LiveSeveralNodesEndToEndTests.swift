@@ -21,11 +21,7 @@ extension LiveEngineEndToEndTests {
         let a = try node("node-a")
         let onA = try await a.baseURL()
         let jid = try await link(onA, setup, double)
-        try await eventually("the device to be logged in and active") {
-            try await double.clients().contains {
-                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
-            }
-        }
+        try await waitUntilActive(double, jid)
         _ = try await double.ok(.POST, "/contacts/send", ["from": Self.tom, "to": phone, "text": "Hello node-a"])
         try await eventually("Tom's message at the webhook") { !receivedTexts(receiver, "Hello node-a").isEmpty }
         #expect(try await send(onA, setup, "+\(Self.tom)", "Answer from node-a").0 == 200)
@@ -91,11 +87,7 @@ extension LiveEngineEndToEndTests {
         let a = try node("node-a", throughProxy)
         let onA = try await a.baseURL()
         let jid = try await link(onA, setup, double)
-        try await eventually("the device to be logged in and active") {
-            try await double.clients().contains {
-                $0["jid"] as? String == jid && $0["state"] as? String == "logged-in" && $0["active"] as? Bool == true
-            }
-        }
+        try await waitUntilActive(double, jid)
         let b = try node("node-b", direct)
         let onB = try await b.baseURL()
         try await Task.sleep(for: .seconds(3))

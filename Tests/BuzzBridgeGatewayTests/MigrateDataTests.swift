@@ -13,19 +13,6 @@ import Testing
 /// PostgreSQL, and the server started on PostgreSQL shows the same data through its API.
 @Suite("Copying a SQLite deployment into PostgreSQL")
 struct MigrateDataTests {
-    private func call(_ method: HTTPMethod, _ url: String, bearer: String, body: String? = nil) async throws -> (status: Int, json: [String: Any]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:])
-    }
-
     /// Sends `file` as an image with multipart/form-data; the message's id.
     private func sendImage(_ url: String, key: String, file: [UInt8]) async throws -> String {
         let boundary = "----buzzbridge-copy-\(UUID().uuidString)"
@@ -56,13 +43,6 @@ struct MigrateDataTests {
         return Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
     }
 
-    private func announced(_ label: String, in output: String) throws -> String {
-        guard let line = output.split(separator: "\n").first(where: { $0.contains(label) }), let value = line.split(separator: " ").last else {
-            throw TestFailure("no \(label) in: \(output)")
-        }
-        return String(value)
-    }
-
     private func serve(_ data: String, database: String? = nil) async throws -> (ServerProcess, output: String, url: String) {
         let server = try ServerProcess(
             arguments: ["serve", "--data", data, "--port", "0", "--log-level", "error", "--webhook-retry-delays", "1"]
@@ -75,9 +55,9 @@ struct MigrateDataTests {
 
     /// What the API shows of a session: its messages (every field), status, and webhook deliveries.
     private func view(_ url: String, key: String, admin: String, session: String) async throws -> [String: NSObject] {
-        let messages = try await call(.GET, url + "/api/messages?limit=100", bearer: key)
-        let status = try await call(.GET, url + "/api/session/status", bearer: key)
-        let deliveries = try await call(.GET, url + "/admin/api/sessions/\(session)/deliveries", bearer: admin)
+        let messages = try await ServedProcess.call(.GET, url + "/api/messages?limit=100", bearer: key)
+        let status = try await ServedProcess.call(.GET, url + "/api/session/status", bearer: key)
+        let deliveries = try await ServedProcess.call(.GET, url + "/admin/api/sessions/\(session)/deliveries", bearer: admin)
         #expect(messages.status == 200 && status.status == 200 && deliveries.status == 200)
         // The status's connection times belong to the process; what the session is does not.
         let session = (status.json["data"] as? [String: Any]) ?? [:]
@@ -96,21 +76,24 @@ struct MigrateDataTests {
         // Filled through the real server on SQLite: a session, its key, two messages (one with
         // U+0000 in it), a webhook endpoint and its delivered event.
         let (sqlite, output, url) = try await serve(data)
-        let key = try announced("API key (shown once", in: output)
-        let admin = try announced("Admin token (shown once", in: output)
-        #expect(try await call(.GET, url + "/api/qr", bearer: key).status == 200)
-        #expect(try await call(.POST, url + "/api/sandbox/scan", bearer: key).status == 200)
+        let key = try ServedProcess.announced("API key (shown once", in: output)
+        let admin = try ServedProcess.announced("Admin token (shown once", in: output)
+        #expect(try await ServedProcess.call(.GET, url + "/api/qr", bearer: key).status == 200)
+        #expect(try await ServedProcess.call(.POST, url + "/api/sandbox/scan", bearer: key).status == 200)
         let session = try #require(
-            (try await call(.GET, url + "/api/session/status", bearer: key).json["data"] as? [String: Any])?["session_id"] as? String)
-        let hook = try await call(
+            (try await ServedProcess.call(.GET, url + "/api/session/status", bearer: key).json["data"] as? [String: Any])?["session_id"] as? String)
+        let hook = try await ServedProcess.call(
             .POST, url + "/admin/api/sessions/\(session)/webhooks", bearer: admin,
             body: #"{"url":"http://127.0.0.1:\#(receiver.port)/hook","secret":"copy-secret-123","events":["message.received"]}"#)
         #expect(hook.status == 201)
         #expect(
-            try await call(.POST, url + "/api/messages/send", bearer: key, body: #"{"phone":"+60123456789","message":"sent\u0000whole"}"#).status
+            try await ServedProcess.call(
+                .POST, url + "/api/messages/send", bearer: key, body: #"{"phone":"+60123456789","message":"sent\u0000whole"}"#
+            ).status
                 == 200)
         #expect(
-            try await call(.POST, url + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"to copy"}"#).status == 200)
+            try await ServedProcess.call(.POST, url + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"to copy"}"#)
+                .status == 200)
         let photo = SampleMedia.jpeg()
         let image = try await sendImage(url, key: key, file: photo)
         _ = try await receiver.waitForRequests(1)
@@ -160,9 +143,12 @@ struct MigrateDataTests {
         #expect(after == before, "before: \(before)\nafter: \(after)")
         // New rows continue after the copied ones.
         #expect(
-            try await call(.POST, pgURL + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"after"}"#).status == 200)
-        let total = ((try await call(.GET, pgURL + "/api/messages", bearer: key).json["data"] as? [String: Any])?["pagination"] as? [String: Any])?[
-            "total"]
+            try await ServedProcess.call(.POST, pgURL + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"after"}"#)
+                .status == 200)
+        let total =
+            ((try await ServedProcess.call(.GET, pgURL + "/api/messages", bearer: key).json["data"] as? [String: Any])?["pagination"]
+            as? [String: Any])?[
+                "total"]
         #expect(total as? Int == 4)
         // The media file is still the data folder's, served for the copied message.
         #expect(try await media(pgURL, key: key, id: image) == photo)

@@ -18,27 +18,6 @@ struct PostgresServeTests {
         return (server, try await server.waitFor("listening on"), url)
     }
 
-    private func call(_ method: HTTPMethod, _ url: String, bearer: String, body: String? = nil) async throws -> (status: Int, json: [String: Any]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), json)
-    }
-
-    private func announced(_ label: String, in output: String) throws -> String {
-        guard let line = output.split(separator: "\n").first(where: { $0.contains(label) }), let value = line.split(separator: " ").last else {
-            throw TestFailure("no \(label) in: \(output)")
-        }
-        return String(value)
-    }
-
     @Test func aSandboxSessionSendsReceivesAndDeliversWebhooksAcrossARestart() async throws {
         let database = try await PostgresTestServer.shared.newDatabaseURL()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-pgserve-\(UUID().uuidString)").path
@@ -46,22 +25,24 @@ struct PostgresServeTests {
         let receiver = try await WebhookReceiver.start()
 
         let (first, output, url) = try await start(database: database, data: data)
-        let key = try announced("API key (shown once", in: output)
-        let admin = try announced("Admin token (shown once", in: output)
-        #expect(try await call(.GET, url + "/api/qr", bearer: key).status == 200)
-        #expect(try await call(.POST, url + "/api/sandbox/scan", bearer: key).status == 200)
-        let status = try await call(.GET, url + "/api/session/status", bearer: key)
+        let key = try ServedProcess.announced("API key (shown once", in: output)
+        let admin = try ServedProcess.announced("Admin token (shown once", in: output)
+        #expect(try await ServedProcess.call(.GET, url + "/api/qr", bearer: key).status == 200)
+        #expect(try await ServedProcess.call(.POST, url + "/api/sandbox/scan", bearer: key).status == 200)
+        let status = try await ServedProcess.call(.GET, url + "/api/session/status", bearer: key)
         let session = try #require((status.json["data"] as? [String: Any])?["session_id"] as? String)
-        let hook = try await call(
+        let hook = try await ServedProcess.call(
             .POST, url + "/admin/api/sessions/\(session)/webhooks", bearer: admin,
             body: #"{"url":"http://127.0.0.1:\#(receiver.port)/hook","secret":"pg-secret-123","events":["message.received"]}"#
         )
         #expect(hook.status == 201)
         #expect(
-            try await call(.POST, url + "/api/messages/send", bearer: key, body: #"{"phone":"+60123456789","message":"from postgres"}"#).status == 200
+            try await ServedProcess.call(.POST, url + "/api/messages/send", bearer: key, body: #"{"phone":"+60123456789","message":"from postgres"}"#)
+                .status == 200
         )
         #expect(
-            try await call(.POST, url + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"hello pg"}"#).status == 200)
+            try await ServedProcess.call(.POST, url + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"hello pg"}"#)
+                .status == 200)
         let delivered = try await receiver.waitForRequests(1)
         #expect(String(decoding: delivered[0].body, as: UTF8.self).contains("hello pg"))
         await first.terminate()
@@ -70,11 +51,11 @@ struct PostgresServeTests {
         #expect(!FileManager.default.fileExists(atPath: data + "/buzzbridge.sqlite"))
         let (second, secondOutput, secondURL) = try await start(database: database, data: data)
         #expect(!secondOutput.contains("API key (shown once"), "not a first start")
-        let messages = try await call(.GET, secondURL + "/api/messages", bearer: key)
+        let messages = try await ServedProcess.call(.GET, secondURL + "/api/messages", bearer: key)
         #expect(messages.status == 200)
         let pagination = (messages.json["data"] as? [String: Any])?["pagination"] as? [String: Any]
         #expect(pagination?["total"] as? Int == 2, "the send and the incoming message: \(messages.json)")
-        let deliveries = try await call(.GET, secondURL + "/admin/api/sessions/\(session)/deliveries", bearer: admin)
+        let deliveries = try await ServedProcess.call(.GET, secondURL + "/admin/api/sessions/\(session)/deliveries", bearer: admin)
         #expect((deliveries.json["data"] as? [[String: Any]])?.first?["state"] as? String == "succeeded", "\(deliveries.json)")
         await second.terminate()
         await receiver.stop()
@@ -92,7 +73,7 @@ struct PostgresServeTests {
                 environment: ["BUZZBRIDGE_DATABASE_URL": database])
         }
         let first = try node()
-        let key = try announced("API key (shown once", in: try await first.waitFor("listening on"))
+        let key = try ServedProcess.announced("API key (shown once", in: try await first.waitFor("listening on"))
         let second = try node()
         _ = try await second.waitFor("listening on")
         let urls = [try await first.baseURL(), try await second.baseURL()]

@@ -19,13 +19,6 @@ struct SeveralNodesQueuedSendsTests {
         let output: String
     }
 
-    private struct Answer {
-        let status: Int
-        let json: [String: Any]
-        let headers: HTTPHeaders
-        var data: [String: Any] { json["data"] as? [String: Any] ?? [:] }
-    }
-
     private func start(_ node: String, database: String, logs: Bool = false) async throws -> Node {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bzb-queue-\(UUID().uuidString)").path
         let process = try ServerProcess(
@@ -44,44 +37,21 @@ struct SeveralNodesQueuedSendsTests {
         return Node(process: process, url: String(url), output: output)
     }
 
-    private func call(_ method: HTTPMethod, _ url: String, bearer: String, body: String? = nil, headers: [String: String] = [:]) async throws
-        -> Answer
-    {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return Answer(status: Int(response.status.code), json: json, headers: response.headers)
-    }
-
-    private func announced(_ label: String, in output: String) throws -> String {
-        guard let line = output.split(separator: "\n").first(where: { $0.contains(label) }), let value = line.split(separator: " ").last else {
-            throw TestFailure("no \(label) in: \(output)")
-        }
-        return String(value)
-    }
-
     /// The first start's sandbox session and one more, paired through `node`: session id → key.
     private func pairedSessions(on node: Node) async throws -> [String: String] {
-        let admin = try announced("Admin token (shown once", in: node.output)
+        let admin = try ServedProcess.announced("Admin token (shown once", in: node.output)
         var keys: [String: String] = [:]
-        let firstKey = try announced("API key (shown once", in: node.output)
-        let first = try await call(.GET, node.url + "/api/session/status", bearer: firstKey)
+        let firstKey = try ServedProcess.announced("API key (shown once", in: node.output)
+        let first = try await ServedProcess.call(.GET, node.url + "/api/session/status", bearer: firstKey)
         keys[try #require(first.data["session_id"] as? String)] = firstKey
-        let made = try await call(.POST, node.url + "/admin/api/sessions", bearer: admin, body: #"{"kind":"sandbox","name":"queue test"}"#)
+        let made = try await ServedProcess.call(
+            .POST, node.url + "/admin/api/sessions", bearer: admin, body: #"{"kind":"sandbox","name":"queue test"}"#)
         #expect(made.status == 201, "\(made.json)")
         let id = try #require((made.data["session"] as? [String: Any])?["session_id"] as? String)
         keys[id] = try #require(made.data["api_key"] as? String)
         for key in keys.values {
-            #expect(try await call(.GET, node.url + "/api/qr", bearer: key).status == 200)
-            #expect(try await call(.POST, node.url + "/api/sandbox/scan", bearer: key).status == 200)
+            #expect(try await ServedProcess.call(.GET, node.url + "/api/qr", bearer: key).status == 200)
+            #expect(try await ServedProcess.call(.POST, node.url + "/api/sandbox/scan", bearer: key).status == 200)
         }
         return keys
     }
@@ -101,7 +71,7 @@ struct SeveralNodesQueuedSendsTests {
 
     /// The session's outgoing messages with `text`, as `url` lists them.
     private func messages(_ text: String, at url: String, key: String) async throws -> [[String: Any]] {
-        let list = try await call(.GET, url + "/api/messages?limit=100", bearer: key)
+        let list = try await ServedProcess.call(.GET, url + "/api/messages?limit=100", bearer: key)
         guard list.status == 200 else { throw TestFailure("listing the messages: \(list.status) \(list.json)") }
         let all = list.data["messages"] as? [[String: Any]] ?? []
         return all.filter { $0["message"] as? String == text && $0["direction"] as? String == "outgoing" }
@@ -140,9 +110,9 @@ struct SeveralNodesQueuedSendsTests {
         throw TestFailure("no message.status \(status) webhook for \(id) within \(limit): \(bodies)")
     }
 
-    private func send(_ text: String, via url: String, key: String, idempotencyKey: String? = nil) async throws -> Answer {
+    private func send(_ text: String, via url: String, key: String, idempotencyKey: String? = nil) async throws -> ServedAnswer {
         let body = String(data: try JSONSerialization.data(withJSONObject: ["phone": "+60123456789", "message": text]), encoding: .utf8)!
-        return try await call(
+        return try await ServedProcess.call(
             .POST, url + "/api/messages/send", bearer: key, body: body, headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
     }
 
@@ -155,8 +125,8 @@ struct SeveralNodesQueuedSendsTests {
         let ownedByA = try #require(spread.first { $0.value == "node-a" }?.key)
         let key = try #require(keys[ownedByA])
         let receiver = try await WebhookReceiver.start()
-        let admin = try announced("Admin token (shown once", in: a.output)
-        let hook = try await call(
+        let admin = try ServedProcess.announced("Admin token (shown once", in: a.output)
+        let hook = try await ServedProcess.call(
             .POST, a.url + "/admin/api/sessions/\(ownedByA)/webhooks", bearer: admin,
             body: #"{"url":"http://127.0.0.1:\#(receiver.port)/hook","secret":"queue-secret-123","events":["message.status"]}"#)
         #expect(hook.status == 201, "\(hook.json)")

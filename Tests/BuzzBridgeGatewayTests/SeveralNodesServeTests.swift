@@ -31,32 +31,11 @@ struct SeveralNodesServeTests {
         return Node(process: process, url: url, output: try await process.waitFor("listening on"))
     }
 
-    private func call(_ method: HTTPMethod, _ url: String, bearer: String, body: String? = nil) async throws -> (status: Int, json: [String: Any]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), json)
-    }
-
     private func text(_ url: String, bearer: String) async throws -> String {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         let response = try await TestGateway.client.execute(request, timeout: .seconds(30))
         return String(buffer: try await response.body.collect(upTo: 1 << 22))
-    }
-
-    private func announced(_ label: String, in output: String) throws -> String {
-        guard let line = output.split(separator: "\n").first(where: { $0.contains(label) }), let value = line.split(separator: " ").last else {
-            throw TestFailure("no \(label) in: \(output)")
-        }
-        return String(value)
     }
 
     /// Polls the leases until `done` holds, returning them and how long it took.
@@ -76,11 +55,11 @@ struct SeveralNodesServeTests {
     /// The session is active and connected, and its engine runs on the node behind `url` (a
     /// sandbox incoming message needs the engine).
     private func expectServed(_ session: String, key: String, by url: String, _ note: String) async throws {
-        let status = try await call(.GET, url + "/api/session/status", bearer: key)
+        let status = try await ServedProcess.call(.GET, url + "/api/session/status", bearer: key)
         let data = status.json["data"] as? [String: Any]
         #expect(data?["status"] as? String == "active", "\(note): \(status.json)")
         #expect(data?["connection"] as? String == "connected", "\(note): \(status.json)")
-        let incoming = try await call(
+        let incoming = try await ServedProcess.call(
             .POST, url + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"to \#(session)"}"#)
         #expect(incoming.status == 200, "\(note): \(incoming.json)")
     }
@@ -88,13 +67,13 @@ struct SeveralNodesServeTests {
     /// The first start's sandbox session and `more` others, made and paired through `node`, the
     /// only node yet: session id → API key.
     private func pairedSessions(on node: Node, more: Int) async throws -> [String: String] {
-        let admin = try announced("Admin token (shown once", in: node.output)
+        let admin = try ServedProcess.announced("Admin token (shown once", in: node.output)
         var keys: [String: String] = [:]
-        let firstKey = try announced("API key (shown once", in: node.output)
-        let first = try await call(.GET, node.url + "/api/session/status", bearer: firstKey)
+        let firstKey = try ServedProcess.announced("API key (shown once", in: node.output)
+        let first = try await ServedProcess.call(.GET, node.url + "/api/session/status", bearer: firstKey)
         keys[try #require((first.json["data"] as? [String: Any])?["session_id"] as? String)] = firstKey
         for index in 0..<more {
-            let made = try await call(
+            let made = try await ServedProcess.call(
                 .POST, node.url + "/admin/api/sessions", bearer: admin, body: #"{"kind":"sandbox","name":"node test \#(index)"}"#)
             #expect(made.status == 201, "\(made.json)")
             let data = try #require(made.json["data"] as? [String: Any])
@@ -102,8 +81,8 @@ struct SeveralNodesServeTests {
             keys[id] = try #require(data["api_key"] as? String)
         }
         for key in keys.values {
-            #expect(try await call(.GET, node.url + "/api/qr", bearer: key).status == 200)
-            #expect(try await call(.POST, node.url + "/api/sandbox/scan", bearer: key).status == 200)
+            #expect(try await ServedProcess.call(.GET, node.url + "/api/qr", bearer: key).status == 200)
+            #expect(try await ServedProcess.call(.POST, node.url + "/api/sandbox/scan", bearer: key).status == 200)
         }
         return keys
     }
@@ -126,10 +105,11 @@ struct SeveralNodesServeTests {
             try await expectServed(session, key: key, by: owner == "node-a" ? a.url : b.url, "before the kill, \(owner)")
             // Only the owner runs the session: the other node refuses what needs its engine.
             let other = owner == "node-a" ? b.url : a.url
-            let refused = try await call(.POST, other + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"x"}"#)
+            let refused = try await ServedProcess.call(
+                .POST, other + "/api/sandbox/incoming", bearer: key, body: #"{"phone":"+60198765432","message":"x"}"#)
             #expect(refused.status == 503, "\(refused.json)")
             // Any node answers reads for any session.
-            #expect(try await call(.GET, other + "/api/session/status", bearer: key).status == 200)
+            #expect(try await ServedProcess.call(.GET, other + "/api/session/status", bearer: key).status == 200)
         }
 
         // kill -9 node-b: node-a takes its two sessions once their leases expire (a lease and a round).
@@ -140,7 +120,7 @@ struct SeveralNodesServeTests {
         #expect(takeover.took < .milliseconds(Int64(Self.leaseSeconds * 1000 * 4 / 3)) + .seconds(8), "took \(takeover.took)")
         print("several nodes: kill -9 → takeover in \(takeover.took) (lease \(Self.leaseSeconds) s)")
         for (session, key) in keys { try await expectServed(session, key: key, by: a.url, "after the kill") }
-        let metrics = try await text(a.url + "/metrics", bearer: try announced("Admin token (shown once", in: a.output))
+        let metrics = try await text(a.url + "/metrics", bearer: try ServedProcess.announced("Admin token (shown once", in: a.output))
         #expect(metrics.contains("buzzbridge_session_leases_held 4"), "\(metrics)")
         #expect(metrics.contains(#"buzzbridge_session_leases_total{change="released"} 2"#), "the excess at node-b's start: \(metrics)")
 

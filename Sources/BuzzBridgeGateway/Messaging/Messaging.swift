@@ -130,7 +130,7 @@ struct Messaging: Sendable {
     /// Returns false when the claim was given back (the drain should stop for now).
     @discardableResult
     func deliverQueued(_ message: Message, through queue: any SendQueueStore, logger: Logger) async -> Bool {
-        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
+        let announce = Self.statusEvent
         let sessionID = message.sessionID
         do {
             guard let session = try await services.store.session(sessionID), session.status == .active else {
@@ -172,6 +172,9 @@ struct Messaging: Sendable {
             return false
         }
     }
+
+    /// The `message.status` webhook that announces a queued send's outcome, written with it.
+    static let statusEvent: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
 
     /// What a reply shows of `message`; nil for a message WhatsApp never gave an id.
     static func quote(_ message: Message) -> QuotedMessage? {

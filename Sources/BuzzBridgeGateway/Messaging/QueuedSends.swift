@@ -83,12 +83,11 @@ actor QueuedSends {
     }
 
     private func drainOnce(_ session: SessionID) async {
-        let announce: @Sendable (Message) -> [OutboxEvent] = { [WebhookEvents.status(of: $0, at: .now())] }
         do {
             while let token = await ownership.token(for: session) {
                 let claim = try await queue.claim(session: session, token: token, limit: 1)
                 for message in claim.abandoned {
-                    _ = try await queue.finish(message.id, in: session, as: .failed, at: .now(), externalID: nil, announce: announce)
+                    _ = try await queue.finish(message.id, in: session, as: .failed, at: .now(), externalID: nil, announce: Messaging.statusEvent)
                     logger.warning(
                         "send queue: a previous owner claimed this send and stopped before recording it; failed, not sent again",
                         metadata: ["message": "\(message.id)"])
