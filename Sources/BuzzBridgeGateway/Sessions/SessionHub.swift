@@ -45,13 +45,11 @@ actor SessionHub {
 
     func engine(for session: Session) async throws(APIError) -> any WhatsAppEngine {
         if let engine = engines[session.id] { return engine }
-        if let owned, !owned.contains(session.id) {
-            // Claimed, and still this node's once the claim is over (a round may have dropped it).
-            guard let claimer, await claimer(session), self.owned?.contains(session.id) != false else {
-                throw APIError(.serviceUnavailable, "Service temporarily unavailable: another node serves this session; retry shortly")
-            }
-            if let engine = engines[session.id] { return engine }
+        guard await serves(session) else {
+            throw APIError(.serviceUnavailable, "Service temporarily unavailable: another node serves this session; retry shortly")
         }
+        // Made meanwhile, while a claim was under way.
+        if let engine = engines[session.id] { return engine }
         let engine: any WhatsAppEngine
         do {
             engine = try factory.makeEngine(
@@ -70,7 +68,8 @@ actor SessionHub {
     }
 
     /// Whether this node serves `session`'s engine: it holds the lease, or took it now because
-    /// nobody did (as ``engine(for:)`` would); false when another node serves it.
+    /// nobody did, and it is still this node's once the claim is over (a round may have dropped
+    /// it meanwhile); false when another node serves it.
     func serves(_ session: Session) async -> Bool {
         if engines[session.id] != nil { return true }
         guard let owned, !owned.contains(session.id) else { return true }
